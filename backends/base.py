@@ -1,0 +1,195 @@
+"""The two backend contracts: where classical and quantum tasks run.
+
+A backend is driven by a broker worker through four calls, always in this order for one
+task: ``submit`` once, ``status`` until a final state, then ``result``; ``cancel`` at any
+time. The guarantees below are what the broker relies on; every implementation keeps them,
+and the contract test suite (``tests/unit/backends/test_contract_*.py``) checks them.
+
+Guarantees shared by both contracts:
+
+- ``submit`` returns a *native id* that identifies the work at the backend. The broker
+  records it before acknowledging the message that asked for the work, so that a redelivered
+  message re-attaches with ``status(native_id)`` instead of submitting twice. If ``submit``
+  raises, nothing was started.
+- ``status`` never changes anything. A final state, once reported, is reported again by
+  every later call for that native id (until the backend forgets it: then
+  :class:`~backends.errors.NativeJobLost`).
+- ``cancel`` is idempotent: cancelling finished or already-cancelled work is not an error.
+  After it returns, the work is stopped or will never start.
+- ``result`` is only called after a final state. For ``COMPLETED`` it returns the full
+  result; for ``FAILED`` or ``TIMEOUT`` it returns what there is (a classical task's exit code
+  and output), never raising for the failure itself.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backends.states import TaskState
+from circuits.observables import PauliSum
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackendStatus(_Model):
+    """A backend's answer to ``status``: the state and, when useful, why."""
+
+    state: TaskState
+    message: str = ""
+    native_state: str | None = Field(default=None, description="The backend's own word for it.")
+
+
+class Capabilities(_Model):
+    """What a backend offers; admission and the scheduler read it."""
+
+    kind: Literal["classical", "quantum"]
+    version: str = Field(description="Version of the backend's software (SDK, Slurm, ...).")
+    max_qubits: int | None = None
+    basis_gates: list[str] | None = None
+    exact: bool = Field(default=False, description="Can compute exact expectation values.")
+    max_shots: int | None = None
+    max_concurrency: int = Field(default=1, ge=1, description="Tasks it runs at once.")
+    reattach: bool = Field(
+        default=True,
+        description="Whether a native id stays valid after the worker process restarts.",
+    )
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- classical ---------------------------------------------------------------------------
+
+
+class ClassicalSpec(_Model):
+    """A classical task: a command, or a Python ``module:function`` that exists where it runs.
+
+    With ``entrypoint``, the function is called with ``payload`` (JSON) as its only argument
+    and its JSON-serializable return value becomes the result's ``output``.
+    """
+
+    name: str = "qcb-task"
+    argv: list[str] | None = None
+    entrypoint: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    payload: Any = None
+    env: dict[str, str] = Field(default_factory=dict)
+    nodes: int = Field(default=1, ge=1)
+    ntasks: int = Field(default=1, ge=1)
+    cpus_per_task: int = Field(default=1, ge=1)
+    mem_mb: int | None = Field(default=None, ge=1)
+    time_limit_s: int | None = Field(default=None, ge=1)
+    partition: str | None = None
+    account: str | None = None
+
+
+class ClassicalResult(_Model):
+    """What a classical task left behind."""
+
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    output: Any = None
+    nodes: list[str] = Field(default_factory=list)
+    elapsed_s: float | None = None
+
+
+# --- quantum -----------------------------------------------------------------------------
+
+
+class QuantumItem(_Model):
+    """One circuit with the parameter sets to run it at.
+
+    With ``observables`` the item asks for expectation values (one per observable and
+    parameter set); without, for counts of the circuit's measurements.
+    """
+
+    circuit: str = Field(description="Canonical OpenQASM 3 text.")
+    parameter_values: list[list[float]] = Field(default_factory=lambda: [[]])
+    observables: list[PauliSum] = Field(default_factory=list)
+
+
+class QuantumBatch(_Model):
+    """All circuits of one algorithm step, sent to a backend in as few calls as it allows.
+
+    ``shots=None`` asks for exact results (only for backends with ``exact`` capability).
+    """
+
+    items: list[QuantumItem] = Field(min_length=1)
+    shots: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ItemResult(_Model):
+    """Results for one :class:`QuantumItem`, indexed ``[parameter_set][observable]``."""
+
+    expectation_values: list[list[float]] | None = None
+    std_errors: list[list[float]] | None = None
+    counts: list[dict[str, int]] | None = None
+
+
+class QuantumResult(_Model):
+    """Results of a batch, in one shape whatever the backend."""
+
+    items: list[ItemResult]
+    backend: str
+    backend_version: str
+    method: str
+    shots: int | None
+    seed: int | None
+    circuit_evaluations: int = Field(description="Circuits x parameter sets executed.")
+    shots_total: int = Field(default=0, description="Shots taken over every circuit run.")
+    run_seconds: float
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- the contracts -----------------------------------------------------------------------
+
+
+class Backend(ABC):
+    """What both contracts share. Subclasses set ``name`` and take their options as keywords."""
+
+    name: ClassVar[str]
+
+    def __init__(self, **options: Any) -> None:
+        self.options: Mapping[str, Any] = options
+
+    @abstractmethod
+    def capabilities(self) -> Capabilities:
+        """Describe the backend; cheap and side-effect free."""
+
+    @abstractmethod
+    def status(self, native_id: str) -> BackendStatus:
+        """Report the state of submitted work without changing it."""
+
+    @abstractmethod
+    def cancel(self, native_id: str) -> None:
+        """Stop the work; idempotent, and not an error for finished work."""
+
+
+class ClassicalBackend(Backend):
+    """Runs classical tasks: subprocesses, Slurm jobs, pilot workers."""
+
+    @abstractmethod
+    def submit(self, spec: ClassicalSpec, *, task_id: str) -> str:
+        """Start ``spec`` and return its native id. Raises without starting anything."""
+
+    @abstractmethod
+    def result(self, native_id: str) -> ClassicalResult:
+        """Exit code, output and placement of finished work (failed work included)."""
+
+
+class QuantumBackend(Backend):
+    """Runs batches of circuits: simulators and hardware providers."""
+
+    @abstractmethod
+    def submit(self, batch: QuantumBatch, *, task_id: str) -> str:
+        """Send the whole batch (in as few native calls as possible); return its native id."""
+
+    @abstractmethod
+    def result(self, native_id: str) -> QuantumResult:
+        """The batch's results, one :class:`ItemResult` per item, in order."""

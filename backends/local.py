@@ -1,0 +1,166 @@
+"""``local``: classical tasks as subprocesses of this host (the embedded default).
+
+Each task gets a directory, which is also its native id; a small runner process
+(:mod:`backends.local_runner`) executes the task and records its outcome there, so the outcome
+survives a restart of the worker that started it and a redelivered task re-attaches to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from backends.base import (
+    BackendStatus,
+    Capabilities,
+    ClassicalBackend,
+    ClassicalResult,
+    ClassicalSpec,
+)
+from backends.errors import BackendError, NativeJobLost
+from backends.states import TaskState
+
+
+class LocalBackend(ClassicalBackend):
+    """Runs classical tasks as local subprocesses, one node, never through a shell.
+
+    Options: ``workdir`` (where task directories go; default a ``qcb-local`` folder in the
+    system temporary directory) and ``max_concurrency`` (default: the number of CPUs).
+    """
+
+    name = "local"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        default = Path(os.environ.get("TMPDIR", "/tmp")) / "qcb-local"
+        self.root = Path(options.get("workdir") or default)
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def capabilities(self) -> Capabilities:
+        """One node, as many concurrent tasks as configured."""
+        return Capabilities(
+            kind="classical",
+            version=f"python {sys.version.split()[0]}",
+            max_concurrency=int(self.options.get("max_concurrency") or os.cpu_count() or 1),
+            details={"host": socket.gethostname(), "nodes": 1},
+        )
+
+    def submit(self, spec: ClassicalSpec, *, task_id: str) -> str:
+        """Start the runner for ``spec`` in a new session (so cancel reaches its children)."""
+        if spec.nodes != 1:
+            raise BackendError(
+                f"the local backend runs on one node, the task asks for {spec.nodes}",
+                hint="ask for nodes: 1, or send the task to a Slurm backend",
+            )
+        if not spec.argv and not spec.entrypoint:
+            raise BackendError("a classical task needs either argv or entrypoint")
+        workdir = self.root / f"{task_id}-{uuid.uuid4().hex[:8]}"
+        workdir.mkdir(parents=True)
+        (workdir / "spec.json").write_text(spec.model_dump_json())
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "backends.local_runner", str(workdir)],
+                cwd=workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise BackendError(f"could not start the task runner: {exc}", transient=True) from exc
+        (workdir / "pid").write_text(str(proc.pid))
+        self._children[str(workdir)] = proc
+        return str(workdir)
+
+    def _dir(self, native_id: str) -> Path:
+        workdir = Path(native_id)
+        if not (workdir / "spec.json").exists():
+            raise NativeJobLost(native_id, "its task directory does not exist")
+        return workdir
+
+    def _pid_alive(self, workdir: Path) -> bool:
+        child = self._children.get(str(workdir))
+        if child is not None:
+            return child.poll() is None
+        try:
+            pid = int((workdir / "pid").read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return False
+        return str(workdir).encode() in cmdline
+
+    def status(self, native_id: str) -> BackendStatus:
+        """Read the recorded outcome, or whether the runner is still alive."""
+        workdir = self._dir(native_id)
+        if (workdir / "cancelled").exists():
+            return BackendStatus(state=TaskState.CANCELLED, message="cancelled on request")
+        state_file = workdir / "state.json"
+        if state_file.exists():
+            info = json.loads(state_file.read_text())
+            state = TaskState(info["state"])
+            message = {
+                TaskState.FAILED: f"exited with code {info['exit_code']}",
+                TaskState.TIMEOUT: "killed at its time limit",
+            }.get(state, "")
+            return BackendStatus(state=state, message=message)
+        if self._pid_alive(workdir):
+            return BackendStatus(state=TaskState.RUNNING)
+        if (workdir / "state.json").exists():  # finished between the two checks
+            return self.status(native_id)
+        return BackendStatus(
+            state=TaskState.FAILED, message="the task's runner died without recording an outcome"
+        )
+
+    def cancel(self, native_id: str) -> None:
+        """Mark the task cancelled and stop its whole process group."""
+        workdir = self._dir(native_id)
+        if (workdir / "state.json").exists():
+            return
+        (workdir / "cancelled").touch()
+        try:
+            pid = int((workdir / "pid").read_text())
+        except (OSError, ValueError):
+            return
+        if not self._pid_alive(workdir):
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline and self._pid_alive(workdir):
+                time.sleep(0.02)
+            if not self._pid_alive(workdir):
+                return
+
+    def result(self, native_id: str) -> ClassicalResult:
+        """Exit code, captured output and the entry point's return value."""
+        workdir = self._dir(native_id)
+        info: dict[str, Any] = {}
+        if (workdir / "state.json").exists():
+            info = json.loads((workdir / "state.json").read_text())
+        output_file = workdir / "output.json"
+        return ClassicalResult(
+            exit_code=info.get("exit_code"),
+            stdout=_read(workdir / "stdout"),
+            stderr=_read(workdir / "stderr"),
+            output=json.loads(output_file.read_text()) if output_file.exists() else None,
+            nodes=[socket.gethostname()],
+            elapsed_s=info.get("elapsed_s"),
+        )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""

@@ -1,0 +1,88 @@
+"""Backends by name, discovered through the ``qcbroker.backends`` entry point group.
+
+Implementations are imported only when first asked for, so a missing optional SDK disables
+its own backend and nothing else, with a message naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, TypeVar, cast
+
+from backends.base import Backend, ClassicalBackend, QuantumBackend
+from backends.errors import BackendNotFound, BackendUnavailable
+
+GROUP = "qcbroker.backends"
+
+# The distribution's extra that brings each optional SDK.
+_EXTRA_FOR_MODULE = {
+    "pennylane": "pennylane",
+    "pennylane_lightning": "pennylane",
+    "cirq": "cirq",
+    "ply": "cirq",
+    "qiskit_ibm_runtime": "ibm",
+    "braket": "braket",
+    "httpx": "ionq",
+}
+
+B = TypeVar("B", bound=Backend)
+
+
+@functools.cache
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def names() -> list[str]:
+    """Every registered backend name, loadable or not, sorted."""
+    return sorted(_entry_points())
+
+
+def load_class(name: str) -> type[Backend]:
+    """Import and return the class registered as ``name``.
+
+    Raises:
+        BackendNotFound: no such name (the message lists the registered ones).
+        BackendUnavailable: the implementation needs an SDK that is not installed.
+    """
+    eps = _entry_points()
+    if name not in eps:
+        raise BackendNotFound(
+            f"unknown backend {name!r}; registered backends: {', '.join(names()) or 'none'}"
+        )
+    try:
+        cls = eps[name].load()
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        extra = _EXTRA_FOR_MODULE.get(top)
+        hint = f"pip install 'qcbroker[{extra}]'" if extra else f"install the {top!r} package"
+        raise BackendUnavailable(
+            f"backend {name!r} needs the {top!r} package, which is not installed", hint=hint
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise BackendUnavailable(f"entry point {name!r} does not name a Backend class")
+    return cast(type[Backend], cls)
+
+
+def _get(name: str, kind: type[B], options: dict[str, Any]) -> B:
+    cls = load_class(name)
+    if not issubclass(cls, kind):
+        wanted = "quantum" if kind is QuantumBackend else "classical"
+        raise BackendNotFound(f"backend {name!r} is not a {wanted} backend")
+    return cls(**options)
+
+
+def quantum(name: str, **options: Any) -> QuantumBackend:
+    """A quantum backend instance by name."""
+    return _get(name, QuantumBackend, options)
+
+
+def classical(name: str, **options: Any) -> ClassicalBackend:
+    """A classical backend instance by name."""
+    return _get(name, ClassicalBackend, options)
+
+
+def kind_of(name: str) -> str:
+    """``"quantum"`` or ``"classical"`` for a registered, loadable backend."""
+    return "quantum" if issubclass(load_class(name), QuantumBackend) else "classical"

@@ -1,0 +1,168 @@
+"""Ask/tell optimizers whose whole state is JSON, so a job can stop and resume anywhere.
+
+``ask()`` returns the points to evaluate for one iteration (all of them go to the quantum
+backend in one batch); ``tell(values)`` takes the energies at those points, in order.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AdamOptions(_Options):
+    """Adam on parameter-shift gradients: 2P+1 evaluations per iteration, exact gradients."""
+
+    name: Literal["adam"] = "adam"
+    learning_rate: float = Field(default=0.1, gt=0)
+    maxiter: int = Field(default=300, ge=1)
+    gtol: float = Field(default=1e-5, gt=0, description="Stop when the gradient norm is below.")
+    beta1: float = Field(default=0.9, ge=0, lt=1)
+    beta2: float = Field(default=0.999, ge=0, lt=1)
+
+
+class SPSAOptions(_Options):
+    """SPSA: 3 evaluations per iteration whatever the number of parameters; any ansatz."""
+
+    name: Literal["spsa"] = "spsa"
+    maxiter: int = Field(default=300, ge=1)
+    a: float = Field(default=0.2, gt=0)
+    c: float = Field(default=0.1, gt=0)
+    alpha: float = 0.602
+    gamma: float = 0.101
+
+
+OptimizerOptions = Annotated[AdamOptions | SPSAOptions, Field(discriminator="name")]
+
+
+class Optimizer(ABC):
+    """An ask/tell minimizer. Subclasses keep every field of their state in ``self.state``."""
+
+    needs_parameter_shift: ClassVar[bool] = False
+
+    def __init__(self, options: Any, state: dict[str, Any]) -> None:
+        self.options = options
+        self.state = state
+
+    @classmethod
+    def start(cls, options: Any, x0: list[float], seed: int) -> Optimizer:
+        """A fresh optimizer at ``x0``."""
+        return cls(
+            options,
+            {
+                "x": list(x0),
+                "iteration": 0,
+                "seed": seed,
+                "best_x": list(x0),
+                "best_value": math.inf,
+                "history": [],
+                "converged": False,
+            },
+        )
+
+    @property
+    def done(self) -> bool:
+        """True when converged or out of iterations."""
+        return bool(self.state["converged"]) or self.state["iteration"] >= self.options.maxiter
+
+    @abstractmethod
+    def ask(self) -> list[list[float]]:
+        """The points to evaluate for the current iteration."""
+
+    @abstractmethod
+    def tell(self, values: list[float]) -> None:
+        """Take the values at the asked points and move on one iteration."""
+
+    def _record(self, x: list[float], value: float) -> None:
+        self.state["history"].append(value)
+        if value < self.state["best_value"]:
+            self.state["best_value"] = value
+            self.state["best_x"] = list(x)
+
+
+class Adam(Optimizer):
+    """Adam with gradients from the parameter-shift rule (shift pi/2)."""
+
+    needs_parameter_shift = True
+
+    def ask(self) -> list[list[float]]:
+        """The current point, then +pi/2 and -pi/2 shifts of each parameter."""
+        x = np.asarray(self.state["x"])
+        points = [x]
+        for i in range(len(x)):
+            e = np.zeros_like(x)
+            e[i] = math.pi / 2
+            points += [x + e, x - e]
+        return [p.tolist() for p in points]
+
+    def tell(self, values: list[float]) -> None:
+        """One Adam step from the value and gradient at the current point."""
+        opt: AdamOptions = self.options
+        x = np.asarray(self.state["x"])
+        self._record(x.tolist(), values[0])
+        grad = np.array([(values[1 + 2 * i] - values[2 + 2 * i]) / 2 for i in range(len(x))])
+        t = self.state["iteration"] + 1
+        m = opt.beta1 * np.asarray(self.state.get("m", np.zeros_like(x))) + (1 - opt.beta1) * grad
+        v = opt.beta2 * np.asarray(self.state.get("v", np.zeros_like(x))) + (
+            1 - opt.beta2
+        ) * grad**2
+        m_hat = m / (1 - opt.beta1**t)
+        v_hat = v / (1 - opt.beta2**t)
+        x = x - opt.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
+        self.state.update(
+            x=x.tolist(),
+            m=m.tolist(),
+            v=v.tolist(),
+            iteration=t,
+            grad_norm=float(np.linalg.norm(grad)),
+            converged=bool(np.linalg.norm(grad) < opt.gtol),
+        )
+
+
+class SPSA(Optimizer):
+    """Simultaneous perturbation stochastic approximation (Spall's gains)."""
+
+    def _delta(self) -> tuple[np.ndarray, float]:
+        opt: SPSAOptions = self.options
+        k = self.state["iteration"]
+        rng = np.random.default_rng([self.state["seed"], k])
+        delta = rng.choice([-1.0, 1.0], size=len(self.state["x"]))
+        return delta, opt.c / (k + 1) ** opt.gamma
+
+    def ask(self) -> list[list[float]]:
+        """The current point and its two simultaneous perturbations."""
+        x = np.asarray(self.state["x"])
+        delta, ck = self._delta()
+        return [x.tolist(), (x + ck * delta).tolist(), (x - ck * delta).tolist()]
+
+    def tell(self, values: list[float]) -> None:
+        """One SPSA step."""
+        opt: SPSAOptions = self.options
+        x = np.asarray(self.state["x"])
+        self._record(x.tolist(), values[0])
+        delta, ck = self._delta()
+        k = self.state["iteration"]
+        ak = opt.a / (k + 1 + 0.1 * opt.maxiter) ** opt.alpha
+        grad = (values[1] - values[2]) / (2 * ck) * delta
+        self.state.update(x=(x - ak * grad).tolist(), iteration=k + 1)
+
+
+_KINDS: dict[str, type[Optimizer]] = {"adam": Adam, "spsa": SPSA}
+
+
+def make(options: AdamOptions | SPSAOptions, state: dict[str, Any]) -> Optimizer:
+    """Rebuild an optimizer from its options and persisted state."""
+    return _KINDS[options.name](options, state)
+
+
+def start(options: AdamOptions | SPSAOptions, x0: list[float], seed: int) -> Optimizer:
+    """A fresh optimizer of the kind ``options`` names."""
+    return _KINDS[options.name].start(options, x0, seed)

@@ -1,0 +1,174 @@
+"""``qcb``: submit hybrid jobs, follow them, and read their results."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from backends.errors import BackendError
+from broker import runtime
+from broker.cli.render import JobProgress, jobs_table, summary
+from broker.errors import BrokerError
+from broker.jobfile import load_job
+from circuits.errors import CircuitError
+from policies.errors import PolicyError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+err_console = Console(stderr=True)
+
+
+def _client() -> Any:
+    from broker.client import Client
+
+    return Client()
+
+
+def user_errors(func: F) -> F:
+    """Turn a user's mistake into one paragraph on stderr and a non-zero exit, no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BrokerError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            sys.exit(exc.exit_code)
+        except (CircuitError, PolicyError, BackendError) as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _dump(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qcbroker")
+def cli() -> None:
+    """Run hybrid quantum-classical jobs under an allocation proposal.
+
+    A job file (YAML) names the proposal to charge, the algorithm with its inputs, and the
+    backend for its quantum tasks. Start with:
+
+    \b
+        qcb run examples/vqe_h2.yaml            submit, follow, print the result
+        qcb run examples/vqe_h2.yaml --json     the finished job as one JSON object
+        qcb submit FILE; qcb status ID          submit now, look later
+        qcb jobs                                your recent jobs
+
+    Everything runs on this machine by default (no server): qcb starts a scheduler and a
+    Celery worker itself and stops them when idle. State lives in $QCB_HOME.
+    """
+
+
+_backend_option = click.option(
+    "--backend", "-b", metavar="NAME", help="Quantum backend to use instead of the file's."
+)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_backend_option
+@click.option("--json", "as_json", is_flag=True, help="Print the finished job as JSON only.")
+@click.option("--timeout", type=float, default=None, help="Give up following after SECONDS.")
+@user_errors
+def run(file: Path, backend: str | None, as_json: bool, timeout: float | None) -> None:
+    """Submit FILE and follow it to the end, with a progress bar.
+
+    Exits 0 when the job completes, 1 when it fails or is cancelled.
+    """
+    client = _client()
+    spec = load_job(file, {"backend": backend})
+    job_id = client.submit(spec)
+    if as_json:
+        status = client.wait(job_id, timeout=timeout)
+    else:
+        console = Console(stderr=True)
+        console.print(f"submitted job [bold]{job_id}[/] under proposal {spec.proposal}")
+        with JobProgress(console, spec.name or spec.algorithm.name) as bar:
+            status = client.wait(job_id, timeout=timeout, on_progress=bar.update)
+    if not status.state.final:
+        raise BrokerError(
+            f"job {job_id} is still {status.state.value} after {timeout} s",
+            hint=f"it keeps running; `qcb status {job_id}` follows it",
+        )
+    result = client.result(job_id)
+    if not client.jobs(limit=1) or all(j.state.final for j in client.jobs(limit=20)):
+        runtime.stop(client.settings)
+    if as_json:
+        click.echo(result.model_dump_json(indent=2, include={"id", "state", "result", "message", "charges", "lineage"}))
+    else:
+        click.echo(summary(result))
+    sys.exit(0 if result.state.value == "COMPLETED" else 1)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_backend_option
+@user_errors
+def submit(file: Path, backend: str | None) -> None:
+    """Submit FILE and print the job id; the job runs in the background."""
+    client = _client()
+    click.echo(client.submit(load_job(file, {"backend": backend})))
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@user_errors
+def status(job_id: str, as_json: bool) -> None:
+    """Show a job's state and progress."""
+    st = _client().status(job_id)
+    if as_json:
+        click.echo(st.model_dump_json(indent=2))
+        return
+    click.echo(f"{st.id}  {st.state.value}  step {st.step}  {st.progress}")
+    if st.message:
+        click.echo(st.message)
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with charges and lineage.")
+@user_errors
+def result(job_id: str, as_json: bool) -> None:
+    """Show a finished job's result, charges and lineage."""
+    res = _client().result(job_id)
+    click.echo(res.model_dump_json(indent=2) if as_json else summary(res))
+
+
+@cli.command()
+@click.argument("job_id")
+@user_errors
+def cancel(job_id: str) -> None:
+    """Cancel a job: pending tasks never start, running ones are stopped, holds released."""
+    st = _client().cancel(job_id)
+    click.echo(f"{st.id}  {st.state.value}")
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True, help="How many jobs to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@user_errors
+def jobs(limit: int, as_json: bool) -> None:
+    """List your most recent jobs."""
+    statuses = _client().jobs(limit=limit)
+    if as_json:
+        _dump([s.model_dump(mode="json") for s in statuses])
+    else:
+        Console().print(jobs_table(statuses))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,112 @@
+"""The Python SDK: ``from broker import Client``.
+
+In embedded mode (the default) the client works on the local store and starts the embedded
+runtime (a scheduler and a Celery worker, see :mod:`broker.runtime`) when it has work to do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from broker import queries, runtime
+from broker.config import Settings
+from broker.errors import InvalidJob
+from broker.jobfile import load_job, parse_job
+from broker.models import JobResult, JobSpec, JobStatus
+from broker.orchestrator import Broker
+from policies.loader import format_loc
+
+
+class Client:
+    """Submit, follow and fetch hybrid jobs.
+
+    Args:
+        settings: where the store and queue live; default from ``QCB_*`` variables.
+        user: who submits; default ``settings.user``.
+        autostart: start the embedded runtime when a job needs it.
+    """
+
+    def __init__(
+        self, settings: Settings | None = None, *, user: str | None = None, autostart: bool = True
+    ) -> None:
+        self.settings = settings or Settings()
+        self.user = user or self.settings.user
+        self.autostart = autostart
+        self._broker = Broker(self.settings)
+
+    def submit(self, job: JobSpec | dict[str, Any] | str | Path) -> str:
+        """Admit a job and queue its first tasks; return the job id.
+
+        ``job`` may be a :class:`JobSpec`, a dict of the same fields, the path of a YAML job
+        file (``Path`` or ``str``), or YAML text. Raises ``InvalidJob`` or ``JobRefused`` (nothing queued then).
+        """
+        spec = self._coerce(job)
+        job_id = self._broker.submit(spec, self.user)
+        if self.autostart:
+            runtime.ensure_running(self.settings)
+        return job_id
+
+    @staticmethod
+    def _coerce(job: JobSpec | dict[str, Any] | str | Path) -> JobSpec:
+        if isinstance(job, JobSpec):
+            return job
+        if isinstance(job, Path):
+            return load_job(job)
+        if isinstance(job, str):
+            if "\n" not in job and Path(job).is_file():
+                return load_job(Path(job))
+            return parse_job(job)
+        try:
+            return JobSpec.model_validate(job)
+        except ValidationError as exc:
+            lines = [f"  {format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+            raise InvalidJob("the job is not valid:\n" + "\n".join(lines)) from None
+
+    def status(self, job_id: str) -> JobStatus:
+        """State, progress and task counts of a job."""
+        return queries.job_status(self._broker.db, job_id, self.user)
+
+    def wait(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        on_progress: Callable[[JobStatus], None] | None = None,
+    ) -> JobStatus:
+        """Block until the job is final (or ``timeout`` seconds pass); return its status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last_check = 0.0
+        while True:
+            status = self.status(job_id)
+            if on_progress is not None:
+                on_progress(status)
+            if status.state.final:
+                return status
+            if deadline is not None and time.monotonic() > deadline:
+                return status
+            if self.autostart and time.monotonic() - last_check > 2.0:
+                runtime.ensure_running(self.settings)
+                last_check = time.monotonic()
+            time.sleep(0.1)
+
+    def result(self, job_id: str) -> JobResult:
+        """The finished job's result, charges and lineage (``NotFinished`` before)."""
+        return queries.job_result(self._broker.db, job_id, self.user)
+
+    def cancel(self, job_id: str) -> JobStatus:
+        """Cancel a job; returns its status afterwards."""
+        self.status(job_id)  # NotFound for someone else's job
+        self._broker.cancel(job_id, self.user)
+        return self.status(job_id)
+
+    def jobs(self, limit: int = 50) -> list[JobStatus]:
+        """This user's most recent jobs, newest first."""
+        return queries.list_jobs(self._broker.db, self.user, limit)
+
+    def shutdown(self) -> bool:
+        """Stop the embedded runtime now (it also stops by itself when idle)."""
+        return runtime.stop(self.settings)

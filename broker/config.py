@@ -1,0 +1,67 @@
+"""Settings, from the environment (``QCB_*``) with defaults for the embedded mode."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "examples" / "default.yaml"
+
+
+class Settings(BaseSettings):
+    """Where the broker keeps its state and how its processes talk.
+
+    Every field can be set by an environment variable ``QCB_<FIELD>``, e.g.
+    ``QCB_HOME=/scratch/qcb`` or ``QCB_BROKER_URL=redis://127.0.0.1:6379/0``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="QCB_", extra="forbid")
+
+    home: Path = Field(
+        default_factory=lambda: platformdirs.user_data_path("qcbroker"),
+        description="Directory for the job store, the embedded queue, logs and task files.",
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the job store; default: SQLite in home."
+    )
+    broker_url: str = Field(
+        default="filesystem://",
+        description="Celery transport. filesystem:// is the embedded one (a folder in home).",
+    )
+    policy_file: Path = Field(default=DEFAULT_POLICY, description="The policy file in force.")
+    user: str = Field(default_factory=getpass.getuser, description="Who submits (embedded).")
+    worker_concurrency: int = Field(default=2, ge=1, description="Tasks one worker runs at once.")
+    lease_seconds: float = Field(
+        default=6.0, gt=0, description="A worker silent for this long is taken for dead."
+    )
+    redispatch_seconds: float = Field(
+        default=20.0, gt=0, description="Re-send a released task nobody claimed for this long."
+    )
+    idle_shutdown_seconds: float = Field(
+        default=30.0, gt=0, description="The embedded runtime stops after this long with no work."
+    )
+    poll_seconds: float = Field(default=0.05, gt=0, description="Polling period of loops.")
+
+    @property
+    def store_url(self) -> str:
+        """The job store's SQLAlchemy URL."""
+        return self.database_url or f"sqlite:///{self.home / 'qcb.sqlite'}"
+
+    @property
+    def run_dir(self) -> Path:
+        """PID files, locks and logs of the embedded runtime."""
+        return self.home / "run"
+
+    @property
+    def queue_dir(self) -> Path:
+        """The embedded transport's message folder."""
+        return self.home / "queue"
+
+    @property
+    def task_dir(self) -> Path:
+        """Working directories of local classical tasks."""
+        return self.home / "tasks"

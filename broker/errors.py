@@ -1,0 +1,59 @@
+"""The one error family every user-facing failure belongs to.
+
+Each error reads as a short paragraph for a person: what is wrong, where, and what to do
+next. The CLI prints ``str(error)`` and exits non-zero; it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+
+class BrokerError(Exception):
+    """Base of every error the broker raises to its users.
+
+    ``exit_code`` is what the CLI exits with: 2 for a mistake in the user's input, 1 for a
+    failure of the system.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.hint}" if self.hint else self.message
+
+
+class InvalidJob(BrokerError):
+    """The job (file, model or algorithm inputs) is malformed; nothing was submitted."""
+
+    exit_code = 2
+
+
+class JobRefused(BrokerError):
+    """The policy refused the job at admission; nothing was queued or charged."""
+
+    exit_code = 3
+
+
+class NotFound(BrokerError):
+    """No job or task with that id (for this user)."""
+
+    exit_code = 4
+
+
+class NotFinished(BrokerError):
+    """The job has no result yet."""
+
+    exit_code = 5
+
+
+class PolicyFileError(BrokerError):
+    """The policy file in force cannot be read or is invalid."""
+
+    exit_code = 2
+
+
+class RuntimeUnavailable(BrokerError):
+    """The embedded runtime (worker and scheduler) could not be started or reached."""

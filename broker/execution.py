@@ -1,0 +1,206 @@
+"""What a worker does with one task id: claim, submit or re-attach, poll, record, charge.
+
+The native id is written to the store right after ``submit`` returns and before the Celery
+message is acknowledged (tasks are acked late), so a redelivered message re-attaches to the
+same backend job instead of submitting it again. A task is claimed with a compare-and-set on
+its state, so duplicate messages run it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import select, update
+
+from backends import registry
+from backends.base import (
+    Backend,
+    BackendStatus,
+    ClassicalResult,
+    ClassicalSpec,
+    QuantumBatch,
+    QuantumResult,
+)
+from backends.errors import BackendError, NativeJobLost
+from backends.states import TaskState
+from broker.orchestrator import Broker
+from broker.store import ledger
+from broker.store.db import utcnow
+from broker.store.schema import jobs, tasks
+
+log = logging.getLogger(__name__)
+
+MAX_TRANSIENT_RETRIES = 3
+
+
+class Executor:
+    """Runs tasks for one worker process; keeps one instance of each backend it uses."""
+
+    def __init__(self, broker: Broker, worker_id: str) -> None:
+        self.broker = broker
+        self.worker_id = worker_id
+        self._backends: dict[str, Backend] = {}
+
+    def backend(self, name: str, kind: str) -> Backend:
+        """The worker's instance of a backend (created on first use)."""
+        if name not in self._backends:
+            options = self.backend_options(name)
+            get = registry.quantum if kind == "quantum" else registry.classical
+            self._backends[name] = get(name, **options)
+        return self._backends[name]
+
+    def backend_options(self, name: str) -> dict[str, Any]:
+        """Options the settings give a backend."""
+        if name == "local":
+            return {"workdir": str(self.broker.settings.task_dir)}
+        return {}
+
+    def _claim(self, task_id: str) -> Any:
+        db = self.broker.db
+        with db.write() as conn:
+            row = conn.execute(select(tasks).where(tasks.c.id == task_id)).one_or_none()
+            if row is None or row.state != TaskState.QUEUED:
+                return None
+            if row.cancel_requested and row.native_id is None:
+                conn.execute(
+                    update(tasks)
+                    .where(tasks.c.id == task_id)
+                    .values(state=TaskState.CANCELLED, message="cancelled", finished_at=utcnow())
+                )
+                return None
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.state == TaskState.QUEUED)
+                .values(
+                    state=TaskState.RUNNING,
+                    worker_id=self.worker_id,
+                    attempts=row.attempts + 1,
+                    started_at=row.started_at or utcnow(),
+                )
+            )
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == row.job_id, jobs.c.state == TaskState.PENDING)
+                .values(state=TaskState.RUNNING, updated_at=utcnow())
+            )
+            return row
+
+    def _set(self, task_id: str, **values: Any) -> None:
+        with self.broker.db.write() as conn:
+            conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
+
+    def execute(self, task_id: str) -> None:
+        """Run one task to a final state (or hand it back for a retry), then advance its job."""
+        row = self._claim(task_id)
+        if row is None:
+            return
+        try:
+            backend = self.backend(row.backend, row.kind)
+            spec: QuantumBatch | ClassicalSpec = (
+                QuantumBatch.model_validate(row.payload)
+                if row.kind == "quantum"
+                else ClassicalSpec.model_validate(row.payload)
+            )
+            native_id = row.native_id
+            status: BackendStatus | None = None
+            if native_id is not None:
+                try:
+                    status = backend.status(native_id)
+                except NativeJobLost:
+                    native_id = None
+            if native_id is None:
+                native_id = backend.submit(spec, task_id=task_id)  # type: ignore[arg-type]
+                version = backend.capabilities().version
+                self._set(task_id, native_id=native_id, backend_version=version)
+            status = self._follow(task_id, backend, native_id)
+        except BackendError as exc:
+            self._backend_failed(row, exc)
+            return
+        result = None
+        if status.state != TaskState.CANCELLED:
+            result = backend.result(native_id)  # type: ignore[attr-defined]
+        self._record(row, status, result)
+        self.broker.advance(row.job_id)
+
+    def _follow(self, task_id: str, backend: Backend, native_id: str) -> BackendStatus:
+        cancelled = False
+        while True:
+            status = backend.status(native_id)
+            if status.state.final:
+                return status
+            if not cancelled:
+                with self.broker.db.read() as conn:
+                    wanted = conn.execute(
+                        select(tasks.c.cancel_requested).where(tasks.c.id == task_id)
+                    ).scalar_one()
+                if wanted:
+                    backend.cancel(native_id)
+                    cancelled = True
+            time.sleep(self.broker.settings.poll_seconds)
+
+    def _backend_failed(self, row: Any, exc: BackendError) -> None:
+        if exc.transient and row.attempts + 1 < MAX_TRANSIENT_RETRIES:
+            log.warning("task %s: transient backend error, will retry: %s", row.id, exc)
+            self._set(row.id, state=TaskState.QUEUED, worker_id=None, message=str(exc))
+            return
+        self._set(row.id, state=TaskState.FAILED, message=str(exc), finished_at=utcnow())
+        self.broker.advance(row.job_id)
+
+    def _record(
+        self, row: Any, status: BackendStatus, result: QuantumResult | ClassicalResult | None
+    ) -> None:
+        usage = _usage(row, result)
+        revision = self.broker.policy.revision
+        with self.broker.db.write() as conn:
+            done = conn.execute(
+                update(tasks)
+                .where(tasks.c.id == row.id, tasks.c.state == TaskState.RUNNING)
+                .values(
+                    state=status.state,
+                    message=status.message,
+                    result=result.model_dump(mode="json") if result is not None else None,
+                    run_seconds=_seconds(result),
+                    finished_at=utcnow(),
+                )
+            )
+            if done.rowcount != 1:
+                return
+            proposal = conn.execute(
+                select(jobs.c.proposal).where(jobs.c.id == row.job_id)
+            ).scalar_one()
+            for unit, amount in usage.items():
+                ledger.charge(
+                    conn,
+                    proposal=proposal,
+                    job_id=row.job_id,
+                    task_id=row.id,
+                    backend=row.backend,
+                    unit=unit,
+                    amount=amount,
+                    revision=revision,
+                )
+
+
+def _seconds(result: QuantumResult | ClassicalResult | None) -> float | None:
+    if isinstance(result, QuantumResult):
+        return result.run_seconds
+    if isinstance(result, ClassicalResult):
+        return result.elapsed_s
+    return None
+
+
+def _usage(row: Any, result: QuantumResult | ClassicalResult | None) -> dict[str, float]:
+    """What a finished task used, in the units of the policy."""
+    if isinstance(result, QuantumResult):
+        usage = {"evaluations": float(result.circuit_evaluations)}
+        if result.shots:
+            usage["shots"] = float(result.shots_total)
+        return usage
+    if isinstance(result, ClassicalResult) and result.elapsed_s is not None:
+        spec = row.payload
+        cores = spec.get("nodes", 1) * spec.get("ntasks", 1) * spec.get("cpus_per_task", 1)
+        return {"core_hours": cores * result.elapsed_s / 3600}
+    return {}
+

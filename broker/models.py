@@ -1,0 +1,141 @@
+"""The broker's domain models: jobs, tasks, results, charges and lineage.
+
+Input models forbid unknown fields, so a typo in a job file is an error that names the
+field, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backends.base import ClassicalSpec, QuantumBatch
+from backends.states import TaskState
+
+__all__ = [
+    "AlgorithmSpec",
+    "Charge",
+    "JobResult",
+    "JobSpec",
+    "JobStatus",
+    "Lineage",
+    "TaskRecord",
+    "TaskRequest",
+    "TaskState",
+]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AlgorithmSpec(_Input):
+    """Which built-in algorithm to run, and its inputs (checked by the algorithm itself)."""
+
+    name: str = Field(description="A built-in algorithm, e.g. 'vqe'.")
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobSpec(_Input):
+    """A hybrid job as submitted: the proposal it runs under and the program to run."""
+
+    api_version: Literal["qcbroker/v1"] = Field(default="qcbroker/v1", alias="apiVersion")
+    kind: Literal["Job"] = "Job"
+    name: str | None = Field(default=None, max_length=200)
+    proposal: str = Field(min_length=1, description="The allocation award to charge.")
+    algorithm: AlgorithmSpec
+    backend: str = Field(default="aer", description="Quantum backend for the quantum tasks.")
+    classical_backend: str = Field(default="local", description="Backend for classical tasks.")
+    seed: int | None = Field(default=None, ge=0, description="Seeds simulators and optimizers.")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TaskRequest(_Input):
+    """A task an algorithm asks for; ``key`` names it within its step."""
+
+    key: str
+    kind: Literal["quantum", "classical"]
+    backend: str | None = Field(default=None, description="Default: the job's backend.")
+    quantum: QuantumBatch | None = None
+    classical: ClassicalSpec | None = None
+
+
+class Charge(BaseModel):
+    """One ledger line attributed to a task or a job."""
+
+    backend: str
+    unit: str
+    amount: float
+    kind: Literal["hold", "charge", "release"]
+    task_id: str | None = None
+    policy_revision: str
+
+
+class TaskRecord(BaseModel):
+    """A task as the lineage and ``qcb status`` show it."""
+
+    id: str
+    step: int
+    key: str
+    kind: str
+    backend: str
+    backend_version: str | None = None
+    state: TaskState
+    message: str = ""
+    native_id: str | None = None
+    attempts: int = 0
+    seed: int | None = None
+    circuits: list[str] = Field(default_factory=list, description="sha256 of each circuit.")
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    run_seconds: float | None = None
+    charged: dict[str, float] = Field(default_factory=dict, description="unit -> amount")
+
+
+class Lineage(BaseModel):
+    """Everything needed to know how a result came about, and to reproduce it."""
+
+    job_id: str
+    job_sha256: str = Field(description="sha256 of the job as submitted (canonical JSON).")
+    inputs_sha256: str
+    circuits: list[str] = Field(description="sha256 of every distinct circuit run.")
+    observables: list[str] = Field(default_factory=list)
+    backend: str
+    backend_version: str | None
+    seed: int | None
+    policy_revision: str
+    packages: dict[str, str]
+    tasks: list[TaskRecord]
+
+
+class JobStatus(BaseModel):
+    """Where a job stands, with its algorithm's latest progress."""
+
+    id: str
+    name: str | None
+    proposal: str
+    user: str
+    algorithm: str
+    backend: str
+    state: TaskState
+    step: int
+    progress: dict[str, Any] = Field(default_factory=dict)
+    message: str = ""
+    created_at: datetime
+    finished_at: datetime | None = None
+    tasks: dict[str, int] = Field(default_factory=dict, description="Task count per state.")
+
+
+class JobResult(BaseModel):
+    """A finished job: its result, what it was charged and its lineage."""
+
+    id: str
+    state: TaskState
+    result: dict[str, Any] | None
+    message: str = ""
+    charges: list[Charge]
+    lineage: Lineage

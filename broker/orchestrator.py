@@ -1,0 +1,284 @@
+"""The broker's core: admit and decompose jobs, advance them step by step, cancel them.
+
+Every change happens in one store transaction, so a crash at any point leaves the store in
+a state that the scheduler and workers carry on from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
+
+from backends import registry
+from backends.base import ClassicalResult, QuantumResult
+from backends.errors import BackendError
+from backends.states import TaskState
+from broker import algorithms
+from broker.algorithms.base import StepOutcome, TaskResult
+from broker.config import Settings
+from broker.errors import InvalidJob, JobRefused, PolicyFileError
+from broker.models import JobSpec, TaskRequest
+from broker.store import ledger
+from broker.store.db import Database, new_id, utcnow
+from broker.store.schema import algorithm_states, audit, jobs, tasks
+from policies.admission import admit
+from policies.errors import PolicyError
+from policies.loader import LoadedPolicy, format_loc, load_policy
+
+
+def queue_for(kind: str, backend: str) -> str:
+    """The Celery queue that carries tasks of ``kind`` for ``backend``."""
+    return f"{kind}.{backend}"
+
+
+def spec_sha256(spec: JobSpec) -> str:
+    """sha256 of the job's canonical JSON (sorted keys)."""
+    text = json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_audit(conn: Connection, actor: str, action: str, object_id: str, **detail: Any) -> None:
+    """Append one line to the audit log."""
+    conn.execute(
+        audit.insert().values(
+            at=utcnow(), actor=actor, action=action, object_id=object_id, detail=detail
+        )
+    )
+
+
+class Broker:
+    """Jobs in, tasks out: the operations that the SDK, the workers and the scheduler share."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.store_url)
+        self._policy: tuple[float, LoadedPolicy] | None = None
+
+    @property
+    def policy(self) -> LoadedPolicy:
+        """The policy in force, re-read when its file changes."""
+        path = self.settings.policy_file
+        try:
+            mtime = path.stat().st_mtime
+        except OSError as exc:
+            raise PolicyFileError(f"cannot read the policy file {path}: {exc.strerror}") from None
+        if self._policy is None or self._policy[0] != mtime:
+            try:
+                self._policy = (mtime, load_policy(path))
+            except PolicyError as exc:
+                raise PolicyFileError(str(exc)) from None
+        return self._policy[1]
+
+    # --- submission -----------------------------------------------------------------------
+
+    def parse_inputs(self, spec: JobSpec) -> tuple[algorithms.Algorithm, BaseModel]:
+        """The job's algorithm and its validated inputs (``InvalidJob`` with every path)."""
+        algorithm = algorithms.get(spec.algorithm.name)
+        try:
+            inputs = algorithm.inputs_model.model_validate(spec.algorithm.inputs)
+        except ValidationError as exc:
+            lines = [
+                f"algorithm.inputs.{format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()
+            ]
+            raise InvalidJob("\n".join(lines)) from None
+        algorithm.check(inputs, spec)
+        for field, kind in (("backend", "quantum"), ("classical_backend", "classical")):
+            name = getattr(spec, field)
+            try:
+                actual = registry.kind_of(name)
+            except BackendError as exc:
+                raise InvalidJob(f"{field}: {exc}") from None
+            if actual != kind:
+                raise InvalidJob(f"{field}: {name!r} is a {actual} backend, not a {kind} one")
+        return algorithm, inputs
+
+    def submit(self, spec: JobSpec, user: str) -> str:
+        """Admit and decompose a job; return its id. Raises ``InvalidJob`` or ``JobRefused``."""
+        algorithm, inputs = self.parse_inputs(spec)
+        needs = algorithm.needs(inputs, spec)
+        loaded = self.policy
+        seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
+        job_id = new_id("j")
+        with self.db.write() as conn:
+            balances = {
+                k: (b.used, b.held) for k, b in ledger.balances(conn, spec.proposal).items()
+            }
+            decision = admit(
+                loaded.policy,
+                user=user,
+                proposal_id=spec.proposal,
+                needs=needs,
+                balances=balances,
+            )
+            if not decision.admitted:
+                record_audit(conn, user, "refuse", job_id, reason=decision.reason)
+                raise JobRefused(f"job refused: {decision.reason}")
+            now = utcnow()
+            conn.execute(
+                jobs.insert().values(
+                    id=job_id,
+                    name=spec.name,
+                    proposal=spec.proposal,
+                    user=user,
+                    algorithm=algorithm.name,
+                    backend=spec.backend,
+                    spec=spec.model_dump(mode="json", by_alias=True),
+                    spec_sha256=spec_sha256(spec),
+                    state=TaskState.PENDING,
+                    step=0,
+                    progress={},
+                    message="",
+                    policy_revision=loaded.revision,
+                    seed=seed,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            for need in needs:
+                ledger.hold(
+                    conn,
+                    proposal=spec.proposal,
+                    job_id=job_id,
+                    backend=need.backend,
+                    unit=need.unit,
+                    amount=need.amount,
+                    revision=loaded.revision,
+                )
+            outcome = algorithm.start(inputs, spec, seed)
+            self._persist_step(conn, job_id, spec, 0, outcome)
+            record_audit(conn, user, "submit", job_id, proposal=spec.proposal)
+        return job_id
+
+    # --- stepping -------------------------------------------------------------------------
+
+    def _insert_tasks(
+        self, conn: Connection, job_id: str, spec: JobSpec, step: int, requests: list[TaskRequest]
+    ) -> None:
+        now = utcnow()
+        for req in requests:
+            default = spec.backend if req.kind == "quantum" else spec.classical_backend
+            backend = req.backend or default
+            if req.classical is not None:
+                req.classical.account = spec.proposal
+            body = req.quantum if req.kind == "quantum" else req.classical
+            assert body is not None, f"task {req.key} has no {req.kind} payload"
+            conn.execute(
+                tasks.insert().values(
+                    id=new_id("t"),
+                    job_id=job_id,
+                    step=step,
+                    key=req.key,
+                    kind=req.kind,
+                    backend=backend,
+                    queue=queue_for(req.kind, backend),
+                    state=TaskState.PENDING,
+                    payload=body.model_dump(mode="json"),
+                    attempts=0,
+                    cancel_requested=False,
+                    message="",
+                    created_at=now,
+                )
+            )
+
+    def _persist_step(
+        self, conn: Connection, job_id: str, spec: JobSpec, step: int, outcome: StepOutcome
+    ) -> bool:
+        """Record a step's state, its tasks or the final result; False if already recorded."""
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    algorithm_states.insert().values(
+                        job_id=job_id, step=step, state=outcome.state, created_at=utcnow()
+                    )
+                )
+        except IntegrityError:
+            return False
+        values: dict[str, Any] = {"step": step, "progress": outcome.progress, "updated_at": utcnow()}
+        if outcome.result is not None:
+            self._finish(conn, job_id, TaskState.COMPLETED, "", result=outcome.result)
+        else:
+            self._insert_tasks(conn, job_id, spec, step, outcome.tasks)
+        conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+        return True
+
+    def _finish(
+        self,
+        conn: Connection,
+        job_id: str,
+        state: TaskState,
+        message: str,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        now = utcnow()
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(state=state, message=message, result=result, finished_at=now, updated_at=now)
+        )
+        ledger.release(conn, job_id=job_id, revision=self.policy.revision)
+
+    def advance(self, job_id: str) -> bool:
+        """Take the job one step further if its current step's tasks are all final.
+
+        Safe to call any number of times from any process: a step is recorded once.
+        Returns True when it did something.
+        """
+        with self.db.write() as conn:
+            job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+            if job is None or TaskState(job.state).final:
+                return False
+            rows = conn.execute(
+                select(tasks).where(tasks.c.job_id == job_id, tasks.c.step == job.step)
+            ).all()
+            if not rows or any(not TaskState(r.state).final for r in rows):
+                return False
+            bad = [r for r in rows if r.state != TaskState.COMPLETED]
+            if bad:
+                r = bad[0]
+                message = f"task {r.key!r} ({r.id}) on {r.backend} ended {r.state}: {r.message}"
+                end = TaskState.CANCELLED if r.state == TaskState.CANCELLED else TaskState.FAILED
+                self._finish(conn, job_id, end, message)
+                return True
+            spec = JobSpec.model_validate(job.spec)
+            algorithm, inputs = self.parse_inputs(spec)
+            results: dict[str, TaskResult] = {}
+            for r in rows:
+                model = QuantumResult if r.kind == "quantum" else ClassicalResult
+                results[r.key] = model.model_validate(r.result)
+            state = conn.execute(
+                select(algorithm_states.c.state).where(
+                    algorithm_states.c.job_id == job_id, algorithm_states.c.step == job.step
+                )
+            ).scalar_one()
+            outcome = algorithm.step(inputs, spec, dict(state), results)
+            return self._persist_step(conn, job_id, spec, job.step + 1, outcome)
+
+    # --- cancellation ---------------------------------------------------------------------
+
+    def cancel(self, job_id: str, user: str) -> None:
+        """Cancel a job: pending tasks never start, running ones are stopped by their worker."""
+        with self.db.write() as conn:
+            job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+            if job is None or TaskState(job.state).final:
+                return
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.job_id == job_id, tasks.c.state == TaskState.PENDING)
+                .values(state=TaskState.CANCELLED, message="cancelled", finished_at=utcnow())
+            )
+            conn.execute(
+                update(tasks)
+                .where(
+                    tasks.c.job_id == job_id,
+                    tasks.c.state.in_([TaskState.QUEUED, TaskState.RUNNING]),
+                )
+                .values(cancel_requested=True)
+            )
+            self._finish(conn, job_id, TaskState.CANCELLED, f"cancelled by {user}")
+            record_audit(conn, user, "cancel", job_id)

@@ -1,0 +1,163 @@
+"""Read-only views of the store: job status, results with lineage, job lists."""
+
+from __future__ import annotations
+
+from collections import Counter
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from backends.states import TaskState
+from broker.errors import NotFinished, NotFound
+from broker.models import Charge, JobResult, JobStatus, Lineage, TaskRecord
+from broker.store import ledger
+from broker.store.db import Database
+from broker.store.schema import jobs, tasks
+from circuits.canonical import Circuit
+
+_PACKAGES = ("qcbroker", "qiskit", "qiskit-aer", "celery", "kombu", "sqlalchemy", "pydantic", "numpy")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages a result depends on."""
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _job_row(conn: Connection, job_id: str, user: str | None) -> Row[Any]:
+    row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+    if row is None or (user is not None and row.user != user):
+        raise NotFound(f"no job {job_id!r}", hint="`qcb jobs` lists your jobs")
+    return row
+
+
+def _status(row: Row[Any], counts: dict[str, int]) -> JobStatus:
+    return JobStatus(
+        id=row.id,
+        name=row.name,
+        proposal=row.proposal,
+        user=row.user,
+        algorithm=row.algorithm,
+        backend=row.backend,
+        state=TaskState(row.state),
+        step=row.step,
+        progress=row.progress or {},
+        message=row.message or "",
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        tasks=counts,
+    )
+
+
+def job_status(db: Database, job_id: str, user: str | None = None) -> JobStatus:
+    """The job's state, progress and task counts."""
+    with db.read() as conn:
+        row = _job_row(conn, job_id, user)
+        states = conn.execute(select(tasks.c.state).where(tasks.c.job_id == job_id)).scalars()
+        return _status(row, dict(Counter(states)))
+
+
+def list_jobs(db: Database, user: str | None, limit: int = 50) -> list[JobStatus]:
+    """The most recent jobs, newest first."""
+    with db.read() as conn:
+        query = select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
+        if user is not None:
+            query = query.where(jobs.c.user == user)
+        return [_status(row, {}) for row in conn.execute(query)]
+
+
+def _task_record(row: Row[Any], charged: dict[str, float]) -> TaskRecord:
+    payload = row.payload or {}
+    circuits = [Circuit(qasm=item["circuit"]).sha256 for item in payload.get("items", [])]
+    return TaskRecord(
+        id=row.id,
+        step=row.step,
+        key=row.key,
+        kind=row.kind,
+        backend=row.backend,
+        backend_version=row.backend_version,
+        state=TaskState(row.state),
+        message=row.message or "",
+        native_id=row.native_id,
+        attempts=row.attempts,
+        seed=payload.get("seed"),
+        circuits=circuits,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        run_seconds=row.run_seconds,
+        charged=charged,
+    )
+
+
+def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
+    """A finished job's result, charges and lineage; ``NotFinished`` before the end."""
+    from broker import algorithms
+    from broker.models import JobSpec
+
+    with db.read() as conn:
+        row = _job_row(conn, job_id, user)
+        if not TaskState(row.state).final:
+            raise NotFinished(
+                f"job {job_id} is {row.state}, it has no result yet",
+                hint=f"`qcb status {job_id}` shows its progress; `qcb run` follows a job",
+            )
+        lines = ledger.job_lines(conn, job_id)
+        task_rows = conn.execute(
+            select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.step, tasks.c.key)
+        ).all()
+    charges = [
+        Charge(
+            backend=str(line["backend"]),
+            unit=str(line["unit"]),
+            amount=float(line["amount"]),  # type: ignore[arg-type]
+            kind=line["kind"],  # type: ignore[arg-type]
+            task_id=str(line["task_id"]) or None,
+            policy_revision=str(line["policy_revision"]),
+        )
+        for line in lines
+    ]
+    per_task: dict[str, dict[str, float]] = {}
+    for c in charges:
+        if c.kind == "charge" and c.task_id:
+            per_task.setdefault(c.task_id, {})[c.unit] = c.amount
+    records = [_task_record(r, per_task.get(r.id, {})) for r in task_rows]
+    spec = JobSpec.model_validate(row.spec)
+    algorithm = algorithms.get(spec.algorithm.name)
+    inputs = algorithm.inputs_model.model_validate(spec.algorithm.inputs)
+    circuits = sorted({h for rec in records for h in rec.circuits} | set(algorithm.circuits(inputs)))
+    quantum_versions = [r.backend_version for r in records if r.kind == "quantum"]
+    lineage = Lineage(
+        job_id=row.id,
+        job_sha256=row.spec_sha256,
+        inputs_sha256=_inputs_hash(spec.algorithm.inputs),
+        circuits=circuits,
+        observables=algorithm.observables(inputs),
+        backend=row.backend,
+        backend_version=next((v for v in quantum_versions if v), None),
+        seed=row.seed,
+        policy_revision=row.policy_revision,
+        packages=package_versions(),
+        tasks=records,
+    )
+    return JobResult(
+        id=row.id,
+        state=TaskState(row.state),
+        result=row.result,
+        message=row.message or "",
+        charges=charges,
+        lineage=lineage,
+    )
+
+
+def _inputs_hash(inputs: dict[str, Any]) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()

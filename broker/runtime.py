@@ -1,0 +1,211 @@
+"""The embedded runtime: a scheduler process that supervises one Celery worker process.
+
+``qcb`` (and ``Client()`` in embedded mode) starts it on demand with :func:`ensure_running`;
+it stops by itself after ``idle_shutdown_seconds`` with no unfinished job, or on
+:func:`stop`. One runtime per ``QCB_HOME``: it holds an exclusive lock on
+``run/scheduler.lock`` for its whole life, so a second start is a no-op and a crashed one
+leaves no stale lock. If the worker dies, the scheduler starts a new one and hands it the
+dead worker's tasks.
+
+Run in the foreground with ``python -m broker.runtime``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from backends import registry
+from backends.errors import BackendError
+from broker.config import Settings
+from broker.errors import RuntimeUnavailable
+
+log = logging.getLogger("qcb.runtime")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment that makes a child process see the same settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"QCB_{name.upper()}"] = str(value)
+    return env
+
+
+def _lock_path(settings: Settings) -> Path:
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    return settings.run_dir / "scheduler.lock"
+
+
+def _try_lock(path: Path) -> IO[str] | None:
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def is_running(settings: Settings) -> bool:
+    """Whether a runtime holds this home's lock."""
+    handle = _try_lock(_lock_path(settings))
+    if handle is None:
+        return True
+    handle.close()
+    return False
+
+
+def ensure_running(settings: Settings, timeout: float = 20.0) -> None:
+    """Start the runtime for ``settings.home`` unless one is running; wait until it is."""
+    if is_running(settings):
+        return
+    log_file = open(settings.run_dir / "runtime.log", "ab")
+    subprocess.Popen(
+        [sys.executable, "-m", "broker.runtime"],
+        env=settings_env(settings),
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=log_file,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_running(settings):
+            return
+        time.sleep(0.05)
+    raise RuntimeUnavailable(
+        f"the embedded runtime did not start within {timeout:.0f} s",
+        hint=f"see {settings.run_dir / 'runtime.log'}",
+    )
+
+
+def stop(settings: Settings, timeout: float = 30.0) -> bool:
+    """Stop the runtime (it stops its worker first). Returns False if none was running."""
+    pid_file = settings.run_dir / "scheduler.pid"
+    if not is_running(settings) or not pid_file.exists():
+        return False
+    try:
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    except (ProcessLookupError, ValueError):
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and is_running(settings):
+        time.sleep(0.05)
+    return True
+
+
+def worker_queues() -> list[str]:
+    """Queues of every backend that loads here."""
+    from broker.orchestrator import queue_for
+
+    queues = []
+    for name in registry.names():
+        try:
+            queues.append(queue_for(registry.kind_of(name), name))
+        except BackendError:
+            continue
+    return queues
+
+
+class Supervisor:
+    """Keeps one worker process alive and ticks the scheduler until idle or told to stop."""
+
+    def __init__(self, settings: Settings) -> None:
+        from broker.celery_app import EXECUTE, make_app
+        from broker.orchestrator import Broker
+        from broker.scheduler import Scheduler
+
+        self.settings = settings
+        app = make_app(settings)
+        self.scheduler = Scheduler(
+            Broker(settings),
+            lambda task_id, queue: app.send_task(EXECUTE, args=[task_id], queue=queue),
+        )
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.stopping = False
+
+    def start_worker(self) -> None:
+        """Start a Celery worker on every backend queue."""
+        log_file = open(self.settings.run_dir / "worker.log", "ab")
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "broker.celery_app", "worker",
+            "--pool", "threads", "--concurrency", str(self.settings.worker_concurrency),
+            "--queues", ",".join(worker_queues()), "--loglevel", "WARNING",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--hostname", f"qcb-embedded@{os.uname().nodename}",
+        ]  # fmt: skip
+        self.worker = subprocess.Popen(
+            cmd,
+            env=settings_env(self.settings),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+        )
+        (self.settings.run_dir / "worker.pid").write_text(str(self.worker.pid))
+        log.info("started worker pid %d", self.worker.pid)
+
+    def stop_worker(self) -> None:
+        """Warm shutdown of the worker (running tasks finish), then kill if it hangs."""
+        if self.worker is None or self.worker.poll() is not None:
+            return
+        self.worker.send_signal(signal.SIGTERM)
+        try:
+            self.worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.worker.kill()
+            self.worker.wait()
+
+    def run(self) -> None:
+        """The supervision loop."""
+        idle_since: float | None = None
+        period = max(self.settings.poll_seconds, 0.1)
+        while not self.stopping:
+            if self.worker is None or self.worker.poll() is not None:
+                if self.worker is not None:
+                    log.warning("worker exited with %s; starting a new one", self.worker.returncode)
+                self.start_worker()
+            self.scheduler.tick()
+            if self.scheduler.active_jobs():
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > self.settings.idle_shutdown_seconds:
+                log.info("idle for %.0f s; stopping", self.settings.idle_shutdown_seconds)
+                break
+            time.sleep(period)
+        self.stop_worker()
+
+
+def main() -> int:
+    """Entry point of the runtime process."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    lock = _try_lock(_lock_path(settings))
+    if lock is None:
+        log.info("a runtime is already running for %s", settings.home)
+        return 0
+    (settings.run_dir / "scheduler.pid").write_text(str(os.getpid()))
+    supervisor = Supervisor(settings)
+
+    def _stop(*_: Any) -> None:
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        supervisor.run()
+    finally:
+        lock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

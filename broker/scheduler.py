@@ -1,0 +1,148 @@
+"""The scheduler: the only thing that decides which task runs when.
+
+Each ``tick`` it (1) hands back the tasks of workers that stopped heart-beating, (2) re-sends
+released tasks that nobody claimed, (3) releases pending tasks to their Celery queues as each
+backend has capacity, oldest job first (the policy engine's priorities come in later), and
+(4) advances jobs whose step is complete but whose worker died before advancing them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from backends import registry
+from backends.errors import BackendError
+from backends.states import TaskState
+from broker.orchestrator import Broker
+from broker.store.db import utcnow
+from broker.store.schema import jobs, tasks, workers
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str, str], None]
+_ACTIVE = (TaskState.QUEUED, TaskState.RUNNING)
+
+
+class Scheduler:
+    """Releases tasks from the store to the transport. ``send(task_id, queue)`` publishes."""
+
+    def __init__(self, broker: Broker, send: Send) -> None:
+        self.broker = broker
+        self.send = send
+        self._capacity: dict[str, int] = {}
+
+    def capacity(self, backend: str) -> int:
+        """How many tasks a backend takes at once (from its capabilities)."""
+        if backend not in self._capacity:
+            try:
+                self._capacity[backend] = registry.load_class(backend)().capabilities().max_concurrency
+            except BackendError:
+                self._capacity[backend] = 1
+        return self._capacity[backend]
+
+    def tick(self) -> int:
+        """One round of scheduling; returns how many tasks it sent."""
+        to_send = self._recover() + self._redispatch() + self._release()
+        for task_id, queue in to_send:
+            self.send(task_id, queue)
+        self._advance_stuck()
+        return len(to_send)
+
+    def _recover(self) -> list[tuple[str, str]]:
+        settings = self.broker.settings
+        cutoff = utcnow() - timedelta(seconds=settings.lease_seconds)
+        with self.broker.db.write() as conn:
+            dead = conn.execute(select(workers.c.id).where(workers.c.last_seen < cutoff)).scalars()
+            dead_ids = list(dead)
+            orphaned = conn.execute(
+                select(tasks.c.id, tasks.c.queue).where(
+                    tasks.c.state.in_(_ACTIVE),
+                    tasks.c.worker_id.is_not(None),
+                    tasks.c.worker_id.not_in(select(workers.c.id).where(workers.c.last_seen >= cutoff)),
+                )
+            ).all()
+            if orphaned:
+                conn.execute(
+                    update(tasks)
+                    .where(tasks.c.id.in_([t.id for t in orphaned]))
+                    .values(state=TaskState.QUEUED, worker_id=None, dispatched_at=utcnow())
+                )
+                log.warning("re-queued %d task(s) of dead worker(s)", len(orphaned))
+            if dead_ids:
+                conn.execute(delete(workers).where(workers.c.id.in_(dead_ids)))
+        return [(t.id, t.queue) for t in orphaned]
+
+    def _redispatch(self) -> list[tuple[str, str]]:
+        cutoff = utcnow() - timedelta(seconds=self.broker.settings.redispatch_seconds)
+        with self.broker.db.write() as conn:
+            stale = conn.execute(
+                select(tasks.c.id, tasks.c.queue).where(
+                    tasks.c.state == TaskState.QUEUED,
+                    tasks.c.worker_id.is_(None),
+                    tasks.c.dispatched_at < cutoff,
+                )
+            ).all()
+            if stale:
+                conn.execute(
+                    update(tasks)
+                    .where(tasks.c.id.in_([t.id for t in stale]))
+                    .values(dispatched_at=utcnow())
+                )
+        return [(t.id, t.queue) for t in stale]
+
+    def _release(self) -> list[tuple[str, str]]:
+        released: list[tuple[str, str]] = []
+        with self.broker.db.write() as conn:
+            busy = dict(
+                conn.execute(
+                    select(tasks.c.backend, func.count())
+                    .where(tasks.c.state.in_(_ACTIVE))
+                    .group_by(tasks.c.backend)
+                ).all()
+            )
+            pending = conn.execute(
+                select(tasks.c.id, tasks.c.queue, tasks.c.backend)
+                .join(jobs, jobs.c.id == tasks.c.job_id)
+                .where(tasks.c.state == TaskState.PENDING)
+                .order_by(jobs.c.created_at, tasks.c.created_at, tasks.c.key)
+            ).all()
+            for task in pending:
+                if busy.get(task.backend, 0) >= self.capacity(task.backend):
+                    continue
+                busy[task.backend] = busy.get(task.backend, 0) + 1
+                released.append((task.id, task.queue))
+            if released:
+                conn.execute(
+                    update(tasks)
+                    .where(tasks.c.id.in_([t for t, _ in released]))
+                    .values(state=TaskState.QUEUED, dispatched_at=utcnow())
+                )
+        return released
+
+    def _advance_stuck(self) -> None:
+        with self.broker.db.read() as conn:
+            open_jobs = conn.execute(
+                select(jobs.c.id, jobs.c.step).where(jobs.c.state.not_in(list(TaskState.finals())))
+            ).all()
+            stuck = []
+            for job in open_jobs:
+                states = conn.execute(
+                    select(tasks.c.state).where(tasks.c.job_id == job.id, tasks.c.step == job.step)
+                ).scalars().all()
+                if states and all(TaskState(s).final for s in states):
+                    stuck.append(job.id)
+        for job_id in stuck:
+            self.broker.advance(job_id)
+
+    def active_jobs(self) -> int:
+        """Jobs not yet final."""
+        with self.broker.db.read() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).where(jobs.c.state.not_in(list(TaskState.finals())))
+                ).scalar_one()
+            )

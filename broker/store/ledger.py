@@ -1,0 +1,141 @@
+"""The charge ledger: hold at admission, charge actual usage, release the rest.
+
+Each line is unique per (job, task, kind, backend, unit) in the database itself, so a task
+is charged once however often its completion is recorded, and a job holds and releases once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from broker.store.db import utcnow
+from broker.store.schema import ledger
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Used and held amounts of one resource (backend, unit) of a proposal."""
+
+    used: float = 0.0
+    held: float = 0.0
+
+
+def _insert_once(conn: Connection, **values: object) -> bool:
+    try:
+        with conn.begin_nested():
+            conn.execute(ledger.insert().values(created_at=utcnow(), **values))
+    except IntegrityError:
+        return False
+    return True
+
+
+def hold(
+    conn: Connection,
+    *,
+    proposal: str,
+    job_id: str,
+    backend: str,
+    unit: str,
+    amount: float,
+    revision: str,
+) -> bool:
+    """Hold ``amount`` for a job at admission; False if the job already holds it."""
+    return _insert_once(
+        conn,
+        proposal=proposal,
+        job_id=job_id,
+        task_id="",
+        kind="hold",
+        backend=backend,
+        unit=unit,
+        amount=amount,
+        policy_revision=revision,
+    )
+
+
+def charge(
+    conn: Connection,
+    *,
+    proposal: str,
+    job_id: str,
+    task_id: str,
+    backend: str,
+    unit: str,
+    amount: float,
+    revision: str,
+) -> bool:
+    """Charge a task's actual usage; False (and nothing written) if it was charged before."""
+    return _insert_once(
+        conn,
+        proposal=proposal,
+        job_id=job_id,
+        task_id=task_id,
+        kind="charge",
+        backend=backend,
+        unit=unit,
+        amount=amount,
+        policy_revision=revision,
+    )
+
+
+def job_lines(conn: Connection, job_id: str) -> list[dict[str, object]]:
+    """Every ledger line of a job, oldest first."""
+    rows = conn.execute(select(ledger).where(ledger.c.job_id == job_id).order_by(ledger.c.id))
+    return [dict(r._mapping) for r in rows]
+
+
+def release(conn: Connection, *, job_id: str, revision: str) -> None:
+    """Release what a job still holds beyond its charges (once per resource)."""
+    lines = job_lines(conn, job_id)
+    held: dict[tuple[str, str], float] = defaultdict(float)
+    proposal = ""
+    for line in lines:
+        key = (str(line["backend"]), str(line["unit"]))
+        amount = float(line["amount"])  # type: ignore[arg-type]
+        proposal = str(line["proposal"])
+        if line["kind"] == "hold":
+            held[key] += amount
+        elif line["kind"] == "charge":
+            held[key] -= amount
+    for (backend, unit), rest in held.items():
+        _insert_once(
+            conn,
+            proposal=proposal,
+            job_id=job_id,
+            task_id="",
+            kind="release",
+            backend=backend,
+            unit=unit,
+            amount=max(rest, 0.0),
+            policy_revision=revision,
+        )
+
+
+def balances(conn: Connection, proposal: str) -> dict[tuple[str, str], Balance]:
+    """Used and currently held amounts per (backend, unit) for a proposal.
+
+    A job's hold counts until the job releases it, less what the job was charged so far.
+    """
+    rows = conn.execute(select(ledger).where(ledger.c.proposal == proposal)).all()
+    used: dict[tuple[str, str], float] = defaultdict(float)
+    per_job: dict[tuple[str, str, str], float] = defaultdict(float)
+    released: set[tuple[str, str, str]] = set()
+    for r in rows:
+        key = (r.backend, r.unit)
+        job_key = (r.job_id, r.backend, r.unit)
+        if r.kind == "charge":
+            used[key] += r.amount
+            per_job[job_key] -= r.amount
+        elif r.kind == "hold":
+            per_job[job_key] += r.amount
+        else:
+            released.add(job_key)
+    held: dict[tuple[str, str], float] = defaultdict(float)
+    for (job_id, backend, unit), rest in per_job.items():
+        if (job_id, backend, unit) not in released:
+            held[(backend, unit)] += max(rest, 0.0)
+    return {k: Balance(used=used.get(k, 0.0), held=held.get(k, 0.0)) for k in {*used, *held}}
