@@ -18,6 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from backends.base import (
     BackendStatus,
     Capabilities,
@@ -76,7 +78,11 @@ class LocalBackend(ClassicalBackend):
             )
         except OSError as exc:
             raise BackendError(f"could not start the task runner: {exc}", transient=True) from exc
-        (workdir / "pid").write_text(str(proc.pid))
+        try:
+            created = psutil.Process(proc.pid).create_time()
+        except psutil.Error:
+            created = 0.0  # already gone: status() reads its recorded outcome
+        (workdir / "pid").write_text(f"{proc.pid} {created}")
         self._children[str(workdir)] = proc
         return str(workdir)
 
@@ -90,12 +96,15 @@ class LocalBackend(ClassicalBackend):
         child = self._children.get(str(workdir))
         if child is not None:
             return child.poll() is None
-        try:
-            pid = int((workdir / "pid").read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
+        pid, created = _read_pid(workdir)
+        if pid is None:
             return False
-        return str(workdir).encode() in cmdline
+        try:
+            proc = psutil.Process(pid)
+            # The start time guards against a recycled pid after a reboot or a long wait.
+            return proc.create_time() == created and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
 
     def status(self, native_id: str) -> BackendStatus:
         """Read the recorded outcome, or whether the runner is still alive."""
@@ -125,11 +134,8 @@ class LocalBackend(ClassicalBackend):
         if (workdir / "state.json").exists():
             return
         (workdir / "cancelled").touch()
-        try:
-            pid = int((workdir / "pid").read_text())
-        except (OSError, ValueError):
-            return
-        if not self._pid_alive(workdir):
+        pid, _ = _read_pid(workdir)
+        if pid is None or not self._pid_alive(workdir):
             return
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
@@ -157,6 +163,14 @@ class LocalBackend(ClassicalBackend):
             nodes=[socket.gethostname()],
             elapsed_s=info.get("elapsed_s"),
         )
+
+
+def _read_pid(workdir: Path) -> tuple[int | None, float]:
+    try:
+        pid, created = (workdir / "pid").read_text().split()
+        return int(pid), float(created)
+    except (OSError, ValueError):
+        return None, 0.0
 
 
 def _read(path: Path) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy import delete, update
 from broker.config import Settings
 from broker.execution import Executor
 from broker.orchestrator import Broker
+from broker.scheduler import Scheduler
 from broker.store.db import utcnow
 from broker.store.schema import workers
 
@@ -73,7 +74,8 @@ class _WorkerState:
         self.settings = Settings()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.broker = Broker(self.settings)
-        self.executor = Executor(self.broker, self.worker_id)
+        scheduler = Scheduler(self.broker, send)
+        self.executor = Executor(self.broker, self.worker_id, release=scheduler.release)
         self.stop = threading.Event()
 
     def register(self) -> None:
@@ -115,6 +117,11 @@ def worker_state() -> _WorkerState:
     if _state is None:
         _state = _WorkerState()
     return _state
+
+
+def send(task_id: str, queue: str) -> None:
+    """Publish a task id on its queue."""
+    app.send_task(EXECUTE, args=[task_id], queue=queue)
 
 
 def _execute(task_id: str) -> None:

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     idle_shutdown_seconds: float = Field(
         default=30.0, gt=0, description="The embedded runtime stops after this long with no work."
     )
-    poll_seconds: float = Field(default=0.05, gt=0, description="Polling period of loops.")
+    poll_seconds: float = Field(default=0.02, gt=0, description="Polling period of loops.")
 
     @property
     def store_url(self) -> str:

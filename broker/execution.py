@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -38,9 +39,12 @@ MAX_TRANSIENT_RETRIES = 3
 class Executor:
     """Runs tasks for one worker process; keeps one instance of each backend it uses."""
 
-    def __init__(self, broker: Broker, worker_id: str) -> None:
+    def __init__(
+        self, broker: Broker, worker_id: str, release: Callable[[], object] | None = None
+    ) -> None:
         self.broker = broker
         self.worker_id = worker_id
+        self.release = release
         self._backends: dict[str, Backend] = {}
 
     def backend(self, name: str, kind: str) -> Backend:
@@ -122,7 +126,11 @@ class Executor:
         if status.state != TaskState.CANCELLED:
             result = backend.result(native_id)  # type: ignore[attr-defined]
         self._record(row, status, result)
-        self.broker.advance(row.job_id)
+        self._advance(row.job_id)
+
+    def _advance(self, job_id: str) -> None:
+        if self.broker.advance(job_id) and self.release is not None:
+            self.release()
 
     def _follow(self, task_id: str, backend: Backend, native_id: str) -> BackendStatus:
         cancelled = False
@@ -146,7 +154,7 @@ class Executor:
             self._set(row.id, state=TaskState.QUEUED, worker_id=None, message=str(exc))
             return
         self._set(row.id, state=TaskState.FAILED, message=str(exc), finished_at=utcnow())
-        self.broker.advance(row.job_id)
+        self._advance(row.job_id)
 
     def _record(
         self, row: Any, status: BackendStatus, result: QuantumResult | ClassicalResult | None

@@ -52,6 +52,14 @@ class Scheduler:
         self._advance_stuck()
         return len(to_send)
 
+    def release(self) -> int:
+        """Release what capacity allows now (workers call this right after a step advances,
+        so the next step's tasks need not wait for the scheduler's next tick)."""
+        to_send = self._release()
+        for task_id, queue in to_send:
+            self.send(task_id, queue)
+        return len(to_send)
+
     def _recover(self) -> list[tuple[str, str]]:
         settings = self.broker.settings
         cutoff = utcnow() - timedelta(seconds=settings.lease_seconds)

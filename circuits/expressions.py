@@ -13,6 +13,7 @@ aliases of the ``arc`` forms). Text is parsed with :mod:`ast` and any other node
 from __future__ import annotations
 
 import ast
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -86,8 +87,12 @@ def _fail(text: str, why: str) -> CircuitError:
     )
 
 
+@functools.lru_cache(maxsize=16384)
 def _parse(text: str) -> ast.expr:
-    """Parse ``text`` and check that it only uses the supported syntax."""
+    """Parse ``text`` and check that it only uses the supported syntax.
+
+    Cached (circuits repeat expressions and are parsed several times); never mutate the tree.
+    """
     if not text.strip():
         raise _fail(text, "empty expression")
     try:
@@ -168,9 +173,22 @@ def _print(node: ast.expr, rename_map: Mapping[str, str]) -> tuple[str, int]:
     return f"{left}{symbol}{right}", level
 
 
+@functools.lru_cache(maxsize=16384)
+def _analyse(expr: str) -> tuple[str, frozenset[str]]:
+    """Canonical text and parameter names of ``expr``."""
+    tree = _parse(expr)
+    functions = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    used = frozenset(
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and node.id not in CONSTANTS and id(node) not in functions
+    )
+    return rename(expr, {}), used
+
+
 def normalize(expr: str) -> str:
     """Return the canonical text of ``expr``; raise :class:`CircuitError` if it is invalid."""
-    return rename(expr, {})
+    return _analyse(expr)[0]
 
 
 def rename(expr: str, mapping: Mapping[str, str]) -> str:
@@ -183,13 +201,7 @@ def rename(expr: str, mapping: Mapping[str, str]) -> str:
 
 def names(expr: str) -> set[str]:
     """Parameter names used in ``expr`` (constants and functions excluded)."""
-    tree = _parse(expr)
-    functions = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    return {
-        node.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Name) and node.id not in CONSTANTS and id(node) not in functions
-    }
+    return set(_analyse(expr)[1])
 
 
 def is_parameter_name(name: str) -> bool:

@@ -1,0 +1,45 @@
+# qcbroker: the two commands a new user needs.
+#   make demo   create .venv, install, run the H2 VQE on the embedded default (no server)
+#   make test   install what the tests need, start what they need, run ruff, mypy and pytest
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export QCB_HOME ?= $(CURDIR)/.qcb
+
+.PHONY: demo test lint typecheck unit bench clean python
+
+python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "qcbroker needs Python >= 3.11"' \
+	  || { echo "Python >= 3.11 is needed (Debian: apt-get install python3)"; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+	  echo "installing python3-venv"; apt-get update -qq && apt-get install -y -qq python3-venv; }
+
+$(BIN)/qcb: pyproject.toml | python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml $(BIN)/qcb
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+demo: $(BIN)/qcb
+	$(BIN)/qcb run examples/vqe_h2.yaml
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -q
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/vqe_overhead.py
+
+clean:
+	rm -rf $(VENV) .qcb .mypy_cache .ruff_cache .pytest_cache
