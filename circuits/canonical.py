@@ -7,6 +7,7 @@ in whitespace, comments, aliases or register names give equal circuits with equa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -33,11 +34,11 @@ class Circuit(BaseModel):
     @field_validator("qasm")
     @classmethod
     def _canonical(cls, value: str) -> str:
-        return qasm.dumps(qasm.loads(value))
+        return qasm.dumps(_load(value))
 
     def model_post_init(self, context: Any, /) -> None:
-        """Parse the (canonical) text once and cache the IR."""
-        self._ir = qasm.loads(self.qasm)
+        """Cache the IR of the canonical text (usually already parsed by the validator)."""
+        self._ir = _load(self.qasm)
 
     @classmethod
     def from_qasm(cls, text: str) -> Circuit:
@@ -101,3 +102,10 @@ class Circuit(BaseModel):
     def bind(self, values: Sequence[float]) -> QuantumCircuit:
         """A bound Qiskit circuit, ``values`` given in :attr:`parameters` order."""
         return qiskit_convert.bind(self.to_qiskit(), self._ir, values)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(text: str) -> CircuitIR:
+    # Validation parses the text; when it is already canonical (the usual case: from_ir,
+    # or reading a stored circuit back) model_post_init then gets the IR without a reparse.
+    return qasm.loads(text)

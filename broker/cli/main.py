@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from backends.errors import BackendError
 from broker import runtime
@@ -39,13 +40,17 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except BrokerError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            _error(exc)
             sys.exit(exc.exit_code)
         except (CircuitError, PolicyError, BackendError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            _error(exc)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _error(exc: Exception) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
 
 
 def _dump(obj: Any) -> None:
