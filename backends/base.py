@@ -108,7 +108,7 @@ class QuantumItem(_Model):
     """
 
     circuit: str = Field(description="Canonical OpenQASM 3 text.")
-    parameter_values: list[list[float]] = Field(default_factory=lambda: [[]])
+    parameter_values: list[list[float]] = Field(default_factory=lambda: [list[float]()])
     observables: list[PauliSum] = Field(default_factory=list)
 
 

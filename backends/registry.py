@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from backends.base import Backend, ClassicalBackend, QuantumBackend
 from backends.errors import BackendNotFound, BackendUnavailable
@@ -25,8 +25,6 @@ _EXTRA_FOR_MODULE = {
     "braket": "braket",
     "httpx": "ionq",
 }
-
-B = TypeVar("B", bound=Backend)
 
 
 @functools.cache
@@ -62,25 +60,27 @@ def load_class(name: str) -> type[Backend]:
         ) from exc
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
         raise BackendUnavailable(f"entry point {name!r} does not name a Backend class")
-    return cast(type[Backend], cls)
+    return cls
 
 
-def _get(name: str, kind: type[B], options: dict[str, Any]) -> B:
-    cls = load_class(name)
-    if not issubclass(cls, kind):
-        wanted = "quantum" if kind is QuantumBackend else "classical"
-        raise BackendNotFound(f"backend {name!r} is not a {wanted} backend")
-    return cls(**options)
+def _wrong_kind(name: str, wanted: str) -> BackendNotFound:
+    return BackendNotFound(f"backend {name!r} is not a {wanted} backend")
 
 
 def quantum(name: str, **options: Any) -> QuantumBackend:
     """A quantum backend instance by name."""
-    return _get(name, QuantumBackend, options)
+    cls = load_class(name)
+    if not issubclass(cls, QuantumBackend):
+        raise _wrong_kind(name, "quantum")
+    return cls(**options)
 
 
 def classical(name: str, **options: Any) -> ClassicalBackend:
     """A classical backend instance by name."""
-    return _get(name, ClassicalBackend, options)
+    cls = load_class(name)
+    if not issubclass(cls, ClassicalBackend):
+        raise _wrong_kind(name, "classical")
+    return cls(**options)
 
 
 def kind_of(name: str) -> str:

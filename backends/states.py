@@ -32,6 +32,4 @@ class TaskState(StrEnum):
         return _FINAL
 
 
-_FINAL = frozenset(
-    {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED, TaskState.TIMEOUT}
-)
+_FINAL = frozenset({TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED, TaskState.TIMEOUT})

@@ -43,7 +43,8 @@ class Client:
         """Admit a job and queue its first tasks; return the job id.
 
         ``job`` may be a :class:`JobSpec`, a dict of the same fields, the path of a YAML job
-        file (``Path`` or ``str``), or YAML text. Raises ``InvalidJob`` or ``JobRefused`` (nothing queued then).
+        file (``Path`` or ``str``), or YAML text. Raises ``InvalidJob`` or ``JobRefused``
+        (nothing is queued then).
         """
         spec = self._coerce(job)
         job_id = self._broker.submit(spec, self.user)

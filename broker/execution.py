@@ -19,8 +19,10 @@ from backends import registry
 from backends.base import (
     Backend,
     BackendStatus,
+    ClassicalBackend,
     ClassicalResult,
     ClassicalSpec,
+    QuantumBackend,
     QuantumBatch,
     QuantumResult,
 )
@@ -45,9 +47,9 @@ class Executor:
         self.broker = broker
         self.worker_id = worker_id
         self.release = release
-        self._backends: dict[str, Backend] = {}
+        self._backends: dict[str, QuantumBackend | ClassicalBackend] = {}
 
-    def backend(self, name: str, kind: str) -> Backend:
+    def backend(self, name: str, kind: str) -> QuantumBackend | ClassicalBackend:
         """The worker's instance of a backend (created on first use)."""
         if name not in self._backends:
             options = self.backend_options(name)
@@ -115,7 +117,7 @@ class Executor:
                 except NativeJobLost:
                     native_id = None
             if native_id is None:
-                native_id = backend.submit(spec, task_id=task_id)  # type: ignore[arg-type]
+                native_id = _submit(backend, spec, task_id)
                 version = backend.capabilities().version
                 self._set(task_id, native_id=native_id, backend_version=version)
             status = self._follow(task_id, backend, native_id)
@@ -124,7 +126,7 @@ class Executor:
             return
         result = None
         if status.state != TaskState.CANCELLED:
-            result = backend.result(native_id)  # type: ignore[attr-defined]
+            result = backend.result(native_id)
         self._record(row, status, result)
         self._advance(row.job_id)
 
@@ -191,6 +193,16 @@ class Executor:
                 )
 
 
+def _submit(
+    backend: QuantumBackend | ClassicalBackend, spec: QuantumBatch | ClassicalSpec, task_id: str
+) -> str:
+    if isinstance(backend, QuantumBackend) and isinstance(spec, QuantumBatch):
+        return backend.submit(spec, task_id=task_id)
+    if isinstance(backend, ClassicalBackend) and isinstance(spec, ClassicalSpec):
+        return backend.submit(spec, task_id=task_id)
+    raise BackendError(f"a {type(spec).__name__} cannot go to backend {backend.name!r}")
+
+
 def _seconds(result: QuantumResult | ClassicalResult | None) -> float | None:
     if isinstance(result, QuantumResult):
         return result.run_seconds
@@ -211,4 +223,3 @@ def _usage(row: Any, result: QuantumResult | ClassicalResult | None) -> dict[str
         cores = spec.get("nodes", 1) * spec.get("ntasks", 1) * spec.get("cpus_per_task", 1)
         return {"core_hours": cores * result.elapsed_s / 3600}
     return {}
-

@@ -83,9 +83,7 @@ class Broker:
         try:
             inputs = algorithm.inputs_model.model_validate(spec.algorithm.inputs)
         except ValidationError as exc:
-            lines = [
-                f"algorithm.inputs.{format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()
-            ]
+            lines = [f"algorithm.inputs.{format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
             raise InvalidJob("\n".join(lines)) from None
         algorithm.check(inputs, spec)
         for field, kind in (("backend", "quantum"), ("classical_backend", "classical")):
@@ -199,7 +197,11 @@ class Broker:
                 )
         except IntegrityError:
             return False
-        values: dict[str, Any] = {"step": step, "progress": outcome.progress, "updated_at": utcnow()}
+        values: dict[str, Any] = {
+            "step": step,
+            "progress": outcome.progress,
+            "updated_at": utcnow(),
+        }
         if outcome.result is not None:
             self._finish(conn, job_id, TaskState.COMPLETED, "", result=outcome.result)
         else:

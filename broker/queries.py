@@ -16,7 +16,16 @@ from broker.store.db import Database
 from broker.store.schema import jobs, tasks
 from circuits.canonical import Circuit
 
-_PACKAGES = ("qcbroker", "qiskit", "qiskit-aer", "celery", "kombu", "sqlalchemy", "pydantic", "numpy")
+_PACKAGES = (
+    "qcbroker",
+    "qiskit",
+    "qiskit-aer",
+    "celery",
+    "kombu",
+    "sqlalchemy",
+    "pydantic",
+    "numpy",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -117,7 +126,7 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
             backend=str(line["backend"]),
             unit=str(line["unit"]),
             amount=float(line["amount"]),  # type: ignore[arg-type]
-            kind=line["kind"],  # type: ignore[arg-type]
+            kind=line["kind"],
             task_id=str(line["task_id"]) or None,
             policy_revision=str(line["policy_revision"]),
         )
@@ -131,7 +140,9 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
     spec = JobSpec.model_validate(row.spec)
     algorithm = algorithms.get(spec.algorithm.name)
     inputs = algorithm.inputs_model.model_validate(spec.algorithm.inputs)
-    circuits = sorted({h for rec in records for h in rec.circuits} | set(algorithm.circuits(inputs)))
+    circuits = sorted(
+        {h for rec in records for h in rec.circuits} | set(algorithm.circuits(inputs))
+    )
     quantum_versions = [r.backend_version for r in records if r.kind == "quantum"]
     lineage = Lineage(
         job_id=row.id,

@@ -45,7 +45,7 @@ def _lock_path(settings: Settings) -> Path:
 
 
 def _try_lock(path: Path) -> IO[str] | None:
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -67,15 +67,15 @@ def ensure_running(settings: Settings, timeout: float = 20.0) -> None:
     """Start the runtime for ``settings.home`` unless one is running; wait until it is."""
     if is_running(settings):
         return
-    log_file = open(settings.run_dir / "runtime.log", "ab")
-    subprocess.Popen(
-        [sys.executable, "-m", "broker.runtime"],
-        env=settings_env(settings),
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=log_file,
-        start_new_session=True,
-    )
+    with open(settings.run_dir / "runtime.log", "ab") as log_file:
+        subprocess.Popen(
+            [sys.executable, "-m", "broker.runtime"],
+            env=settings_env(settings),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if is_running(settings):
@@ -134,7 +134,6 @@ class Supervisor:
 
     def start_worker(self) -> None:
         """Start a Celery worker on every backend queue."""
-        log_file = open(self.settings.run_dir / "worker.log", "ab")
         cmd = [
             sys.executable, "-m", "celery", "-A", "broker.celery_app", "worker",
             "--pool", "threads", "--concurrency", str(self.settings.worker_concurrency),
@@ -142,13 +141,14 @@ class Supervisor:
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--hostname", f"qcb-embedded@{os.uname().nodename}",
         ]  # fmt: skip
-        self.worker = subprocess.Popen(
-            cmd,
-            env=settings_env(self.settings),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-        )
+        with open(self.settings.run_dir / "worker.log", "ab") as log_file:
+            self.worker = subprocess.Popen(
+                cmd,
+                env=settings_env(self.settings),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+            )
         (self.settings.run_dir / "worker.pid").write_text(str(self.worker.pid))
         log.info("started worker pid %d", self.worker.pid)
 

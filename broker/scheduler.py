@@ -39,7 +39,9 @@ class Scheduler:
         """How many tasks a backend takes at once (from its capabilities)."""
         if backend not in self._capacity:
             try:
-                self._capacity[backend] = registry.load_class(backend)().capabilities().max_concurrency
+                self._capacity[backend] = (
+                    registry.load_class(backend)().capabilities().max_concurrency
+                )
             except BackendError:
                 self._capacity[backend] = 1
         return self._capacity[backend]
@@ -70,7 +72,9 @@ class Scheduler:
                 select(tasks.c.id, tasks.c.queue).where(
                     tasks.c.state.in_(_ACTIVE),
                     tasks.c.worker_id.is_not(None),
-                    tasks.c.worker_id.not_in(select(workers.c.id).where(workers.c.last_seen >= cutoff)),
+                    tasks.c.worker_id.not_in(
+                        select(workers.c.id).where(workers.c.last_seen >= cutoff)
+                    ),
                 )
             ).all()
             if orphaned:
@@ -105,7 +109,7 @@ class Scheduler:
     def _release(self) -> list[tuple[str, str]]:
         released: list[tuple[str, str]] = []
         with self.broker.db.write() as conn:
-            busy = dict(
+            busy: dict[str, int] = dict(
                 conn.execute(
                     select(tasks.c.backend, func.count())
                     .where(tasks.c.state.in_(_ACTIVE))
@@ -138,9 +142,15 @@ class Scheduler:
             ).all()
             stuck = []
             for job in open_jobs:
-                states = conn.execute(
-                    select(tasks.c.state).where(tasks.c.job_id == job.id, tasks.c.step == job.step)
-                ).scalars().all()
+                states = (
+                    conn.execute(
+                        select(tasks.c.state).where(
+                            tasks.c.job_id == job.id, tasks.c.step == job.step
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
                 if states and all(TaskState(s).final for s in states):
                     stuck.append(job.id)
         for job_id in stuck:

@@ -46,7 +46,9 @@ def admit(
     proposal = policy.proposal(proposal_id)
     if proposal is None:
         known = ", ".join(p.id for p in policy.proposals) or "none"
-        return Decision(False, f"unknown proposal {proposal_id!r}; proposals in the policy: {known}")
+        return Decision(
+            False, f"unknown proposal {proposal_id!r}; proposals in the policy: {known}"
+        )
     if not proposal.admits(user):
         return Decision(False, f"user {user!r} is not a member of proposal {proposal_id!r}")
     if proposal.start and today < proposal.start:
@@ -59,20 +61,19 @@ def admit(
         used, held = balances.get(key, (0.0, 0.0))
         remaining[key] = limit - used - held
     for need in needs:
-        key = (need.backend, need.unit)
-        if key not in limits:
+        wanted = (need.backend, need.unit)
+        if wanted not in limits:
             return Decision(
                 False,
-                f"proposal {proposal_id!r} has no {need.unit} budget on backend "
-                f"{need.backend!r}",
+                f"proposal {proposal_id!r} has no {need.unit} budget on backend {need.backend!r}",
                 remaining,
             )
-        if need.amount > remaining[key]:
-            used, held = balances.get(key, (0.0, 0.0))
+        if need.amount > remaining[wanted]:
+            used, held = balances.get(wanted, (0.0, 0.0))
             return Decision(
                 False,
-                f"proposal {proposal_id!r} has {remaining[key]:g} {need.unit} left on "
-                f"{need.backend!r} (limit {limits[key]:g}, used {used:g}, held {held:g}); "
+                f"proposal {proposal_id!r} has {remaining[wanted]:g} {need.unit} left on "
+                f"{need.backend!r} (limit {limits[wanted]:g}, used {used:g}, held {held:g}); "
                 f"this job may need up to {need.amount:g}",
                 remaining,
             )

@@ -38,7 +38,8 @@ def parse_policy(text: str, source: str = "<text>") -> LoadedPolicy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise PolicyError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"])
+        problem = getattr(exc, "problem", exc)
+        raise PolicyError(source, [f"{where}not valid YAML ({problem})"]) from None
     if not isinstance(data, dict):
         raise PolicyError(source, ["the file must be a mapping with apiVersion, kind, ..."])
     try:

@@ -111,9 +111,10 @@ class Adam(Optimizer):
         grad = np.array([(values[1 + 2 * i] - values[2 + 2 * i]) / 2 for i in range(len(x))])
         t = self.state["iteration"] + 1
         m = opt.beta1 * np.asarray(self.state.get("m", np.zeros_like(x))) + (1 - opt.beta1) * grad
-        v = opt.beta2 * np.asarray(self.state.get("v", np.zeros_like(x))) + (
-            1 - opt.beta2
-        ) * grad**2
+        v = (
+            opt.beta2 * np.asarray(self.state.get("v", np.zeros_like(x)))
+            + (1 - opt.beta2) * grad**2
+        )
         m_hat = m / (1 - opt.beta1**t)
         v_hat = v / (1 - opt.beta2**t)
         x = x - opt.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)

@@ -56,7 +56,9 @@ class VQEInputs(_Strict):
     """Inputs of ``algorithm: {name: vqe}``."""
 
     hamiltonian: PauliSum = Field(description="Pauli sum: text '0.5 * ZZ - 1.0 * XI' or terms.")
-    energy_offset: float = Field(default=0.0, description="Added to energies, e.g. nuclear repulsion.")
+    energy_offset: float = Field(
+        default=0.0, description="Added to energies, e.g. nuclear repulsion."
+    )
     ansatz: LibraryAnsatz | QasmAnsatz = LibraryAnsatz(library="real_amplitudes")
     optimizer: optimizers.OptimizerOptions = optimizers.AdamOptions()
     initial_point: list[float] | Literal["random", "zeros"] = "random"

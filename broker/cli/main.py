@@ -111,7 +111,11 @@ def run(file: Path, backend: str | None, as_json: bool, timeout: float | None) -
     if not client.jobs(limit=1) or all(j.state.final for j in client.jobs(limit=20)):
         runtime.stop(client.settings)
     if as_json:
-        click.echo(result.model_dump_json(indent=2, include={"id", "state", "result", "message", "charges", "lineage"}))
+        click.echo(
+            result.model_dump_json(
+                indent=2, include={"id", "state", "result", "message", "charges", "lineage"}
+            )
+        )
     else:
         click.echo(summary(result))
     sys.exit(0 if result.state.value == "COMPLETED" else 1)

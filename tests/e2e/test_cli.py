@@ -16,16 +16,19 @@ pytestmark = pytest.mark.e2e
 
 QCB = [sys.executable, "-m", "broker.cli.main"]
 
+
 def qcb(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(Path(sys.executable).parent / "qcb"), *args],
         cwd=cwd, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
+
 def write_job(tmp_path: Path, old: str, new: str) -> Path:
     path = tmp_path / "job.yaml"
     path.write_text((EXAMPLES / "vqe_h2.yaml").read_text().replace(old, new))
     return path
+
 
 def assert_user_error(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
     assert proc.returncode == code, proc.stderr
@@ -33,6 +36,7 @@ def assert_user_error(proc: subprocess.CompletedProcess[str], code: int, *words:
     assert proc.stderr.startswith("error:")
     for word in words:
         assert word in proc.stderr, proc.stderr
+
 
 def test_run_json_prints_the_finished_job(qcb_home: Path) -> None:
     proc = qcb("run", str(EXAMPLES / "vqe_h2.yaml"), "--json")
@@ -52,9 +56,11 @@ def test_run_json_prints_the_finished_job(qcb_home: Path) -> None:
     status = qcb("status", job["id"], "--json")
     assert json.loads(status.stdout)["state"] == "COMPLETED"
 
+
 def test_unknown_proposal_is_refused_without_traceback(qcb_home: Path, tmp_path: Path) -> None:
     job = write_job(tmp_path, "proposal: local", "proposal: quantum-chem-2027")
     assert_user_error(qcb("run", str(job)), 3, "unknown proposal 'quantum-chem-2027'", "local")
+
 
 def test_malformed_job_file_names_the_line(qcb_home: Path, tmp_path: Path) -> None:
     job = write_job(tmp_path, "seed: 42", "seed: 42\nsede: 43")
@@ -63,21 +69,26 @@ def test_malformed_job_file_names_the_line(qcb_home: Path, tmp_path: Path) -> No
     broken.write_text("proposal: local\nalgorithm: {name: vqe\n")
     assert_user_error(qcb("submit", str(broken)), 2, "not valid YAML at line")
 
+
 def test_observable_ansatz_mismatch_names_the_field(qcb_home: Path, tmp_path: Path) -> None:
     job = write_job(tmp_path, "reps: 1}", "reps: 1, num_qubits: 4}")
     assert_user_error(
         qcb("run", str(job)), 2, "algorithm.inputs.hamiltonian", "2 qubits but the ansatz has 4"
     )
 
+
 def test_unknown_backend_override_lists_the_choices(qcb_home: Path) -> None:
     proc = qcb("run", str(EXAMPLES / "vqe_h2.yaml"), "--backend", "nowhere")
     assert_user_error(proc, 2, "unknown backend 'nowhere'", "aer")
 
+
 def test_unknown_job_id(qcb_home: Path) -> None:
     assert_user_error(qcb("status", "j-000000000000"), 4, "no job 'j-000000000000'", "qcb jobs")
 
+
 def test_missing_file(qcb_home: Path) -> None:
     assert_user_error(qcb("run", "no/such/job.yaml"), 2, "cannot read job file")
+
 
 def test_help_teaches_the_first_steps() -> None:
     proc = qcb("--help")

@@ -31,9 +31,13 @@ def ansatz() -> Circuit:
 
 def exact(circuit: Circuit, values: list[float], obs: PauliSum) -> float:
     state = Statevector(circuit.bind(values))
-    return float(np.real(state.expectation_value(SparsePauliOp.from_list(
-        [(t.pauli, t.coeff) for t in obs.terms]
-    ))))
+    return float(
+        np.real(
+            state.expectation_value(
+                SparsePauliOp.from_list([(t.pauli, t.coeff) for t in obs.terms])
+            )
+        )
+    )
 
 
 def test_exact_expectations_match_statevector_for_every_parameter_set() -> None:

@@ -30,7 +30,9 @@ def wait_final(backend: ClassicalBackend, native_id: str, timeout: float = 30) -
 
 
 def test_command_completes_with_its_output(backend: ClassicalBackend) -> None:
-    nid = backend.submit(ClassicalSpec(argv=["sh", "-c", "echo hello; echo oops >&2"]), task_id="t1")
+    nid = backend.submit(
+        ClassicalSpec(argv=["sh", "-c", "echo hello; echo oops >&2"]), task_id="t1"
+    )
     assert wait_final(backend, nid) is TaskState.COMPLETED
     res = backend.result(nid)
     assert res.exit_code == 0
@@ -104,10 +106,12 @@ def test_unknown_native_id_is_lost(backend: ClassicalBackend, tmp_path: Path) ->
         backend.status(str(tmp_path / "nope"))
 
 
-def test_hostile_arguments_reach_the_program_intact(backend: ClassicalBackend, tmp_path: Path) -> None:
+def test_hostile_arguments_reach_the_program_intact(
+    backend: ClassicalBackend, tmp_path: Path
+) -> None:
     canary = tmp_path / "canary"
     canary.write_text("still here")
-    args = ["it's \"quoted\"", "two words", "new\nline", f"; rm -rf {canary}", "$(touch x)"]
+    args = ['it\'s "quoted"', "two words", "new\nline", f"; rm -rf {canary}", "$(touch x)"]
     spec = ClassicalSpec(
         argv=["python3", "-c", "import sys, json; print(json.dumps(sys.argv[1:]))", *args]
     )

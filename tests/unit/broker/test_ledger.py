@@ -37,9 +37,34 @@ def test_a_task_is_charged_once_whatever_happens(db: Database) -> None:
 
 def test_holds_count_until_released_less_charges(db: Database) -> None:
     with db.write() as conn:
-        ledger.hold(conn, proposal="p", job_id="j1", backend="aer", unit="evaluations", amount=100, revision="r")
-        ledger.hold(conn, proposal="p", job_id="j2", backend="aer", unit="evaluations", amount=50, revision="r")
-        ledger.charge(conn, proposal="p", job_id="j1", task_id="t1", backend="aer", unit="evaluations", amount=30, revision="r")
+        ledger.hold(
+            conn,
+            proposal="p",
+            job_id="j1",
+            backend="aer",
+            unit="evaluations",
+            amount=100,
+            revision="r",
+        )
+        ledger.hold(
+            conn,
+            proposal="p",
+            job_id="j2",
+            backend="aer",
+            unit="evaluations",
+            amount=50,
+            revision="r",
+        )
+        ledger.charge(
+            conn,
+            proposal="p",
+            job_id="j1",
+            task_id="t1",
+            backend="aer",
+            unit="evaluations",
+            amount=30,
+            revision="r",
+        )
         bal = ledger.balances(conn, "p")[("aer", "evaluations")]
         assert (bal.used, bal.held) == (30, 120)
         ledger.release(conn, job_id="j1", revision="r")

@@ -90,7 +90,7 @@ def test_lineage_names_everything_needed(broker: Broker) -> None:
 
 def test_unknown_proposal_is_refused_with_the_known_ones(broker: Broker) -> None:
     spec = load_job(EXAMPLES / "vqe_h2.yaml").model_copy(update={"proposal": "nope"})
-    with pytest.raises(JobRefused, match="unknown proposal 'nope'.*local"):
+    with pytest.raises(JobRefused, match=r"unknown proposal 'nope'.*local"):
         broker.submit(spec, "alice")
 
 
@@ -107,9 +107,13 @@ def test_over_budget_is_refused_with_the_balance(broker: Broker, tmp_path: Path)
 
 
 def test_observable_and_ansatz_qubit_counts_must_match(broker: Broker) -> None:
-    text = (EXAMPLES / "vqe_h2.yaml").read_text().replace(
-        "ansatz: {library: real_amplitudes, reps: 1}",
-        "ansatz: {library: real_amplitudes, reps: 1, num_qubits: 3}",
+    text = (
+        (EXAMPLES / "vqe_h2.yaml")
+        .read_text()
+        .replace(
+            "ansatz: {library: real_amplitudes, reps: 1}",
+            "ansatz: {library: real_amplitudes, reps: 1, num_qubits: 3}",
+        )
     )
     with pytest.raises(InvalidJob, match="2 qubits but the ansatz has 3"):
         broker.submit(parse_job(text), "alice")
@@ -123,7 +127,7 @@ def test_bad_algorithm_inputs_name_their_path(broker: Broker) -> None:
 
 def test_unknown_backend_lists_the_registered_ones(broker: Broker) -> None:
     spec = load_job(EXAMPLES / "vqe_h2.yaml", {"backend": "qpu9000"})
-    with pytest.raises(InvalidJob, match="backend: unknown backend 'qpu9000'.*aer"):
+    with pytest.raises(InvalidJob, match=r"backend: unknown backend 'qpu9000'.*aer"):
         broker.submit(spec, "alice")
 
 
