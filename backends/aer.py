@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from importlib.metadata import version
 from typing import Any
 
@@ -35,6 +36,8 @@ from circuits.measurement import estimate, measurement_groups, with_measurements
 from circuits.observables import PauliSum
 
 METHODS = ("statevector", "matrix_product_state", "density_matrix")
+# Results kept per worker: enough for every task in flight; older ones were already stored.
+_KEEP_RESULTS = 256
 
 
 def _values(circuit: Circuit, qc: QuantumCircuit, item: QuantumItem) -> np.ndarray:
@@ -69,7 +72,7 @@ class AerBackend(QuantumBackend):
             raise BackendError(
                 f"unknown Aer method {self.method!r}; choose one of: {', '.join(METHODS)}"
             )
-        self._results: dict[str, QuantumResult] = {}
+        self._results: OrderedDict[str, QuantumResult] = OrderedDict()
 
     def capabilities(self) -> Capabilities:
         """Exact and sampled simulation; the qubit limit comes from Aer (memory bound)."""
@@ -98,6 +101,8 @@ class AerBackend(QuantumBackend):
         except Exception as exc:  # Aer's own errors: the batch cannot run as given
             raise BackendError(f"Aer could not run the batch: {exc}") from exc
         native_id = f"aer-{uuid.uuid4().hex}"
+        while len(self._results) >= _KEEP_RESULTS:
+            self._results.popitem(last=False)
         self._results[native_id] = QuantumResult(
             items=items,
             backend=self.name,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -14,7 +16,6 @@ from broker.models import Charge, JobResult, JobStatus, Lineage, TaskRecord
 from broker.store import ledger
 from broker.store.db import Database
 from broker.store.schema import jobs, tasks
-from circuits.canonical import Circuit
 
 _PACKAGES = (
     "qcbroker",
@@ -83,7 +84,8 @@ def list_jobs(db: Database, user: str | None, limit: int = 50) -> list[JobStatus
 
 def _task_record(row: Row[Any], charged: dict[str, float]) -> TaskRecord:
     payload = row.payload or {}
-    circuits = [Circuit(qasm=item["circuit"]).sha256 for item in payload.get("items", [])]
+    # Task payloads hold canonical text already, so its hash is the circuit's identity.
+    circuits = [_sha256(item["circuit"]) for item in payload.get("items", [])]
     return TaskRecord(
         id=row.id,
         step=row.step,
@@ -167,8 +169,9 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
     )
 
 
-def _inputs_hash(inputs: dict[str, Any]) -> str:
-    import hashlib
-    import json
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+def _inputs_hash(inputs: dict[str, Any]) -> str:
+    return _sha256(json.dumps(inputs, sort_keys=True))
