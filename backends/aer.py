@@ -73,9 +73,15 @@ class AerBackend(QuantumBackend):
                 f"unknown Aer method {self.method!r}; choose one of: {', '.join(METHODS)}"
             )
         self._results: OrderedDict[str, QuantumResult] = OrderedDict()
+        self._capabilities: Capabilities | None = None
 
     def capabilities(self) -> Capabilities:
         """Exact and sampled simulation; the qubit limit comes from Aer (memory bound)."""
+        if self._capabilities is None:
+            self._capabilities = self._describe()
+        return self._capabilities
+
+    def _describe(self) -> Capabilities:
         limit = self.options.get("max_qubits") or AerSimulator(method=self.method).num_qubits
         return Capabilities(
             kind="quantum",

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -74,7 +75,7 @@ class _WorkerState:
         self.settings = Settings()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.broker = Broker(self.settings)
-        scheduler = Scheduler(self.broker, send)
+        scheduler = Scheduler(self.broker, sender(app))
         self.executor = Executor(self.broker, self.worker_id, release=scheduler.release)
         self.stop = threading.Event()
 
@@ -119,9 +120,13 @@ def worker_state() -> _WorkerState:
     return _state
 
 
-def send(task_id: str, queue: str) -> None:
-    """Publish a task id on its queue."""
-    app.send_task(EXECUTE, args=[task_id], queue=queue)
+def sender(celery: Celery) -> Callable[[str, str], None]:
+    """A function that publishes a task id on its queue through ``celery``."""
+
+    def send(task_id: str, queue: str) -> None:
+        celery.send_task(EXECUTE, args=[task_id], queue=queue)
+
+    return send
 
 
 def _execute(task_id: str) -> None:

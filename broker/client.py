@@ -108,6 +108,12 @@ class Client:
         """This user's most recent jobs, newest first."""
         return queries.list_jobs(self._broker.db, self.user, limit)
 
-    def shutdown(self) -> bool:
-        """Stop the embedded runtime now (it also stops by itself when idle)."""
+    def shutdown(self, *, if_idle: bool = False) -> bool:
+        """Stop the embedded runtime now (it also stops by itself when idle).
+
+        With ``if_idle``, only when no job of any user is unfinished. Returns whether a
+        runtime was stopped.
+        """
+        if if_idle and queries.active_jobs(self._broker.db):
+            return False
         return runtime.stop(self.settings)

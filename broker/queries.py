@@ -8,7 +8,7 @@ from collections import Counter
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, func, select
 
 from backends.states import TaskState
 from broker.errors import NotFinished, NotFound
@@ -80,6 +80,16 @@ def list_jobs(db: Database, user: str | None, limit: int = 50) -> list[JobStatus
         if user is not None:
             query = query.where(jobs.c.user == user)
         return [_status(row, {}) for row in conn.execute(query)]
+
+
+def active_jobs(db: Database) -> int:
+    """How many jobs, of any user, are not final yet."""
+    with db.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(jobs.c.state.not_in(list(TaskState.finals())))
+            ).scalar_one()
+        )
 
 
 def _task_record(row: Row[Any], charged: dict[str, float]) -> TaskRecord:

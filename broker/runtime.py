@@ -119,16 +119,12 @@ class Supervisor:
     """Keeps one worker process alive and ticks the scheduler until idle or told to stop."""
 
     def __init__(self, settings: Settings) -> None:
-        from broker.celery_app import EXECUTE, make_app
+        from broker.celery_app import make_app, sender
         from broker.orchestrator import Broker
         from broker.scheduler import Scheduler
 
         self.settings = settings
-        app = make_app(settings)
-        self.scheduler = Scheduler(
-            Broker(settings),
-            lambda task_id, queue: app.send_task(EXECUTE, args=[task_id], queue=queue),
-        )
+        self.scheduler = Scheduler(Broker(settings), sender(make_app(settings)))
         self.worker: subprocess.Popen[bytes] | None = None
         self.stopping = False
 

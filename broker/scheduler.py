@@ -12,12 +12,13 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 
 from backends import registry
 from backends.errors import BackendError
 from backends.states import TaskState
 from broker.orchestrator import Broker
+from broker.queries import active_jobs
 from broker.store.db import utcnow
 from broker.store.schema import jobs, tasks, workers
 
@@ -137,30 +138,22 @@ class Scheduler:
 
     def _advance_stuck(self) -> None:
         with self.broker.db.read() as conn:
-            open_jobs = conn.execute(
-                select(jobs.c.id, jobs.c.step).where(jobs.c.state.not_in(list(TaskState.finals())))
-            ).all()
-            stuck = []
-            for job in open_jobs:
-                states = (
-                    conn.execute(
-                        select(tasks.c.state).where(
-                            tasks.c.job_id == job.id, tasks.c.step == job.step
-                        )
+            at_step = (tasks.c.job_id == jobs.c.id) & (tasks.c.step == jobs.c.step)
+            unfinished = tasks.c.state.not_in(list(TaskState.finals()))
+            stuck = (
+                conn.execute(
+                    select(jobs.c.id).where(
+                        jobs.c.state.not_in(list(TaskState.finals())),
+                        exists().where(at_step),
+                        ~exists().where(at_step & unfinished),
                     )
-                    .scalars()
-                    .all()
                 )
-                if states and all(TaskState(s).final for s in states):
-                    stuck.append(job.id)
+                .scalars()
+                .all()
+            )
         for job_id in stuck:
             self.broker.advance(job_id)
 
     def active_jobs(self) -> int:
         """Jobs not yet final."""
-        with self.broker.db.read() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).where(jobs.c.state.not_in(list(TaskState.finals())))
-                ).scalar_one()
-            )
+        return active_jobs(self.broker.db)

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from backends.errors import BackendError
-from broker import runtime
 from broker.cli.render import JobProgress, jobs_table, summary
 from broker.errors import BrokerError
 from broker.jobfile import load_job
@@ -108,8 +107,7 @@ def run(file: Path, backend: str | None, as_json: bool, timeout: float | None) -
             hint=f"it keeps running; `qcb status {job_id}` follows it",
         )
     result = client.result(job_id)
-    if not client.jobs(limit=1) or all(j.state.final for j in client.jobs(limit=20)):
-        runtime.stop(client.settings)
+    client.shutdown(if_idle=True)
     if as_json:
         click.echo(
             result.model_dump_json(

@@ -140,3 +140,21 @@ def test_cancel_stops_pending_work_and_releases_holds(broker: Broker) -> None:
     with broker.db.read() as conn:
         kinds = [r.kind for r in conn.execute(select(ledger).where(ledger.c.job_id == job_id))]
     assert kinds.count("release") == kinds.count("hold") >= 1
+
+
+def test_scheduler_advances_a_job_whose_worker_died_before_advancing(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = broker.submit(load_job(EXAMPLES / "vqe_h2.yaml"), "alice")
+    queue: list[str] = []
+    scheduler = Scheduler(broker, lambda task_id, _queue: queue.append(task_id))
+    scheduler.tick()
+    executor = Executor(broker, "dying-worker")
+    with monkeypatch.context() as patch:
+        patch.setattr(broker, "advance", lambda job_id: False)  # dies right after recording
+        while queue:
+            executor.execute(queue.pop(0))
+    assert job_status(broker.db, job_id).step == 0
+    assert set(job_status(broker.db, job_id).tasks) == {"COMPLETED"}
+    scheduler.tick()
+    assert job_status(broker.db, job_id).step == 1
