@@ -59,6 +59,10 @@ class Capabilities(_Model):
         default=True,
         description="Whether a native id stays valid after the worker process restarts.",
     )
+    poll_seconds: float = Field(
+        default=0.0, ge=0, description="Shortest sensible interval between status calls."
+    )
+
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -95,6 +99,9 @@ class ClassicalResult(_Model):
     output: Any = None
     nodes: list[str] = Field(default_factory=list)
     elapsed_s: float | None = None
+    usage: dict[str, float] = Field(
+        default_factory=dict, description="What to charge, by unit, from the backend's record."
+    )
 
 
 # --- quantum -----------------------------------------------------------------------------
@@ -172,7 +179,15 @@ class Backend(ABC):
 
 
 class ClassicalBackend(Backend):
-    """Runs classical tasks: subprocesses, Slurm jobs, pilot workers."""
+    """Runs classical tasks: subprocesses, Slurm jobs, pilot workers.
+
+    ``charge_unit`` is the unit its tasks are charged in; ``result().usage`` reports it.
+    ``hosted`` backends run inside workers that they start themselves (pilot jobs), so the
+    broker's own workers leave their queue alone.
+    """
+
+    charge_unit: ClassVar[str] = "core_hours"
+    hosted: ClassVar[bool] = False
 
     @abstractmethod
     def submit(self, spec: ClassicalSpec, *, task_id: str) -> str:
@@ -181,6 +196,14 @@ class ClassicalBackend(Backend):
     @abstractmethod
     def result(self, native_id: str) -> ClassicalResult:
         """Exit code, output and placement of finished work (failed work included)."""
+
+    def refusal(self, spec: ClassicalSpec) -> str | None:
+        """Why ``spec`` can never run here (naming the limit it breaks), or None.
+
+        The broker asks before admitting a job, so a task that cannot run is refused at
+        submission instead of waiting for ever; ``submit`` refuses the same tasks.
+        """
+        return None
 
 
 class QuantumBackend(Backend):

@@ -55,18 +55,24 @@ class LocalBackend(ClassicalBackend):
             details={"host": socket.gethostname(), "nodes": 1},
         )
 
+    def refusal(self, spec: ClassicalSpec) -> str | None:
+        """Tasks for more than one node."""
+        if spec.nodes != 1:
+            return f"the local backend runs on one node, the task asks for {spec.nodes}"
+        return None
+
     def submit(self, spec: ClassicalSpec, *, task_id: str) -> str:
         """Start the runner for ``spec`` in a new session (so cancel reaches its children)."""
-        if spec.nodes != 1:
-            raise BackendError(
-                f"the local backend runs on one node, the task asks for {spec.nodes}",
-                hint="ask for nodes: 1, or send the task to a Slurm backend",
-            )
+        refusal = self.refusal(spec)
+        if refusal:
+            raise BackendError(refusal, hint="ask for nodes: 1, or use a Slurm backend")
         if not spec.argv and not spec.entrypoint:
             raise BackendError("a classical task needs either argv or entrypoint")
         workdir = self.root / f"{task_id}-{uuid.uuid4().hex[:8]}"
         workdir.mkdir(parents=True)
         (workdir / "spec.json").write_text(spec.model_dump_json())
+        for name, text in self.extra_files(spec).items():
+            (workdir / name).write_text(text)
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "backends.local_runner", str(workdir)],
@@ -85,6 +91,10 @@ class LocalBackend(ClassicalBackend):
         (workdir / "pid").write_text(f"{proc.pid} {created}")
         self._children[str(workdir)] = proc
         return str(workdir)
+
+    def extra_files(self, spec: ClassicalSpec) -> dict[str, str]:
+        """Files to add to a task's directory before its runner starts (for subclasses)."""
+        return {}
 
     def _dir(self, native_id: str) -> Path:
         workdir = Path(native_id)
@@ -155,14 +165,23 @@ class LocalBackend(ClassicalBackend):
         if (workdir / "state.json").exists():
             info = json.loads((workdir / "state.json").read_text())
         output_file = workdir / "output.json"
+        elapsed = info.get("elapsed_s")
+        cores = spec_cores(workdir)
         return ClassicalResult(
             exit_code=info.get("exit_code"),
             stdout=_read(workdir / "stdout"),
             stderr=_read(workdir / "stderr"),
             output=json.loads(output_file.read_text()) if output_file.exists() else None,
             nodes=[socket.gethostname()],
-            elapsed_s=info.get("elapsed_s"),
+            elapsed_s=elapsed,
+            usage={"core_hours": cores * elapsed / 3600} if elapsed is not None else {},
         )
+
+
+def spec_cores(workdir: Path) -> int:
+    """Cores a task in ``workdir`` asked for (tasks x CPUs per task)."""
+    spec = ClassicalSpec.model_validate_json((workdir / "spec.json").read_text())
+    return spec.nodes * spec.ntasks * spec.cpus_per_task
 
 
 def _read_pid(workdir: Path) -> tuple[int | None, float]:

@@ -2,8 +2,13 @@
 
 It reads ``DIR/spec.json``, runs the command (never through a shell) or calls the entry
 point, and records what happened in files of DIR, so that the outcome survives the broker
-process that started it: ``stdout``, ``stderr``, ``output.json`` and, written last and
-atomically, ``state.json`` with the final state and exit code.
+process that started it: ``started`` (the time it began), ``stdout``, ``stderr``,
+``output.json`` and, written last and atomically, ``state.json`` with the final state and exit
+code. If ``DIR/launcher.json`` holds a list (``["srun", ...]``), the command is started through
+it, so that a parallel task runs on every node of its Slurm allocation.
+
+The runner exits with the task's exit code, so that a batch system that runs it sees the
+task's own success or failure.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from typing import Any
 
 def _write_state(workdir: Path, state: str, exit_code: int | None, started: float) -> None:
     tmp = workdir / "state.json.tmp"
-    tmp.write_text(
-        json.dumps({"state": state, "exit_code": exit_code, "elapsed_s": time.time() - started})
-    )
+    record = {"state": state, "exit_code": exit_code, "elapsed_s": time.time() - started}
+    # Under Slurm, where it ran (a fallback for when Slurm has forgotten the job).
+    for key in ("SLURM_JOB_ID", "SLURM_JOB_NODELIST", "SLURM_JOB_NUM_NODES"):
+        if key in os.environ:
+            record[key.lower()] = os.environ[key]
+    tmp.write_text(json.dumps(record))
     os.replace(tmp, workdir / "state.json")
 
 
@@ -40,28 +48,37 @@ def _call_entrypoint(spec: dict[str, Any], workdir: Path) -> int:
     return 0
 
 
-def _run_command(spec: dict[str, Any], limit: float | None) -> tuple[int, bool]:
+def _run_command(spec: dict[str, Any], limit: float | None, prefix: list[str]) -> tuple[int, bool]:
     env = {**os.environ, **spec.get("env", {})}
-    proc = subprocess.Popen(spec["argv"], env=env, stdout=sys.stdout, stderr=sys.stderr)
+    proc = subprocess.Popen([*prefix, *spec["argv"]], env=env, stdout=sys.stdout, stderr=sys.stderr)
     try:
         return proc.wait(timeout=limit), False
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return -signal.SIGKILL, True
+        proc.terminate()  # srun passes SIGTERM on to every task of the step
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        return proc.returncode, True
 
 
 def main(argv: list[str]) -> int:
-    """Run the task described in ``argv[0]/spec.json``; return the runner's exit status."""
+    """Run the task described in ``argv[0]/spec.json``; return the task's exit status
+    (128 + N for a task killed by signal N)."""
     workdir = Path(argv[0])
-    spec = json.loads((workdir / "spec.json").read_text())
     started = time.time()
+    (workdir / "started").write_text(repr(started))
+    spec = json.loads((workdir / "spec.json").read_text())
+    launcher_file = workdir / "launcher.json"
+    prefix = json.loads(launcher_file.read_text()) if launcher_file.exists() else []
     limit = spec.get("time_limit_s")
     with open(workdir / "stdout", "w") as out, open(workdir / "stderr", "w") as err:
         sys.stdout, sys.stderr = out, err
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
         if spec.get("entrypoint"):
+            os.environ.update(spec.get("env", {}))
             if limit:
                 signal.signal(signal.SIGALRM, _alarm)
                 signal.alarm(int(limit))
@@ -70,14 +87,14 @@ def main(argv: list[str]) -> int:
             except _Timeout:
                 code, timed_out = -signal.SIGALRM, True
         else:
-            code, timed_out = _run_command(spec, limit)
+            code, timed_out = _run_command(spec, limit, prefix)
         out.flush()
         err.flush()
     if timed_out:
         _write_state(workdir, "TIMEOUT", code, started)
     else:
         _write_state(workdir, "COMPLETED" if code == 0 else "FAILED", code, started)
-    return 0
+    return code if code >= 0 else 128 - code
 
 
 class _Timeout(BaseException):

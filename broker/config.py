@@ -33,6 +33,10 @@ class Settings(BaseSettings):
         description="Celery transport. filesystem:// is the embedded one (a folder in home).",
     )
     policy_file: Path = Field(default=DEFAULT_POLICY, description="The policy file in force.")
+    backends_file: Path | None = Field(
+        default=None,
+        description="YAML file of options per backend ({slurm: {workdir: ...}, ...}).",
+    )
     user: str = Field(default_factory=getpass.getuser, description="Who submits (embedded).")
     worker_concurrency: int = Field(default=2, ge=1, description="Tasks one worker runs at once.")
     lease_seconds: float = Field(
@@ -45,6 +49,14 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="The embedded runtime stops after this long with no work."
     )
     poll_seconds: float = Field(default=0.02, gt=0, description="Polling period of loops.")
+
+    def env(self) -> dict[str, str]:
+        """These settings as ``QCB_*`` variables, for a child process (or a pilot job)."""
+        return {
+            f"QCB_{name.upper()}": str(value)
+            for name, value in self.model_dump().items()
+            if value is not None
+        }
 
     @property
     def store_url(self) -> str:

@@ -52,16 +52,10 @@ class Executor:
     def backend(self, name: str, kind: str) -> QuantumBackend | ClassicalBackend:
         """The worker's instance of a backend (created on first use)."""
         if name not in self._backends:
-            options = self.backend_options(name)
+            options = self.broker.backend_options(name)
             get = registry.quantum if kind == "quantum" else registry.classical
             self._backends[name] = get(name, **options)
         return self._backends[name]
-
-    def backend_options(self, name: str) -> dict[str, Any]:
-        """Options the settings give a backend."""
-        if name == "local":
-            return {"workdir": str(self.broker.settings.task_dir)}
-        return {}
 
     def _claim(self, task_id: str) -> Any:
         db = self.broker.db
@@ -127,6 +121,8 @@ class Executor:
         result = None
         if status.state != TaskState.CANCELLED:
             result = backend.result(native_id)
+        if status.state in (TaskState.FAILED, TaskState.TIMEOUT):
+            _leave_nothing_behind(backend, native_id)
         self._record(row, status, result)
         self._advance(row.job_id)
 
@@ -136,6 +132,7 @@ class Executor:
 
     def _follow(self, task_id: str, backend: Backend, native_id: str) -> BackendStatus:
         cancelled = False
+        period = max(self.broker.settings.poll_seconds, backend.capabilities().poll_seconds)
         while True:
             status = backend.status(native_id)
             if status.state.final:
@@ -148,7 +145,7 @@ class Executor:
                 if wanted:
                     backend.cancel(native_id)
                     cancelled = True
-            time.sleep(self.broker.settings.poll_seconds)
+            time.sleep(period)
 
     def _backend_failed(self, row: Any, exc: BackendError) -> None:
         if exc.transient and row.attempts + 1 < MAX_TRANSIENT_RETRIES:
@@ -218,8 +215,15 @@ def _usage(row: Any, result: QuantumResult | ClassicalResult | None) -> dict[str
         if result.shots:
             usage["shots"] = float(result.shots_total)
         return usage
-    if isinstance(result, ClassicalResult) and result.elapsed_s is not None:
-        spec = row.payload
-        cores = spec.get("nodes", 1) * spec.get("ntasks", 1) * spec.get("cpus_per_task", 1)
-        return {"core_hours": cores * result.elapsed_s / 3600}
+    if isinstance(result, ClassicalResult):
+        return dict(result.usage)
     return {}
+
+
+def _leave_nothing_behind(backend: Backend, native_id: str) -> None:
+    """Cancel what a failed task may have left at its backend (a Slurm job pending for ever,
+    stray processes); cancel is idempotent, so this is harmless when nothing is left."""
+    try:
+        backend.cancel(native_id)
+    except BackendError as exc:
+        log.warning("could not clean up %s after failure: %s", native_id, exc)

@@ -17,6 +17,7 @@ from backends.states import TaskState
 __all__ = [
     "AlgorithmSpec",
     "Charge",
+    "ClassicalResources",
     "JobResult",
     "JobSpec",
     "JobStatus",
@@ -38,6 +39,17 @@ class AlgorithmSpec(_Input):
     inputs: dict[str, Any] = Field(default_factory=dict)
 
 
+class ClassicalResources(_Input):
+    """Resources for every classical task of a job (each field overrides the task's own)."""
+
+    nodes: int | None = Field(default=None, ge=1)
+    ntasks: int | None = Field(default=None, ge=1)
+    cpus_per_task: int | None = Field(default=None, ge=1)
+    mem_mb: int | None = Field(default=None, ge=1, description="Memory per node, MB.")
+    time_limit_s: int | None = Field(default=None, ge=1)
+    partition: str | None = None
+
+
 class JobSpec(_Input):
     """A hybrid job as submitted: the proposal it runs under and the program to run."""
 
@@ -48,6 +60,10 @@ class JobSpec(_Input):
     algorithm: AlgorithmSpec
     backend: str = Field(default="aer", description="Quantum backend for the quantum tasks.")
     classical_backend: str = Field(default="local", description="Backend for classical tasks.")
+    classical_resources: ClassicalResources = Field(
+        default_factory=ClassicalResources,
+        description="Nodes, tasks, CPUs, memory, time limit and partition of classical tasks.",
+    )
     seed: int | None = Field(default=None, ge=0, description="Seeds simulators and optimizers.")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -11,18 +11,25 @@ import json
 import secrets
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from backends import registry
-from backends.base import ClassicalResult, QuantumResult
+from backends.base import Backend, ClassicalBackend, ClassicalResult, QuantumResult
 from backends.errors import BackendError
 from backends.states import TaskState
 from broker import algorithms
 from broker.algorithms.base import StepOutcome, TaskResult
 from broker.config import Settings
-from broker.errors import InvalidJob, JobRefused, PolicyFileError
+from broker.errors import (
+    BrokerError,
+    InvalidJob,
+    JobRefused,
+    PolicyFileError,
+    RuntimeUnavailable,
+)
 from broker.models import JobSpec, TaskRequest
 from broker.store import ledger
 from broker.store.db import Database, new_id, utcnow
@@ -59,6 +66,28 @@ class Broker:
         self.settings = settings
         self.db = Database(settings.store_url)
         self._policy: tuple[float, LoadedPolicy] | None = None
+        self._backends: dict[str, Backend] = {}
+
+    def backend_options(self, name: str) -> dict[str, Any]:
+        """Options for a backend: the backends file's entry, with defaults for ``local``."""
+        options: dict[str, Any] = {}
+        if name == "local":
+            options["workdir"] = str(self.settings.task_dir)
+        path = self.settings.backends_file
+        if path is not None:
+            try:
+                configured = yaml.safe_load(path.read_text()) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise BrokerError(f"cannot read the backends file {path}: {exc}") from None
+            options.update(configured.get(name) or {})
+        return options
+
+    def backend(self, name: str) -> Backend:
+        """This process's instance of a backend, configured from the settings."""
+        if name not in self._backends:
+            cls = registry.load_class(name)
+            self._backends[name] = cls(**self.backend_options(name))
+        return self._backends[name]
 
     @property
     def policy(self) -> LoadedPolicy:
@@ -103,6 +132,8 @@ class Broker:
         loaded = self.policy
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
         job_id = new_id("j")
+        outcome = algorithm.start(inputs, spec, seed)
+        self._check_fits(spec, outcome.tasks)
         with self.db.write() as conn:
             balances = {
                 k: (b.used, b.held) for k, b in ledger.balances(conn, spec.proposal).items()
@@ -148,10 +179,30 @@ class Broker:
                     amount=need.amount,
                     revision=loaded.revision,
                 )
-            outcome = algorithm.start(inputs, spec, seed)
             self._persist_step(conn, job_id, spec, 0, outcome)
             record_audit(conn, user, "submit", job_id, proposal=spec.proposal)
         return job_id
+
+    def _check_fits(self, spec: JobSpec, requests: list[TaskRequest]) -> None:
+        """Refuse a job whose classical tasks break a limit of their backend (partition size,
+        time, memory): such a task would otherwise wait for ever."""
+        for req in requests:
+            if req.classical is None:
+                continue
+            name = req.backend or spec.classical_backend
+            backend = self.backend(name)
+            assert isinstance(backend, ClassicalBackend)
+            try:
+                refusal = backend.refusal(req.classical)
+            except BackendError as exc:
+                raise RuntimeUnavailable(
+                    f"cannot check the job against backend {name!r}: {exc}", hint=exc.hint
+                ) from None
+            if refusal:
+                raise JobRefused(
+                    f"job refused: its classical task {req.key!r} on {name} {refusal}; "
+                    "ask for less in classical_resources"
+                )
 
     # --- stepping -------------------------------------------------------------------------
 

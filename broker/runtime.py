@@ -32,11 +32,7 @@ log = logging.getLogger("qcb.runtime")
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """Environment that makes a child process see the same settings."""
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"QCB_{name.upper()}"] = str(value)
-    return env
+    return {**os.environ, **settings.env()}
 
 
 def _lock_path(settings: Settings) -> Path:
@@ -103,15 +99,19 @@ def stop(settings: Settings, timeout: float = 30.0) -> bool:
 
 
 def worker_queues() -> list[str]:
-    """Queues of every backend that loads here."""
+    """Queues of every backend that loads here, but those of hosted backends (their pilot
+    jobs consume them)."""
     from broker.orchestrator import queue_for
 
     queues = []
     for name in registry.names():
         try:
-            queues.append(queue_for(registry.kind_of(name), name))
+            cls = registry.load_class(name)
         except BackendError:
             continue
+        if getattr(cls, "hosted", False):
+            continue
+        queues.append(queue_for(registry.kind_of(name), name))
     return queues
 
 
@@ -178,6 +178,7 @@ class Supervisor:
                 break
             time.sleep(period)
         self.stop_worker()
+        self.scheduler.shutdown()
 
 
 def main() -> int:

@@ -3,7 +3,8 @@
 Each ``tick`` it (1) hands back the tasks of workers that stopped heart-beating, (2) re-sends
 released tasks that nobody claimed, (3) releases pending tasks to their Celery queues as each
 backend has capacity, oldest job first (the policy engine's priorities come in later), and
-(4) advances jobs whose step is complete but whose worker died before advancing them.
+(4) advances jobs whose step is complete but whose worker died before advancing them, and
+(5) scales the pilot jobs of hosted backends (``slurm-pilot``) with their queues.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from datetime import timedelta
 from sqlalchemy import delete, exists, func, select, update
 
 from backends import registry
+from backends.base import ClassicalBackend
 from backends.errors import BackendError
 from backends.states import TaskState
 from broker.orchestrator import Broker
+from broker.pilot_manager import PilotManager
 from broker.queries import active_jobs
 from broker.store.db import utcnow
 from broker.store.schema import jobs, tasks, workers
@@ -35,13 +38,42 @@ class Scheduler:
         self.broker = broker
         self.send = send
         self._capacity: dict[str, int] = {}
+        self._pilots: dict[str, PilotManager] | None = None
+
+    def pilot_managers(self) -> dict[str, PilotManager]:
+        """One manager per hosted backend (pilot jobs) that loads here."""
+        if self._pilots is None:
+            self._pilots = {}
+            for name in registry.names():
+                try:
+                    cls = registry.load_class(name)
+                except BackendError:
+                    continue
+                if issubclass(cls, ClassicalBackend) and cls.hosted:
+                    self._pilots[name] = PilotManager(self.broker, name)
+        return self._pilots
+
+    def _scale_pilots(self) -> None:
+        for name, manager in self.pilot_managers().items():
+            try:
+                manager.tick()
+            except BackendError as exc:
+                log.warning("cannot scale the pilots of %s: %s", name, exc)
+
+    def shutdown(self) -> None:
+        """Cancel the pilot jobs this broker started (when it stops)."""
+        for name, manager in self.pilot_managers().items():
+            try:
+                manager.shutdown()
+            except BackendError as exc:
+                log.warning("cannot cancel the pilots of %s: %s", name, exc)
 
     def capacity(self, backend: str) -> int:
         """How many tasks a backend takes at once (from its capabilities)."""
         if backend not in self._capacity:
             try:
                 self._capacity[backend] = (
-                    registry.load_class(backend)().capabilities().max_concurrency
+                    self.broker.backend(backend).capabilities().max_concurrency
                 )
             except BackendError:
                 self._capacity[backend] = 1
@@ -53,6 +85,7 @@ class Scheduler:
         for task_id, queue in to_send:
             self.send(task_id, queue)
         self._advance_stuck()
+        self._scale_pilots()
         return len(to_send)
 
     def release(self) -> int:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from broker.config import Settings
 
@@ -41,3 +45,47 @@ def qcb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def settings(qcb_home: Path) -> Settings:
     """Settings pointing at this test's QCB_HOME."""
     return Settings()
+
+
+SLURM_RUN = Path(os.environ.get("QCB_SLURM_RUN", "/tmp/qcb-slurm"))
+
+
+@dataclass
+class SlurmCluster:
+    """The real single-host Slurm of ``docker/slurm/start.sh``: its run directory, the
+    qcbroker backend options it wrote, and helpers to ask Slurm directly."""
+
+    run: Path
+    options: dict[str, Any]
+
+    @property
+    def backends_file(self) -> Path:
+        """The backends file for this cluster."""
+        return self.run / "backends.yaml"
+
+    def tool(self, *argv: str) -> str:
+        """Run a Slurm command-line tool against this cluster; its stdout."""
+        env = {**os.environ, "SLURM_CONF": str(self.run / "slurm.conf")}
+        return subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+
+    def active_jobs(self) -> dict[str, str]:
+        """Jobs Slurm has not finished: id -> name."""
+        out = self.tool("squeue", "-h", "-t", "PD,R,CG,CF,S", "-o", "%i|%j")
+        return dict(line.split("|", 1) for line in out.splitlines() if line)
+
+    def node_states(self) -> dict[str, str]:
+        """Each node's state as ``sinfo`` shows it (idle, mix, alloc, drain, down, ...)."""
+        out = self.tool("sinfo", "-h", "-N", "-o", "%N %t")
+        return dict(line.split() for line in out.splitlines() if line)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> SlurmCluster:
+    """The Slurm that ``make test`` starts; started here when it is not running (the start
+    script is idempotent), never skipped."""
+    proc = subprocess.run(
+        [str(ROOT / "docker" / "slurm" / "start.sh")], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, f"cannot start Slurm:\n{proc.stdout}\n{proc.stderr}"
+    options = yaml.safe_load((SLURM_RUN / "backends.yaml").read_text())
+    return SlurmCluster(run=SLURM_RUN, options=options)

@@ -13,11 +13,36 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from backends.base import ClassicalResult, QuantumResult
+from backends import registry
+from backends.base import ClassicalBackend, ClassicalResult, ClassicalSpec, QuantumResult
 from broker.models import JobSpec, TaskRequest
 from policies.admission import Need
 
 TaskResult = QuantumResult | ClassicalResult
+
+# The time a classical task without a limit is estimated (and held) at.
+DEFAULT_CLASSICAL_ESTIMATE_S = 3600
+
+
+def with_resources(spec: ClassicalSpec, job: JobSpec) -> ClassicalSpec:
+    """``spec`` with the job's ``classical_resources`` applied (they override the task's)."""
+    return spec.model_copy(update=job.classical_resources.model_dump(exclude_none=True))
+
+
+def classical_task(job: JobSpec, key: str, spec: ClassicalSpec) -> TaskRequest:
+    """A request for a classical task on the job's classical backend, with its resources."""
+    return TaskRequest(key=key, kind="classical", classical=with_resources(spec, job))
+
+
+def classical_need(job: JobSpec, spec: ClassicalSpec) -> Need:
+    """The most a classical task may use, in its backend's unit: its time limit times its
+    nodes (``node_hours``) or cores (``core_hours``)."""
+    spec = with_resources(spec, job)
+    cls = registry.load_class(job.classical_backend)
+    unit = cls.charge_unit if issubclass(cls, ClassicalBackend) else "core_hours"
+    size = spec.nodes if unit == "node_hours" else spec.nodes * spec.ntasks * spec.cpus_per_task
+    seconds = spec.time_limit_s or DEFAULT_CLASSICAL_ESTIMATE_S
+    return Need(job.classical_backend, unit, size * seconds / 3600)
 
 
 @dataclass

@@ -18,7 +18,13 @@ from qiskit.circuit.library import efficient_su2, real_amplitudes
 
 from backends.base import ClassicalResult, ClassicalSpec, QuantumBatch, QuantumItem, QuantumResult
 from broker.algorithms import optimizers
-from broker.algorithms.base import Algorithm, StepOutcome, TaskResult
+from broker.algorithms.base import (
+    Algorithm,
+    StepOutcome,
+    TaskResult,
+    classical_need,
+    classical_task,
+)
 from broker.errors import InvalidJob
 from broker.models import JobSpec, TaskRequest
 from circuits.canonical import Circuit
@@ -134,8 +140,16 @@ class VQE(Algorithm):
             groups = len(inputs.hamiltonian.to_sparse_pauli_op().group_commuting(True))
             needs.append(Need(job.backend, "shots", float(evaluations * inputs.shots * groups)))
         if self._wants_reference(inputs):
-            needs.append(Need(job.classical_backend, "core_hours", _REFERENCE_LIMIT_S / 3600))
+            needs.append(classical_need(job, self._reference_spec(inputs)))
         return needs
+
+    def _reference_spec(self, inputs: VQEInputs) -> ClassicalSpec:
+        return ClassicalSpec(
+            name="vqe-reference",
+            entrypoint="broker.algorithms.reference:ground_energy",
+            payload={"hamiltonian": inputs.hamiltonian.model_dump()},
+            time_limit_s=_REFERENCE_LIMIT_S,
+        )
 
     def _wants_reference(self, inputs: VQEInputs) -> bool:
         return inputs.reference and inputs.hamiltonian.num_qubits <= _REFERENCE_MAX_QUBITS
@@ -159,13 +173,7 @@ class VQE(Algorithm):
         opt = optimizers.start(inputs.optimizer, x0, seed)
         tasks = [self._batch(inputs, opt.ask(), seed)]
         if self._wants_reference(inputs):
-            spec = ClassicalSpec(
-                name="vqe-reference",
-                entrypoint="broker.algorithms.reference:ground_energy",
-                payload={"hamiltonian": inputs.hamiltonian.model_dump()},
-                time_limit_s=_REFERENCE_LIMIT_S,
-            )
-            tasks.append(TaskRequest(key="reference", kind="classical", classical=spec))
+            tasks.append(classical_task(job, "reference", self._reference_spec(inputs)))
         state = {"optimizer": opt.state, "seed": seed, "reference": None}
         progress = {"step": 0, "maxiter": inputs.optimizer.maxiter}
         return StepOutcome(state=state, tasks=tasks, progress=progress)

@@ -1,0 +1,115 @@
+"""``slurm``: classical tasks as Slurm jobs, through Slurm's command-line tools.
+
+``sbatch --parsable`` submits, ``squeue --json`` reads job records (one call serves every task
+the worker follows: Slurm 22.05's ``squeue --json`` ignores job filters, so the records are
+cached for a fraction of a second), ``scancel`` cancels, and ``scontrol show partition``
+gives the limits checked before submission. Tools run without a shell, with a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from typing import Any
+
+from backends.base import ClassicalSpec
+from backends.errors import BackendError
+from backends.slurm import requests
+from backends.slurm.common import SlurmBackendBase, cluster_env
+from backends.slurm.records import Partition, SlurmJob, parse_job, parse_scontrol_partition
+
+# Phrases in Slurm's errors that mean "the controller is not reachable now": worth a retry.
+_TRANSIENT = (
+    "Unable to contact slurm controller",
+    "Socket timed out",
+    "Zero Bytes were transmitted",
+    "Connection refused",
+    "Communication connection failure",
+)
+
+
+class SlurmBackend(SlurmBackendBase):
+    """The ``slurm`` backend: for a cluster whose command-line tools the broker can run.
+
+    Options (besides :class:`SlurmBackendBase`'s): ``slurm_conf``, the ``SLURM_CONF`` to use
+    (default: Slurm's own default); ``tool_timeout`` (seconds, default 30).
+    """
+
+    name = "slurm"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._env = cluster_env(dict(options))
+        self._snapshot: tuple[float, dict[str, SlurmJob]] | None = None
+
+    def run_tool(self, argv: list[str]) -> str:
+        """Run a Slurm tool; its stdout, or a :class:`BackendError` quoting its stderr."""
+        try:
+            proc = subprocess.run(
+                argv,
+                env=self._env,
+                capture_output=True,
+                text=True,
+                timeout=float(self.options.get("tool_timeout") or 30),
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise BackendError(
+                f"{argv[0]} is not installed here",
+                hint="install Slurm's client tools (Debian: slurm-client), or use slurmrest",
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise BackendError(f"{argv[0]} did not answer in time", transient=True) from exc
+        if proc.returncode != 0:
+            err = proc.stderr.strip() or proc.stdout.strip()
+            transient = any(phrase in err for phrase in _TRANSIENT)
+            raise BackendError(f"{argv[0]} failed: {err}", transient=transient)
+        return proc.stdout
+
+    def _submit_job(self, spec: ClassicalSpec, workdir: str, *, time_cap_s: int | None) -> str:
+        argv = requests.sbatch_argv(
+            spec,
+            workdir,
+            comment=self.comment(spec, workdir),
+            account=self.account(spec),
+            time_cap_s=time_cap_s,
+        )
+        return self.run_tool(argv).strip().split(";")[0]
+
+    def jobs(self) -> dict[str, SlurmJob]:
+        """Every job the controller knows, by id (cached for ``cache_seconds``)."""
+        now = time.monotonic()
+        if self._snapshot is None or now - self._snapshot[0] > self.cache_seconds:
+            data = json.loads(self.run_tool(["squeue", "--json", "--all"]))
+            records = {str(r["job_id"]): parse_job(r) for r in data.get("jobs", [])}
+            self._snapshot = (time.monotonic(), records)
+        return self._snapshot[1]
+
+    def _job(self, job_id: str) -> SlurmJob | None:
+        job = self.jobs().get(job_id)
+        if job is None:  # submitted after the snapshot was taken?
+            self._snapshot = None
+            job = self.jobs().get(job_id)
+        return job
+
+    def cancel_job(self, job_id: str) -> None:
+        """Cancel a Slurm job by id (not an error if it has ended)."""
+        self._cancel_job(job_id)
+
+    def _cancel_job(self, job_id: str) -> None:
+        try:
+            self.run_tool(["scancel", job_id])
+        except BackendError as exc:
+            if "Invalid job id" not in str(exc) and "already completed" not in str(exc):
+                raise
+        self._snapshot = None
+
+    def _read_partitions(self) -> list[Partition]:
+        out = self.run_tool(["scontrol", "show", "partition", "--oneliner"])
+        return [parse_scontrol_partition(line) for line in out.splitlines() if line.strip()]
+
+    def _version(self) -> str:
+        if not hasattr(self, "_version_text"):
+            self._version_text = self.run_tool(["sbatch", "--version"]).strip()
+        return self._version_text

@@ -1,0 +1,97 @@
+"""``slurm-pilot``: classical tasks run inside pilot jobs that already hold Slurm nodes.
+
+A pilot is a Slurm job that hosts a broker worker consuming the ``classical.slurm-pilot``
+queue for its wall time (the program is :mod:`broker.pilot`; the scheduler starts and
+scales pilots). Inside it, this backend starts each task like ``local`` does — a runner
+process recording its outcome in the task directory — and a parallel task as an ``srun``
+step inside the pilot's allocation. So the many short classical steps of an iterative
+algorithm start in milliseconds instead of waiting for Slurm's scheduler each time.
+
+Options (in the backends file): ``slurm_conf``, ``workdir`` (shared), ``python``,
+``partition``, ``min_pilots`` (0), ``max_pilots`` (2), ``pilot_nodes`` (1), ``slots`` (tasks
+per pilot, 2), ``walltime_s`` (1800), ``drain_s`` (stop taking tasks this long before the
+wall time, 120), ``idle_s`` (a pilot beyond ``min_pilots`` exits after this long with no
+work, 60).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backends.base import Capabilities, ClassicalResult, ClassicalSpec
+from backends.local import LocalBackend
+from backends.slurm import requests
+from backends.slurm.common import DEFAULT_WORKDIR
+
+
+class PilotOptions(BaseModel):
+    """The pilot settings of the ``slurm-pilot`` backend's options."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    min_pilots: int = Field(default=0, ge=0)
+    max_pilots: int = Field(default=2, ge=1)
+    pilot_nodes: int = Field(default=1, ge=1)
+    slots: int = Field(default=2, ge=1)
+    walltime_s: int = Field(default=1800, ge=60)
+    drain_s: int = Field(default=120, ge=0)
+    idle_s: float = Field(default=60, gt=0)
+    partition: str | None = None
+    python: str = Field(default_factory=lambda: sys.executable)
+
+
+class SlurmPilotBackend(LocalBackend):
+    """Runs classical tasks inside a pilot job's allocation (see the module docstring)."""
+
+    name = "slurm-pilot"
+    charge_unit = "node_hours"
+    hosted = True
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("workdir", str(os.path.join(DEFAULT_WORKDIR, "pilot-tasks")))
+        super().__init__(**options)
+        self.pilot = PilotOptions.model_validate(options)
+
+    def capabilities(self) -> Capabilities:
+        """As many tasks at once as all pilots have slots."""
+        return Capabilities(
+            kind="classical",
+            version=f"pilot on {os.environ.get('SLURM_CLUSTER_NAME', 'slurm')}",
+            max_concurrency=self.pilot.max_pilots * self.pilot.slots,
+            details={"pilot": self.pilot.model_dump()},
+        )
+
+    def refusal(self, spec: ClassicalSpec) -> str | None:
+        """A task larger than one pilot's allocation."""
+        if spec.nodes > self.pilot.pilot_nodes:
+            return (
+                f"asks for {spec.nodes} nodes; a pilot holds {self.pilot.pilot_nodes} "
+                "(the slurm-pilot backend's pilot_nodes option)"
+            )
+        if spec.time_limit_s is not None and spec.time_limit_s > self.pilot.walltime_s:
+            return (
+                f"asks for a time limit of {spec.time_limit_s} s; a pilot lives "
+                f"{self.pilot.walltime_s} s (walltime_s)"
+            )
+        return None
+
+    def extra_files(self, spec: ClassicalSpec) -> dict[str, str]:
+        """An explicit ``srun`` step for parallel tasks, inside the pilot's allocation."""
+        launcher = requests.launcher(spec, explicit=True)
+        return {"launcher.json": json.dumps(launcher)} if launcher else {}
+
+    def result(self, native_id: str) -> ClassicalResult:
+        """As ``local``, charged in node-hours (the task's share of the pilot)."""
+        result = super().result(native_id)
+        spec = ClassicalSpec.model_validate_json(Path(native_id, "spec.json").read_text())
+        if result.elapsed_s is not None:
+            result.usage = {"node_hours": spec.nodes * result.elapsed_s / 3600}
+        if "SLURMD_NODENAME" in os.environ:
+            result.nodes = [os.environ["SLURMD_NODENAME"]]
+        return result

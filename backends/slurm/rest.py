@@ -1,0 +1,167 @@
+"""``slurmrest``: classical tasks as Slurm jobs, through slurmrestd's REST API (JWT).
+
+For a cluster the broker does not run on: it needs only HTTP access to slurmrestd and a
+file system shared with the cluster for task directories (``workdir``; ``mount`` when the
+broker sees it under another path). Speaks OpenAPI ``v0.0.38`` (Slurm 22.05), the version
+these machines have; ``api_version`` selects another with the same shapes.
+
+Credentials come from the backend's options, never from a job: ``token`` or ``token_file``
+(re-read on every 401, so a rotated token is picked up), with ``user``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from backends.base import ClassicalSpec
+from backends.errors import BackendError
+from backends.slurm import requests
+from backends.slurm.common import SlurmBackendBase
+from backends.slurm.records import Partition, SlurmJob, parse_job, parse_partition
+
+
+class SlurmRestBackend(SlurmBackendBase):
+    """The ``slurmrest`` backend.
+
+    Options (besides :class:`SlurmBackendBase`'s): ``url`` (e.g. ``http://host:6820``),
+    ``user`` (the Slurm user the token is for), ``token`` or ``token_file``,
+    ``api_version`` (default ``v0.0.38``), ``timeout`` (seconds, default 30) and
+    ``environment`` (variables for the job; default ``PATH`` only).
+    """
+
+    name = "slurmrest"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.url = str(options.get("url") or "http://127.0.0.1:6820").rstrip("/")
+        self.api = f"/slurm/{options.get('api_version') or 'v0.0.38'}"
+        self._token: str | None = options.get("token")
+
+    def token(self, refresh: bool = False) -> str:
+        """The JWT, from the options or their token file."""
+        if self._token is None or refresh:
+            token_file = self.options.get("token_file")
+            if token_file:
+                try:
+                    self._token = Path(token_file).read_text().strip()
+                except OSError as exc:
+                    raise BackendError(f"cannot read the slurmrest token file: {exc}") from exc
+            elif self._token is None:
+                raise BackendError(
+                    "the slurmrest backend has no token",
+                    hint="set its token or token_file option (scontrol token username=USER)",
+                )
+        assert self._token is not None
+        return self._token
+
+    def call(self, method: str, path: str, body: Any = None, *, retry: bool = True) -> Any:
+        """One request to slurmrestd; its JSON, or a :class:`BackendError` with Slurm's words."""
+        request = urllib.request.Request(
+            self.url + self.api + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={
+                "Content-Type": "application/json",
+                "X-SLURM-USER-NAME": str(self.options.get("user") or os.environ.get("USER", "")),
+                "X-SLURM-USER-TOKEN": self.token(),
+            },
+        )
+        try:
+            with urllib.request.urlopen(
+                request, timeout=float(self.options.get("timeout") or 30)
+            ) as response:
+                data = json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401 and retry and self.options.get("token_file"):
+                self.token(refresh=True)
+                return self.call(method, path, body, retry=False)
+            data = _json_or_none(exc.read())
+            if data is None:
+                raise BackendError(
+                    f"slurmrestd answered {exc.code} {exc.reason} to {method} {path}",
+                    transient=exc.code >= 500,
+                ) from exc
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise BackendError(
+                f"cannot reach slurmrestd at {self.url}: {exc}", transient=True
+            ) from exc
+        errors = [e for e in data.get("errors", []) if e.get("error_number", 1)]
+        if errors:
+            words = "; ".join(str(e.get("error") or e.get("description") or e) for e in errors)
+            raise BackendError(f"slurmrestd: {words}", transient=_transient(errors))
+        return data
+
+    def _submit_job(self, spec: ClassicalSpec, workdir: str, *, time_cap_s: int | None) -> str:
+        environment = self.options.get("environment") or {"PATH": "/usr/bin:/bin"}
+        job = requests.rest_job(
+            spec,
+            workdir,
+            comment=self.comment(spec, workdir),
+            account=self.account(spec),
+            environment=dict(environment),
+            time_cap_s=time_cap_s,
+        )
+        script = Path(workdir, requests.SCRIPT_NAME).read_text()
+        data = self.call("POST", "/job/submit", {"script": script, "job": job})
+        return str(data["job_id"])
+
+    def _job(self, job_id: str) -> SlurmJob | None:
+        try:
+            data = self.call("GET", f"/job/{job_id}")
+        except BackendError as exc:
+            if "Invalid job id" in str(exc) or "Unable to query JobId" in str(exc):
+                return None
+            raise
+        for record in data.get("jobs", []):
+            if str(record.get("job_id")) == job_id:
+                return parse_job(record)
+        return None
+
+    def _cancel_job(self, job_id: str) -> None:
+        try:
+            self.call("DELETE", f"/job/{job_id}")
+        except BackendError as exc:
+            if "already completed" not in str(exc) and "Invalid job id" not in str(exc):
+                raise
+
+    def _read_partitions(self) -> list[Partition]:
+        data = self.call("GET", "/partitions")
+        return [parse_partition(p) for p in data.get("partitions", [])]
+
+    def _version(self) -> str:
+        if not hasattr(self, "_version_text"):
+            data = self.call("GET", "/ping")
+            release = data.get("meta", {}).get("Slurm", {}).get("release", "unknown")
+            self._version_text = f"slurm {release} (slurmrestd {self.api.rsplit('/', 1)[-1]})"
+        return self._version_text
+
+    def wait_ready(self, timeout: float = 10) -> None:
+        """Wait until slurmrestd answers (for scripts that just started it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.call("GET", "/ping")
+                return
+            except BackendError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+
+def _json_or_none(raw: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _transient(errors: list[dict[str, Any]]) -> bool:
+    text = " ".join(str(e) for e in errors)
+    return "Unable to contact slurm controller" in text or "timed out" in text
