@@ -1,13 +1,14 @@
 # qcbroker: the two commands a new user needs.
 #   make demo   create .venv, install, run the H2 VQE on the embedded default (no server)
-#   make test   install what the tests need, start what they need, run ruff, mypy and pytest
+#   make test   install what the tests need, start what they need (a real single-host Slurm
+#               with slurmrestd: docker/slurm/start.sh), run ruff, mypy and pytest
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 export QCB_HOME ?= $(CURDIR)/.qcb
 
-.PHONY: demo test lint typecheck unit bench clean python
+.PHONY: demo test lint typecheck unit bench clean python services slurm-stop
 
 python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "qcbroker needs Python >= 3.11"' \
@@ -35,7 +36,14 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-test: lint typecheck
+services:
+	docker/slurm/start.sh
+	docker/install-compose.sh
+
+slurm-stop:
+	docker/slurm/stop.sh
+
+test: lint typecheck services
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.dev-installed

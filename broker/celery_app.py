@@ -50,6 +50,8 @@ def transport_options(settings: Settings) -> dict[str, Any]:
 def make_app(settings: Settings) -> Celery:
     """A Celery app configured from ``settings``."""
     app = Celery("qcbroker", broker=settings.broker_url, set_as_current=False)
+    if settings.broker_url.startswith("filesystem://"):
+        app.conf.broker_transport = "broker.fs_transport:Transport"
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

@@ -309,7 +309,11 @@ class Broker:
                     algorithm_states.c.job_id == job_id, algorithm_states.c.step == job.step
                 )
             ).scalar_one()
-            outcome = algorithm.step(inputs, spec, dict(state), results)
+            try:
+                outcome = algorithm.step(inputs, spec, dict(state), results)
+            except BrokerError as exc:  # e.g. a classical step returned something unusable
+                self._finish(conn, job_id, TaskState.FAILED, f"step {job.step + 1}: {exc}")
+                return True
             return self._persist_step(conn, job_id, spec, job.step + 1, outcome)
 
     # --- cancellation ---------------------------------------------------------------------

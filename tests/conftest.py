@@ -73,6 +73,10 @@ class SlurmCluster:
         out = self.tool("squeue", "-h", "-t", "PD,R,CG,CF,S", "-o", "%i|%j")
         return dict(line.split("|", 1) for line in out.splitlines() if line)
 
+    def job_state(self, job_id: str) -> str:
+        """Slurm's state of one job (``""`` if the controller does not know it)."""
+        return self.tool("squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T").strip()
+
     def node_states(self) -> dict[str, str]:
         """Each node's state as ``sinfo`` shows it (idle, mix, alloc, drain, down, ...)."""
         out = self.tool("sinfo", "-h", "-N", "-o", "%N %t")

@@ -54,6 +54,10 @@ class SlurmBackendBase(ClassicalBackend):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.root = Path(options.get("workdir") or DEFAULT_WORKDIR)
+        if "%" in str(self.root):  # Slurm would expand it in --output (%j, %u, ...)
+            raise BackendError(
+                f"the {self.name} backend's workdir may not contain '%': {self.root}"
+            )
         self.python = str(options.get("python") or sys.executable)
         self._partitions: tuple[float, list[Partition]] | None = None
 

@@ -106,24 +106,27 @@ class SlurmJob(BaseModel):
 
 def task_state(job: SlurmJob) -> tuple[TaskState, str]:
     """Map a job to the broker's state and a readable message."""
-    state = _STATES.get(job.state.split()[0], TaskState.FAILED)
+    native = (job.state.split() or ["UNKNOWN"])[0]
+    state = _STATES.get(native, TaskState.FAILED)
     words = REASONS.get(job.reason, job.reason)
     if state is TaskState.QUEUED:
         if job.reason in HOPELESS:
             return TaskState.FAILED, f"Slurm will never start it: {words} ({job.reason})"
         return state, f"pending: {words}" if words else "pending"
     if state is TaskState.FAILED:
-        if job.state == "OUT_OF_MEMORY":
+        if native == "OUT_OF_MEMORY":
             return state, "killed for using more memory than it asked for"
-        if job.state in ("NODE_FAIL", "BOOT_FAIL"):
-            return state, f"a node failed ({job.state}); the task did not finish"
+        if native in ("NODE_FAIL", "BOOT_FAIL"):
+            return state, f"a node failed ({native}); the task did not finish"
         if job.signal:
             return state, f"killed by signal {job.signal}"
+        if native not in ("FAILED",):
+            return state, f"ended {native} (exit code {job.exit_code})"
         return state, f"exited with code {job.exit_code}"
     if state is TaskState.TIMEOUT:
         return state, "killed at its time limit"
     if state is TaskState.CANCELLED:
-        return state, "cancelled" if job.state == "CANCELLED" else f"cancelled ({job.state})"
+        return state, "cancelled" if native == "CANCELLED" else f"cancelled ({native})"
     return state, ""
 
 
@@ -188,13 +191,21 @@ class Partition(BaseModel):
 
 
 def _minutes(text: str) -> int | None:
-    """Slurm's time format (``30``, ``00:30:00``, ``1-00:00:00``, ``UNLIMITED``) in minutes."""
+    """Slurm's time formats in minutes, rounded up: ``M``, ``M:S``, ``H:M:S``, ``D-H``,
+    ``D-H:M``, ``D-H:M:S``; ``UNLIMITED`` is None."""
     if text.upper() in ("UNLIMITED", "INFINITE", "NONE", ""):
         return None
-    days, _, rest = text.rpartition("-")
+    days_text, dash, rest = text.partition("-")
+    if not dash:
+        days_text, rest = "0", text
     parts = [int(p) for p in rest.split(":")]
-    h, m, s = ([0] * (3 - len(parts)) + parts) if len(parts) > 1 else (0, parts[0], 0)
-    return (int(days or 0) * 24 + h) * 60 + m + (1 if s else 0)
+    if dash:  # after a day count the fields are hours[:minutes[:seconds]]
+        h, m, s = [*parts, 0, 0][:3]
+    elif len(parts) == 3:
+        h, m, s = parts
+    else:  # minutes[:seconds]
+        h, (m, s) = 0, [*parts, 0][:2]
+    return (int(days_text) * 24 + h) * 60 + m + (1 if s else 0)
 
 
 _UNLIMITED = 0xFFFFFFFE

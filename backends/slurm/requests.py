@@ -54,7 +54,7 @@ def time_limit_minutes(
     if spec.time_limit_s is None:
         return None
     minutes = max(1, math.ceil((spec.time_limit_s + grace_s) / 60))
-    return min(minutes, cap_s // 60) if cap_s else minutes
+    return max(1, min(minutes, cap_s // 60)) if cap_s else minutes
 
 
 def sbatch_argv(
@@ -150,10 +150,10 @@ def limit_broken(spec: ClassicalSpec, partitions: list[Partition]) -> str | None
             return f"partition {spec.partition!r} does not exist; partitions: {names}"
         return f"no partition given and the cluster has no default; partitions: {names}"
     where = f"partition {part.name!r}"
-    caps = [n for n in (part.max_nodes, part.total_nodes) if n]
-    max_nodes = min(caps) if caps else None
-    if max_nodes is not None and spec.nodes > max_nodes:
-        return f"asks for {spec.nodes} nodes; {where} allows at most {max_nodes} (MaxNodes)"
+    if part.max_nodes is not None and spec.nodes > part.max_nodes:
+        return f"asks for {spec.nodes} nodes; {where} allows at most {part.max_nodes} (MaxNodes)"
+    if part.total_nodes and spec.nodes > part.total_nodes:
+        return f"asks for {spec.nodes} nodes; {where} has {part.total_nodes} (TotalNodes)"
     max_time, max_mem = part.max_time_s, part.max_mem_per_node_mb
     if max_time is not None and spec.time_limit_s is not None and spec.time_limit_s > max_time:
         return (

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from qiskit.circuit.library import efficient_su2, real_amplitudes
 
 from backends.base import ClassicalResult, ClassicalSpec, QuantumBatch, QuantumItem, QuantumResult
@@ -58,10 +58,24 @@ class QasmAnsatz(_Strict):
     qasm: str
 
 
-class VQEInputs(_Strict):
-    """Inputs of ``algorithm: {name: vqe}``."""
+class ProblemBuilder(_Strict):
+    """A classical task that builds the Hamiltonian: an entry point ``module:function`` on
+    the classical backend, called with ``args``, returning ``{"hamiltonian": ...,
+    "energy_offset": ...}`` (e.g. ``broker.algorithms.chemistry:h2``)."""
 
-    hamiltonian: PauliSum = Field(description="Pauli sum: text '0.5 * ZZ - 1.0 * XI' or terms.")
+    builder: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    args: dict[str, Any] = Field(default_factory=dict)
+    time_limit_s: int = Field(default=600, ge=1)
+
+
+class VQEInputs(_Strict):
+    """Inputs of ``algorithm: {name: vqe}``: a ``hamiltonian``, or a ``problem`` that a
+    classical task builds first."""
+
+    hamiltonian: PauliSum | None = Field(
+        default=None, description="Pauli sum: text '0.5 * ZZ - 1.0 * XI' or terms."
+    )
+    problem: ProblemBuilder | None = None
     energy_offset: float = Field(
         default=0.0, description="Added to energies, e.g. nuclear repulsion."
     )
@@ -70,18 +84,38 @@ class VQEInputs(_Strict):
     initial_point: list[float] | Literal["random", "zeros"] = "random"
     shots: int | None = Field(default=None, ge=1, description="None: exact expectation values.")
     reference: bool = Field(default=True, description="Also compute the exact ground energy.")
+    analysis: bool = Field(
+        default=False,
+        description="End with a classical analysis of the optimum (fidelity, gap, terms).",
+    )
 
     @field_validator("hamiltonian", mode="before")
     @classmethod
-    def _coerce_hamiltonian(cls, value: Any) -> PauliSum:
-        return coerce_observable(value)
+    def _coerce_hamiltonian(cls, value: Any) -> PauliSum | None:
+        return None if value is None else coerce_observable(value)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VQEInputs:
+        if (self.hamiltonian is None) == (self.problem is None):
+            raise ValueError("give either hamiltonian or problem (a builder), not both")
+        return self
+
+    @property
+    def num_qubits(self) -> int | None:
+        """Qubits of the Hamiltonian, when it is known before the job runs."""
+        if self.hamiltonian is not None:
+            return self.hamiltonian.num_qubits
+        if isinstance(self.ansatz, LibraryAnsatz):
+            return self.ansatz.num_qubits
+        return None
 
     @cached_property
     def circuit(self) -> Circuit:
         """The ansatz in canonical form."""
         if isinstance(self.ansatz, QasmAnsatz):
             return Circuit.from_qasm(self.ansatz.qasm)
-        n = self.ansatz.num_qubits or self.hamiltonian.num_qubits
+        n = self.ansatz.num_qubits or self.num_qubits
+        assert n is not None, "checked by VQE.check"
         build = real_amplitudes if self.ansatz.library == "real_amplitudes" else efficient_su2
         qc = build(n, reps=self.ansatz.reps, entanglement=self.ansatz.entanglement)
         return Circuit.from_qiskit(qc)
@@ -99,11 +133,16 @@ class VQE(Algorithm):
 
     def check(self, inputs: VQEInputs, job: JobSpec) -> None:
         """The ansatz parses, fits the Hamiltonian, and suits the optimizer."""
+        if inputs.num_qubits is None:
+            raise _invalid(
+                "ansatz.num_qubits",
+                "with a problem builder, say how many qubits the library ansatz has",
+            )
         try:
             circuit = inputs.circuit
         except CircuitError as exc:
             raise _invalid("ansatz.qasm", str(exc)) from None
-        if circuit.num_qubits != inputs.hamiltonian.num_qubits:
+        if inputs.hamiltonian is not None and circuit.num_qubits != inputs.hamiltonian.num_qubits:
             raise _invalid(
                 "hamiltonian",
                 f"the Hamiltonian acts on {inputs.hamiltonian.num_qubits} qubits but the "
@@ -137,32 +176,40 @@ class VQE(Algorithm):
         evaluations = inputs.optimizer.maxiter * self._points_per_iteration(inputs)
         needs = [Need(job.backend, "evaluations", float(evaluations))]
         if inputs.shots:
-            groups = len(inputs.hamiltonian.to_sparse_pauli_op().group_commuting(True))
+            if inputs.hamiltonian is not None:
+                groups = len(inputs.hamiltonian.to_sparse_pauli_op().group_commuting(True))
+            else:  # not built yet: at most one group per non-identity Pauli string
+                groups = 4**inputs.circuit.num_qubits - 1
             needs.append(Need(job.backend, "shots", float(evaluations * inputs.shots * groups)))
+        classical = []
+        if inputs.problem is not None:
+            classical.append(_problem_spec(inputs.problem))
         if self._wants_reference(inputs):
-            needs.append(classical_need(job, self._reference_spec(inputs)))
+            classical.append(_reference_spec(inputs.circuit.num_qubits))
+        if inputs.analysis:
+            classical.append(_analysis_spec({}))
+        by_unit: dict[tuple[str, str], float] = {}
+        for spec in classical:
+            need = classical_need(job, spec)
+            by_unit[(need.backend, need.unit)] = by_unit.get((need.backend, need.unit), 0.0)
+            by_unit[(need.backend, need.unit)] += need.amount
+        needs += [Need(backend, unit, amount) for (backend, unit), amount in by_unit.items()]
         return needs
 
-    def _reference_spec(self, inputs: VQEInputs) -> ClassicalSpec:
-        return ClassicalSpec(
-            name="vqe-reference",
-            entrypoint="broker.algorithms.reference:ground_energy",
-            payload={"hamiltonian": inputs.hamiltonian.model_dump()},
-            time_limit_s=_REFERENCE_LIMIT_S,
-        )
-
     def _wants_reference(self, inputs: VQEInputs) -> bool:
-        return inputs.reference and inputs.hamiltonian.num_qubits <= _REFERENCE_MAX_QUBITS
+        return inputs.reference and inputs.circuit.num_qubits <= _REFERENCE_MAX_QUBITS
 
-    def _batch(self, inputs: VQEInputs, points: list[list[float]], seed: int) -> TaskRequest:
+    def _batch(
+        self, inputs: VQEInputs, hamiltonian: PauliSum, points: list[list[float]], seed: int
+    ) -> TaskRequest:
         item = QuantumItem(
-            circuit=inputs.circuit.qasm, parameter_values=points, observables=[inputs.hamiltonian]
+            circuit=inputs.circuit.qasm, parameter_values=points, observables=[hamiltonian]
         )
         batch = QuantumBatch(items=[item], shots=inputs.shots, seed=seed)
         return TaskRequest(key="energy", kind="quantum", quantum=batch)
 
     def start(self, inputs: VQEInputs, job: JobSpec, seed: int) -> StepOutcome:
-        """Pick the initial point; ask for its batch (and the reference energy)."""
+        """Build the problem first if asked; otherwise ask for the first batch."""
         n = len(inputs.circuit.parameters)
         if inputs.initial_point == "random":
             x0 = np.random.default_rng(seed).uniform(-math.pi / 4, math.pi / 4, n).tolist()
@@ -171,17 +218,78 @@ class VQE(Algorithm):
         else:
             x0 = list(inputs.initial_point)
         opt = optimizers.start(inputs.optimizer, x0, seed)
-        tasks = [self._batch(inputs, opt.ask(), seed)]
+        state: dict[str, Any] = {
+            "optimizer": opt.state,
+            "seed": seed,
+            "reference": None,
+            "hamiltonian": None,
+            "energy_offset": inputs.energy_offset,
+            "phase": "optimize",
+        }
+        if inputs.problem is not None:
+            state["phase"] = "problem"
+            task = classical_task(job, "problem", _problem_spec(inputs.problem))
+            progress = {"step": 0, "phase": "building the problem"}
+            return StepOutcome(state=state, tasks=[task], progress=progress)
+        assert inputs.hamiltonian is not None
+        state["hamiltonian"] = inputs.hamiltonian.model_dump()
+        return self._first_batch(inputs, job, state)
+
+    def _first_batch(self, inputs: VQEInputs, job: JobSpec, state: dict[str, Any]) -> StepOutcome:
+        hamiltonian = PauliSum.model_validate(state["hamiltonian"])
+        opt = optimizers.make(inputs.optimizer, state["optimizer"])
+        tasks = [self._batch(inputs, hamiltonian, opt.ask(), state["seed"])]
         if self._wants_reference(inputs):
-            tasks.append(classical_task(job, "reference", self._reference_spec(inputs)))
-        state = {"optimizer": opt.state, "seed": seed, "reference": None}
+            spec = _reference_spec(inputs.circuit.num_qubits, state["hamiltonian"])
+            tasks.append(classical_task(job, "reference", spec))
+        state["optimizer"] = opt.state
         progress = {"step": 0, "maxiter": inputs.optimizer.maxiter}
         return StepOutcome(state=state, tasks=tasks, progress=progress)
 
     def step(
         self, inputs: VQEInputs, job: JobSpec, state: dict[str, Any], results: dict[str, TaskResult]
     ) -> StepOutcome:
-        """Tell the optimizer the energies; ask for the next batch or finish."""
+        """Take the built problem, tell the optimizer the energies, or finish the analysis."""
+        phase = state.get("phase", "optimize")
+        if phase == "problem":
+            return self._take_problem(inputs, job, state, results["problem"])
+        if phase == "analysis":
+            analysis = results["analysis"]
+            assert isinstance(analysis, ClassicalResult)
+            result = dict(state["result"])
+            result["analysis"] = analysis.output
+            return StepOutcome(state, progress=state["progress"], result=result)
+        return self._optimize(inputs, job, state, results)
+
+    def _take_problem(
+        self, inputs: VQEInputs, job: JobSpec, state: dict[str, Any], built: TaskResult
+    ) -> StepOutcome:
+        assert isinstance(built, ClassicalResult)
+        output = built.output if isinstance(built.output, dict) else {}
+        try:
+            raw = output["hamiltonian"]
+            hamiltonian = (
+                PauliSum.model_validate(raw) if isinstance(raw, dict) else coerce_observable(raw)
+            )
+        except (KeyError, CircuitError, ValueError, TypeError) as exc:
+            raise InvalidJob(
+                f"algorithm.inputs.problem: the builder returned no usable hamiltonian ({exc})"
+            ) from None
+        if hamiltonian.num_qubits != inputs.circuit.num_qubits:
+            raise _invalid(
+                "problem",
+                f"the built Hamiltonian acts on {hamiltonian.num_qubits} qubits but the "
+                f"ansatz has {inputs.circuit.num_qubits}",
+            )
+        state["hamiltonian"] = hamiltonian.model_dump()
+        state["energy_offset"] = inputs.energy_offset + float(output.get("energy_offset", 0.0))
+        state["problem"] = {k: v for k, v in output.items() if k != "hamiltonian"}
+        state["phase"] = "optimize"
+        return self._first_batch(inputs, job, state)
+
+    def _optimize(
+        self, inputs: VQEInputs, job: JobSpec, state: dict[str, Any], results: dict[str, TaskResult]
+    ) -> StepOutcome:
         energy_result = results["energy"]
         assert isinstance(energy_result, QuantumResult)
         values = energy_result.items[0].expectation_values or []
@@ -191,7 +299,7 @@ class VQE(Algorithm):
         opt = optimizers.make(inputs.optimizer, state["optimizer"])
         opt.tell([row[0] for row in values])
         state["optimizer"] = opt.state
-        offset = inputs.energy_offset
+        offset = state["energy_offset"]
         iteration = opt.state["iteration"]
         progress = {
             "step": iteration,
@@ -201,7 +309,8 @@ class VQE(Algorithm):
         }
         if not opt.done:
             seed = state["seed"] + iteration
-            return StepOutcome(state, [self._batch(inputs, opt.ask(), seed)], progress)
+            hamiltonian = PauliSum.model_validate(state["hamiltonian"])
+            return StepOutcome(state, [self._batch(inputs, hamiltonian, opt.ask(), seed)], progress)
         result: dict[str, Any] = {
             "energy": opt.state["best_value"] + offset,
             "parameters": opt.state["best_x"],
@@ -210,21 +319,60 @@ class VQE(Algorithm):
             "history": [v + offset for v in opt.state["history"]],
             "energy_offset": offset,
         }
+        if state.get("problem"):
+            result["problem"] = state["problem"]
         if state["reference"] is not None:
             result["reference_energy"] = state["reference"] + offset
             result["error"] = result["energy"] - result["reference_energy"]
-        return StepOutcome(state, progress=progress, result=result)
+        if not inputs.analysis:
+            return StepOutcome(state, progress=progress, result=result)
+        state.update(phase="analysis", result=result, progress=progress)
+        payload = {
+            "hamiltonian": state["hamiltonian"],
+            "circuit": inputs.circuit.qasm,
+            "parameters": opt.state["best_x"],
+            "energy_offset": offset,
+        }
+        task = classical_task(job, "analysis", _analysis_spec(payload))
+        return StepOutcome(state, [task], {**progress, "phase": "final analysis"})
 
     def circuits(self, inputs: VQEInputs) -> list[str]:
         """The ansatz."""
         return [inputs.circuit.sha256]
 
     def observables(self, inputs: VQEInputs) -> list[str]:
-        """The Hamiltonian."""
-        return [inputs.hamiltonian.sha256]
+        """The Hamiltonian (when given, not built)."""
+        return [inputs.hamiltonian.sha256] if inputs.hamiltonian is not None else []
 
 
 _REFERENCE_LIMIT_S = 600
+
+
+def _problem_spec(problem: ProblemBuilder) -> ClassicalSpec:
+    return ClassicalSpec(
+        name="vqe-problem",
+        entrypoint=problem.builder,
+        payload=problem.args,
+        time_limit_s=problem.time_limit_s,
+    )
+
+
+def _reference_spec(num_qubits: int, hamiltonian: dict[str, Any] | None = None) -> ClassicalSpec:
+    return ClassicalSpec(
+        name="vqe-reference",
+        entrypoint="broker.algorithms.reference:ground_energy",
+        payload={"hamiltonian": hamiltonian, "num_qubits": num_qubits},
+        time_limit_s=_REFERENCE_LIMIT_S,
+    )
+
+
+def _analysis_spec(payload: dict[str, Any]) -> ClassicalSpec:
+    return ClassicalSpec(
+        name="vqe-analysis",
+        entrypoint="broker.algorithms.analysis:vqe_analysis",
+        payload=payload,
+        time_limit_s=_REFERENCE_LIMIT_S,
+    )
 
 
 def _parameter_shift_ok(circuit: Circuit) -> bool:

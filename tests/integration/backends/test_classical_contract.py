@@ -223,3 +223,9 @@ def test_capabilities_describe_a_classical_backend(backend: ClassicalBackend) ->
     assert caps.kind == "classical"
     assert caps.max_concurrency >= 1
     assert caps.version
+
+
+def test_no_node_is_left_drained_by_the_tasks_above(slurm_cluster: SlurmCluster) -> None:
+    states = slurm_cluster.node_states()
+    assert len(states) == 3
+    assert all(s.rstrip("*~#") in ("idle", "mix", "alloc") for s in states.values()), states
