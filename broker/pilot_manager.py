@@ -17,12 +17,18 @@ import uuid
 
 from backends.base import ClassicalSpec
 from backends.slurm.cli import SlurmBackend
-from backends.slurm.pilot import SlurmPilotBackend
+from backends.slurm.pilot import PilotOptions, SlurmPilotBackend
 from backends.slurm.records import task_state
 from broker.orchestrator import Broker
 from broker.pilot_job import PilotPayload, _open_work
 
 log = logging.getLogger(__name__)
+
+
+def desired_pilots(open_tasks: int, options: PilotOptions) -> int:
+    """``clamp(ceil(open_tasks / slots), min_pilots, max_pilots)``."""
+    wanted = math.ceil(open_tasks / options.slots)
+    return max(options.min_pilots, min(options.max_pilots, wanted))
 
 
 class PilotManager:
@@ -52,8 +58,7 @@ class PilotManager:
 
     def desired(self, open_tasks: int) -> int:
         """How many pilots the open work asks for, within the configured bounds."""
-        wanted = math.ceil(open_tasks / self.options.slots)
-        return max(self.options.min_pilots, min(self.options.max_pilots, wanted))
+        return desired_pilots(open_tasks, self.options)
 
     def tick(self) -> int:
         """Submit the pilots that are missing; returns how many it submitted."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -68,14 +69,20 @@ class SlurmCluster:
         env = {**os.environ, "SLURM_CONF": str(self.run / "slurm.conf")}
         return subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
 
+    def jobs(self) -> dict[str, tuple[str, str]]:
+        """Every job the controller knows: id -> (name, state). JSON, because job names may
+        hold newlines."""
+        data = json.loads(self.tool("squeue", "--json"))
+        return {str(j["job_id"]): (j["name"], j["job_state"]) for j in data["jobs"]}
+
     def active_jobs(self) -> dict[str, str]:
         """Jobs Slurm has not finished: id -> name."""
-        out = self.tool("squeue", "-h", "-t", "PD,R,CG,CF,S", "-o", "%i|%j")
-        return dict(line.split("|", 1) for line in out.splitlines() if line)
+        active = ("PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED")
+        return {i: name for i, (name, state) in self.jobs().items() if state in active}
 
     def job_state(self, job_id: str) -> str:
         """Slurm's state of one job (``""`` if the controller does not know it)."""
-        return self.tool("squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T").strip()
+        return self.jobs().get(job_id, ("", ""))[1]
 
     def node_states(self) -> dict[str, str]:
         """Each node's state as ``sinfo`` shows it (idle, mix, alloc, drain, down, ...)."""
