@@ -18,20 +18,26 @@ BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
 
 
 def shell_commands() -> list[str]:
+    """Each ``qcb`` line of the README's sh blocks, after the set-up lines of its block
+    (``docker/...`` scripts and ``. env.sh``)."""
     commands = []
     for lang, body in BLOCKS:
         if lang != "sh":
             continue
+        setup: list[str] = []
         for line in body.splitlines():
             command = line.split("  #")[0].strip()
-            if command.startswith("qcb "):
-                commands.append(command)
+            if command.startswith(("docker/", ". ")):
+                setup.append(command)
+            elif command.startswith("qcb "):
+                commands.append(" && ".join([*setup, command]))
     return commands
 
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     (tmp_path / "examples").symlink_to(ROOT / "examples")
+    (tmp_path / "docker").symlink_to(ROOT / "docker")
     return tmp_path
 
 
@@ -45,7 +51,7 @@ def test_the_readme_has_examples_to_run() -> None:
 def test_readme_shell_command(command: str, qcb_home: Path, workdir: Path) -> None:
     env_bin = str(Path(sys.executable).parent)
     proc = subprocess.run(
-        ["bash", "-c", f'PATH="{env_bin}:$PATH" {command}'],
+        ["bash", "-c", f'export PATH="{env_bin}:$PATH"; {command}'],
         cwd=workdir, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
