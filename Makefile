@@ -48,6 +48,7 @@ test: lint typecheck services
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/vqe_overhead.py
+	$(BIN)/python benchmarks/slurm_latency.py --plot benchmarks/slurm_latency.png
 
 clean:
 	rm -rf $(VENV) .qcb .mypy_cache .ruff_cache .pytest_cache

@@ -35,7 +35,9 @@ class LocalBackend(ClassicalBackend):
     """Runs classical tasks as local subprocesses, one node, never through a shell.
 
     Options: ``workdir`` (where task directories go; default a ``qcb-local`` folder in the
-    system temporary directory) and ``max_concurrency`` (default: the number of CPUs).
+    system temporary directory), ``max_concurrency`` (default: the number of CPUs) and
+    ``warm_runner`` (keep one runner process started and idle, so that a task starts without
+    waiting for Python to start; default off).
     """
 
     name = "local"
@@ -45,6 +47,7 @@ class LocalBackend(ClassicalBackend):
         default = Path(os.environ.get("TMPDIR", "/tmp")) / "qcb-local"
         self.root = Path(options.get("workdir") or default)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._spare: subprocess.Popen[bytes] | None = None
 
     def capabilities(self) -> Capabilities:
         """One node, as many concurrent tasks as configured."""
@@ -74,14 +77,7 @@ class LocalBackend(ClassicalBackend):
         for name, text in self.extra_files(spec).items():
             (workdir / name).write_text(text)
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "backends.local_runner", str(workdir)],
-                cwd=workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            proc = self._runner(workdir)
         except OSError as exc:
             raise BackendError(f"could not start the task runner: {exc}", transient=True) from exc
         try:
@@ -91,6 +87,29 @@ class LocalBackend(ClassicalBackend):
         (workdir / "pid").write_text(f"{proc.pid} {created}")
         self._children[str(workdir)] = proc
         return str(workdir)
+
+    def _start_runner(self, argv: list[str], cwd: Path, stdin: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "backends.local_runner", *argv],
+            cwd=cwd,
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: cancel reaches its children
+        )
+
+    def _runner(self, workdir: Path) -> subprocess.Popen[bytes]:
+        """A runner on ``workdir``: the warm spare if there is one (then a new spare)."""
+        if not self.options.get("warm_runner"):
+            return self._start_runner([str(workdir)], workdir, subprocess.DEVNULL)
+        spare = self._spare
+        if spare is None or spare.poll() is not None or spare.stdin is None:
+            spare = self._start_runner(["--wait"], self.root, subprocess.PIPE)
+        assert spare.stdin is not None
+        spare.stdin.write(f"{workdir}\n".encode())
+        spare.stdin.close()
+        self._spare = self._start_runner(["--wait"], self.root, subprocess.PIPE)
+        return spare
 
     def extra_files(self, spec: ClassicalSpec) -> dict[str, str]:
         """Files to add to a task's directory before its runner starts (for subclasses)."""

@@ -65,7 +65,18 @@ def _run_command(spec: dict[str, Any], limit: float | None, prefix: list[str]) -
 
 def main(argv: list[str]) -> int:
     """Run the task described in ``argv[0]/spec.json``; return the task's exit status
-    (128 + N for a task killed by signal N)."""
+    (128 + N for a task killed by signal N).
+
+    With ``--wait`` instead of a directory, the runner starts idle and reads the directory
+    from stdin: a backend keeps one such warm runner ready, so a task does not wait for
+    Python to start. It exits at once if stdin closes first.
+    """
+    if argv[0] == "--wait":
+        line = sys.stdin.readline().strip()
+        if not line:
+            return 0
+        argv = [line]
+        os.chdir(line)
     workdir = Path(argv[0])
     started = time.time()
     (workdir / "started").write_text(repr(started))

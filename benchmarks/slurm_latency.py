@@ -15,6 +15,13 @@ before measuring). Every backend gets a fresh ``QCB_HOME`` and one unmeasured wa
 and its runtime is shut down afterwards (which cancels the pilot); the script then checks
 with ``squeue`` that none of its Slurm jobs is left.
 
+Before each measured job it pauses a random 0 to ``--think`` seconds (default 1, seeded), so
+that submissions do not lock onto the phase of slurmctld's scheduling pass, which comes about
+once a second: back-to-back jobs of a fixed length would otherwise see the same wait every
+time (``--think 0`` submits back to back). Each latency is also cut into phases (``PHASES``)
+from the store's times, the task directory's files and, for Slurm jobs, slurmctld's and
+slurmd's logs.
+
     .venv/bin/python benchmarks/slurm_latency.py [--tasks 50] [--plot slurm_latency.png]
 """
 
@@ -25,6 +32,8 @@ import importlib
 import json
 import os
 import platform
+import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -66,11 +75,29 @@ PILOT_OPTIONS: dict[str, Any] = {
     "drain_s": 60,
     "idle_s": 60,
 }
+# The phases a latency is cut into (consecutive; a phase whose end is unknown merges into the
+# next one), with what each covers.
+PHASES = {
+    "release": "created PENDING -> the scheduler marks it QUEUED and sends its Celery message",
+    "deliver": "-> a worker (embedded, or the pilot's) receives the message and claims the task",
+    "submit": "-> the backend has written the task directory (and sbatch / slurmrestd answered)",
+    "schedule": "-> slurmctld allocates the job (slurmctld.log 'sched: Allocate')",
+    "dispatch": "-> slurmd launches the batch script (slurmd log 'Launching batch job')",
+    "start": "-> process start and Python startup until the runner writes DIR/started",
+}
 ACTIVE = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED"}
 TARGET_RATIO = 20.0
 JOB_TIMEOUT_S = 300.0
 WARMUP_TIMEOUT_S = 600.0
 LOG_MARKERS = ("WARNING", "ERROR", "CRITICAL", "Traceback")
+# Lines that every Celery worker here writes, not signs of trouble: kombu's default host for
+# the filesystem transport, and Celery's warning about running as root (this host's Slurm
+# runs jobs as root).
+BENIGN = ("No hostname was supplied", "_warn_or_raise_security_error")
+SLURM_EVENTS = {
+    "allocated": re.compile(r"sched: Allocate JobId=(\d+) |_start_job: Started JobId=(\d+) "),
+    "launching": re.compile(r"Launching batch job (\d+) "),
+}
 
 console = Console()
 
@@ -171,12 +198,48 @@ def mtime(path: Path) -> float | None:
         return None
 
 
+def slurm_log_times() -> dict[str, dict[str, float]]:
+    """Per Slurm job id, when slurmctld allocated it and slurmd launched its batch script,
+    from their logs (millisecond stamps in local time; the last record of an id wins)."""
+    times: dict[str, dict[str, float]] = {}
+    logs = SLURM_RUN / "log"
+    for path in [logs / "slurmctld.log", *sorted(logs.glob("slurmd-*.log"))]:
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:  # the logs are root's; without them those phases merge into "start"
+            continue
+        for line in lines:
+            stamp, _, text = line.partition("] ")
+            for event, pattern in SLURM_EVENTS.items():
+                match = pattern.search(text)
+                if match:
+                    job = match.group(1) or match.group(2)
+                    # naive local time, as Slurm writes it: .timestamp() reads it as local
+                    moment = datetime.fromisoformat(stamp.lstrip("[")).timestamp()
+                    times.setdefault(job, {})[event] = moment
+    return times
+
+
+def add_slurm_times(samples: list[Sample]) -> None:
+    """Fill in ``allocated`` and ``launching`` of Slurm tasks from Slurm's logs."""
+    times = slurm_log_times()
+    for sample in samples:
+        job = sample.native_id.partition("@")[0] if "@" in sample.native_id else ""
+        events = times.get(job, {})
+        for event in SLURM_EVENTS:
+            moment = events.get(event)
+            if moment is not None and sample.created - 1 < moment < sample.started + 1:
+                setattr(sample, event, moment)
+
+
 @dataclass
 class Sample:
     """One classical task: the store's times, the task directory's files' times, where it ran.
 
     ``prepared`` is when the backend wrote ``spec.json``; ``submitted`` is when it wrote
-    ``job_id`` (``sbatch`` or slurmrestd had answered; Slurm backends only).
+    ``job_id`` (``sbatch`` or slurmrestd had answered; Slurm backends only); ``allocated``
+    and ``launching`` come from slurmctld's and slurmd's logs (Slurm backends only, when the
+    logs are readable).
     """
 
     job_id: str
@@ -190,6 +253,8 @@ class Sample:
     submitted: float | None
     started: float
     ran_in_slurm_job: str | None
+    allocated: float | None = None
+    launching: float | None = None
 
     @property
     def latency(self) -> float:
@@ -199,10 +264,12 @@ class Sample:
     def phases(self) -> dict[str, float]:
         """The latency cut at the times we know (consecutive; they add up to it)."""
         marks = [
-            ("release", self.dispatched),  # the scheduler marks it QUEUED and sends it
-            ("deliver", self.claimed),  # a worker receives the message and claims the task
-            ("submit", self.submitted or self.prepared),  # task dir written (+ sbatch/REST)
-            ("launch", self.started),  # Slurm starts it (or a pilot forks it); Python starts
+            ("release", self.dispatched),
+            ("deliver", self.claimed),
+            ("submit", self.submitted or self.prepared),
+            ("schedule", self.allocated),
+            ("dispatch", self.launching),
+            ("start", self.started),
         ]
         out: dict[str, float] = {}
         previous = self.created
@@ -262,6 +329,7 @@ class BackendRun:
     load: tuple[float, float] = (0.0, 0.0)
     leftover: dict[str, str] = field(default_factory=dict)
     log_lines: dict[str, list[str]] = field(default_factory=dict)
+    task_dirs: list[str] = field(default_factory=list)
 
     def slurm_ids(self) -> set[str]:
         """Every Slurm job this run submitted (tasks and pilots)."""
@@ -298,8 +366,10 @@ def warm_pilot(run: BackendRun, db: Database, job_id: str) -> str:
         time.sleep(0.5)
 
 
-def measure(backend: str, n: int, progress: Progress) -> BackendRun:
-    """Warm up, then run ``n`` jobs one after the other on ``backend``; shut down; check."""
+def measure(backend: str, n: int, think: float, progress: Progress) -> BackendRun:
+    """Warm up, then run ``n`` jobs one after the other on ``backend``, each after a random
+    pause of up to ``think`` seconds; shut down; check that its Slurm jobs are gone."""
+    rng = random.Random(7)
     home = Path(tempfile.mkdtemp(prefix=f"qcb-latency-{backend}-"))
     os.environ["QCB_HOME"] = str(home)
     os.environ["QCB_BACKENDS_FILE"] = str(backends_file(home, backend))
@@ -319,6 +389,7 @@ def measure(backend: str, n: int, progress: Progress) -> BackendRun:
         run.load = (os.getloadavg()[0], 0.0)
         started = time.time()
         for i in range(n):
+            time.sleep(rng.uniform(0, think))
             job_id, error = submit_and_wait(client, job_spec(backend, f"lat-{i}"), JOB_TIMEOUT_S)
             if error:
                 run.failures.append(error)
@@ -331,9 +402,17 @@ def measure(backend: str, n: int, progress: Progress) -> BackendRun:
                 progress.update(bar, description=f"{backend} (last {sample.latency:.3f} s)")
             progress.advance(bar)
         run.window = (started, time.time())
+        add_slurm_times(run.samples)
         run.load = (run.load[0], os.getloadavg()[0])
     finally:
         client.shutdown()
+        with db.read() as conn:
+            natives = conn.execute(
+                select(tasks.c.native_id).where(
+                    tasks.c.kind == "classical", tasks.c.native_id.is_not(None)
+                )
+            ).scalars()
+            run.task_dirs = [str(n).partition("@")[2] or str(n) for n in natives]
         db.dispose()
         pilots = pilot_jobs(home)
         run.pilot_ids = sorted(set(run.pilot_ids) | set(pilots))
@@ -363,7 +442,11 @@ def scan_logs(home: Path, pilot_dirs: list[Path]) -> dict[str, list[str]]:
             lines = path.read_text(errors="replace").splitlines()
         except OSError:
             continue
-        hits = [line.strip() for line in lines if any(m in line for m in LOG_MARKERS)]
+        hits = [
+            line.strip()
+            for line in lines
+            if any(m in line for m in LOG_MARKERS) and not any(b in line for b in BENIGN)
+        ]
         if hits:
             found[str(path)] = hits
     return found
@@ -421,7 +504,7 @@ def report(runs: list[BackendRun], startup: float, args: argparse.Namespace) -> 
     backends: dict[str, Any] = {}
     for run in runs:
         latencies = [s.latency for s in run.samples]
-        phase_names = sorted({p for s in run.samples for p in s.phases()})
+        phase_names = [p for p in PHASES if any(p in s.phases() for s in run.samples)]
         backends[run.backend] = {
             **summary(latencies),
             "failed_jobs": run.failures,
@@ -458,6 +541,8 @@ def report(runs: list[BackendRun], startup: float, args: argparse.Namespace) -> 
             ).stdout.strip(),
         },
         "tasks_per_backend": args.tasks,
+        "think_s": args.think,
+        "phases": PHASES,
         "pilot_options": PILOT_OPTIONS,
         "python_startup_s": startup,
         "backends": backends,
@@ -487,7 +572,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("task ready -> running (ms, log scale)")
     ratios = ", ".join(f"{k} = {v:.1f}x" for k, v in results["median_ratios"].items())
-    ax.set_title(f"{results['tasks_per_backend']} tasks per backend; median ratios: {ratios}")
+    ax.set_title(
+        f"{results['tasks_per_backend']} tasks per backend (box: quartiles, whiskers: p10-p90)\n"
+        f"median ratios: {ratios}"
+    )
     ax.title.set_fontsize(9)
     ax.grid(axis="y", which="both", alpha=0.3)
     fig.tight_layout()
@@ -526,8 +614,8 @@ def cleanup(runs: list[BackendRun], keep: bool) -> None:
         if keep or suspicious:
             console.print(f"kept {run.home} ({'--keep' if keep else 'see its logs'})")
             continue
-        for sample in run.samples:
-            shutil.rmtree(sample.native_id.partition("@")[2] or sample.native_id, True)
+        for directory in [*run.task_dirs, *map(str, pilot_jobs(run.home).values())]:
+            shutil.rmtree(directory, True)
         shutil.rmtree(run.home, True)
 
 
@@ -537,6 +625,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=50, help="measured tasks per backend")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("slurm_latency.json"))
     parser.add_argument("--plot", type=Path, default=None, help="write a box plot here (PNG)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="random pause of up to this many seconds before each job (0: back to back)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep QCB_HOMEs and task dirs")
     args = parser.parse_args()
     if args.tasks < 2:
@@ -556,7 +650,7 @@ def main() -> None:
     )
     with Progress(*columns, console=console) as progress:
         for backend in BACKENDS:
-            runs.append(measure(backend, args.tasks, progress))
+            runs.append(measure(backend, args.tasks, args.think, progress))
     results = report(runs, startup, args)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     console.print(f"results: {args.out}")
@@ -566,6 +660,10 @@ def main() -> None:
     for run in runs:
         if run.leftover:
             console.print(f"[red]{run.backend}: Slurm jobs left: {run.leftover}[/red]")
+        else:
+            console.print(
+                f"{run.backend}: squeue shows none of its {len(run.slurm_ids())} Slurm job(s) left"
+            )
         for path, lines in run.log_lines.items():
             console.print(f"[yellow]{run.backend}: {len(lines)} warning/error line(s) in {path}")
     console.print(

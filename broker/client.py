@@ -50,6 +50,7 @@ class Client:
         job_id = self._broker.submit(spec, self.user)
         if self.autostart:
             runtime.ensure_running(self.settings)
+            runtime.nudge(self.settings)
         return job_id
 
     @staticmethod

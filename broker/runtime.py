@@ -12,12 +12,14 @@ Run in the foreground with ``python -m broker.runtime``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -98,6 +100,18 @@ def stop(settings: Settings, timeout: float = 30.0) -> bool:
     return True
 
 
+def nudge(settings: Settings) -> None:
+    """Ask the running scheduler to tick now (new work: no need to wait for its period).
+
+    The runtime handles SIGUSR1 from before it writes its pid file; with no runtime holding
+    the lock, a stale pid file is left alone.
+    """
+    if not is_running(settings):
+        return
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int((settings.run_dir / "scheduler.pid").read_text()), signal.SIGUSR1)
+
+
 def worker_queues() -> list[str]:
     """Queues of every backend that loads here, but those of hosted backends (their pilot
     jobs consume them)."""
@@ -127,6 +141,7 @@ class Supervisor:
         self.scheduler = Scheduler(Broker(settings), sender(make_app(settings)))
         self.worker: subprocess.Popen[bytes] | None = None
         self.stopping = False
+        self.wake = threading.Event()
 
     def start_worker(self) -> None:
         """Start a Celery worker on every backend queue."""
@@ -176,7 +191,8 @@ class Supervisor:
             elif time.monotonic() - idle_since > self.settings.idle_shutdown_seconds:
                 log.info("idle for %.0f s; stopping", self.settings.idle_shutdown_seconds)
                 break
-            time.sleep(period)
+            self.wake.wait(period)
+            self.wake.clear()
         self.stop_worker()
         self.scheduler.shutdown()
 
@@ -184,6 +200,9 @@ class Supervisor:
 def main() -> int:
     """Entry point of the runtime process."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    wake = threading.Event()
+    # Before the pid file exists, so that a nudge can never kill this process.
+    signal.signal(signal.SIGUSR1, lambda *_: wake.set())
     settings = Settings()
     lock = _try_lock(_lock_path(settings))
     if lock is None:
@@ -191,15 +210,19 @@ def main() -> int:
         return 0
     (settings.run_dir / "scheduler.pid").write_text(str(os.getpid()))
     supervisor = Supervisor(settings)
+    supervisor.wake = wake
 
     def _stop(*_: Any) -> None:
         supervisor.stopping = True
+        wake.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
         supervisor.run()
     finally:
+        with contextlib.suppress(OSError):
+            (settings.run_dir / "scheduler.pid").unlink()
         lock.close()
     return 0
 

@@ -55,6 +55,7 @@ class SlurmPilotBackend(LocalBackend):
 
     def __init__(self, **options: Any) -> None:
         options.setdefault("workdir", str(os.path.join(DEFAULT_WORKDIR, "pilot-tasks")))
+        options.setdefault("warm_runner", True)  # start tasks without a Python start-up
         super().__init__(**options)
         self.pilot = PilotOptions.model_validate(options)
 
