@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -48,6 +49,7 @@ class LocalBackend(ClassicalBackend):
         self.root = Path(options.get("workdir") or default)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._spare: subprocess.Popen[bytes] | None = None
+        self._spare_lock = threading.Lock()  # a pilot's worker submits from several threads
 
     def capabilities(self) -> Capabilities:
         """One node, as many concurrent tasks as configured."""
@@ -102,13 +104,14 @@ class LocalBackend(ClassicalBackend):
         """A runner on ``workdir``: the warm spare if there is one (then a new spare)."""
         if not self.options.get("warm_runner"):
             return self._start_runner([str(workdir)], workdir, subprocess.DEVNULL)
-        spare = self._spare
-        if spare is None or spare.poll() is not None or spare.stdin is None:
-            spare = self._start_runner(["--wait"], self.root, subprocess.PIPE)
-        assert spare.stdin is not None
-        spare.stdin.write(f"{workdir}\n".encode())
-        spare.stdin.close()
-        self._spare = self._start_runner(["--wait"], self.root, subprocess.PIPE)
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+            if spare is None or spare.poll() is not None or spare.stdin is None:
+                spare = self._start_runner(["--wait"], self.root, subprocess.PIPE)
+            assert spare.stdin is not None
+            spare.stdin.write(f"{workdir}\n".encode())
+            spare.stdin.close()
+            self._spare = self._start_runner(["--wait"], self.root, subprocess.PIPE)
         return spare
 
     def extra_files(self, spec: ClassicalSpec) -> dict[str, str]:

@@ -16,10 +16,10 @@ import contextlib
 import fcntl
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -141,7 +141,10 @@ class Supervisor:
         self.scheduler = Scheduler(Broker(settings), sender(make_app(settings)))
         self.worker: subprocess.Popen[bytes] | None = None
         self.stopping = False
-        self.wake = threading.Event()
+        # A self-pipe: the SIGUSR1 handler writes a byte, the loop waits on it with select
+        # (only os.write in the handler; no lock that the interrupted loop might hold).
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
 
     def start_worker(self) -> None:
         """Start a Celery worker on every backend queue."""
@@ -191,18 +194,26 @@ class Supervisor:
             elif time.monotonic() - idle_since > self.settings.idle_shutdown_seconds:
                 log.info("idle for %.0f s; stopping", self.settings.idle_shutdown_seconds)
                 break
-            self.wake.wait(period)
-            self.wake.clear()
+            if select.select([self.wake_r], [], [], period)[0]:
+                os.read(self.wake_r, 4096)  # drain: one tick serves every nudge so far
         self.stop_worker()
         self.scheduler.shutdown()
 
 
 def main() -> int:
     """Entry point of the runtime process."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    wake = threading.Event()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    for name in ("qcb", "broker"):  # ours at INFO; libraries (qiskit's passes) stay quiet
+        logging.getLogger(name).setLevel(logging.INFO)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+
+    def _wake(*_: Any) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.write(wake_w, b"!")
+
     # Before the pid file exists, so that a nudge can never kill this process.
-    signal.signal(signal.SIGUSR1, lambda *_: wake.set())
+    signal.signal(signal.SIGUSR1, _wake)
     settings = Settings()
     lock = _try_lock(_lock_path(settings))
     if lock is None:
@@ -210,11 +221,13 @@ def main() -> int:
         return 0
     (settings.run_dir / "scheduler.pid").write_text(str(os.getpid()))
     supervisor = Supervisor(settings)
-    supervisor.wake = wake
+    os.close(supervisor.wake_r)
+    os.close(supervisor.wake_w)
+    supervisor.wake_r, supervisor.wake_w = wake_r, wake_w
 
     def _stop(*_: Any) -> None:
         supervisor.stopping = True
-        wake.set()
+        _wake()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
