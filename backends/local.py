@@ -188,7 +188,7 @@ class LocalBackend(ClassicalBackend):
             info = json.loads((workdir / "state.json").read_text())
         output_file = workdir / "output.json"
         elapsed = info.get("elapsed_s")
-        cores = spec_cores(workdir)
+        spec = ClassicalSpec.model_validate_json((workdir / "spec.json").read_text())
         return ClassicalResult(
             exit_code=info.get("exit_code"),
             stdout=_read(workdir / "stdout"),
@@ -196,14 +196,13 @@ class LocalBackend(ClassicalBackend):
             output=json.loads(output_file.read_text()) if output_file.exists() else None,
             nodes=[socket.gethostname()],
             elapsed_s=elapsed,
-            usage={"core_hours": cores * elapsed / 3600} if elapsed is not None else {},
+            usage=self.usage(spec, elapsed) if elapsed is not None else {},
         )
 
-
-def spec_cores(workdir: Path) -> int:
-    """Cores a task in ``workdir`` asked for (tasks x CPUs per task)."""
-    spec = ClassicalSpec.model_validate_json((workdir / "spec.json").read_text())
-    return spec.nodes * spec.ntasks * spec.cpus_per_task
+    def usage(self, spec: ClassicalSpec, elapsed_s: float) -> dict[str, float]:
+        """What a task used: its cores (tasks x CPUs per task) x its hours."""
+        cores = spec.nodes * spec.ntasks * spec.cpus_per_task
+        return {self.charge_unit: cores * elapsed_s / 3600}
 
 
 def _read_pid(workdir: Path) -> tuple[int | None, float]:

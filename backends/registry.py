@@ -63,6 +63,18 @@ def load_class(name: str) -> type[Backend]:
     return cls
 
 
+def loadable() -> dict[str, type[Backend]]:
+    """Every registered backend whose implementation imports here, by name (those missing an
+    SDK are left out)."""
+    classes: dict[str, type[Backend]] = {}
+    for name in names():
+        try:
+            classes[name] = load_class(name)
+        except BackendUnavailable:
+            continue
+    return classes
+
+
 def _wrong_kind(name: str, wanted: str) -> BackendNotFound:
     return BackendNotFound(f"backend {name!r} is not a {wanted} backend")
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from backends import registry
 from backends.base import (
     Backend,
     BackendStatus,
@@ -26,7 +25,7 @@ from backends.base import (
     QuantumBatch,
     QuantumResult,
 )
-from backends.errors import BackendError, NativeJobLost
+from backends.errors import BackendError, BackendNotFound, NativeJobLost
 from backends.states import TaskState
 from broker.orchestrator import Broker
 from broker.store import ledger
@@ -47,15 +46,14 @@ class Executor:
         self.broker = broker
         self.worker_id = worker_id
         self.release = release
-        self._backends: dict[str, QuantumBackend | ClassicalBackend] = {}
 
     def backend(self, name: str, kind: str) -> QuantumBackend | ClassicalBackend:
-        """The worker's instance of a backend (created on first use)."""
-        if name not in self._backends:
-            options = self.broker.backend_options(name)
-            get = registry.quantum if kind == "quantum" else registry.classical
-            self._backends[name] = get(name, **options)
-        return self._backends[name]
+        """The process's instance of a backend (the broker's), checked to be of ``kind``."""
+        backend = self.broker.backend(name)
+        wanted = QuantumBackend if kind == "quantum" else ClassicalBackend
+        if not isinstance(backend, wanted):
+            raise BackendNotFound(f"backend {name!r} is not a {kind} backend")
+        return backend
 
     def _claim(self, task_id: str) -> Any:
         db = self.broker.db

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from backends import registry
-from backends.errors import BackendError
+from backends.base import ClassicalBackend, QuantumBackend
 from broker.config import Settings
 from broker.errors import RuntimeUnavailable
 
@@ -117,22 +117,17 @@ def worker_queues() -> list[str]:
     jobs consume them)."""
     from broker.orchestrator import queue_for
 
-    queues = []
-    for name in registry.names():
-        try:
-            cls = registry.load_class(name)
-        except BackendError:
-            continue
-        if getattr(cls, "hosted", False):
-            continue
-        queues.append(queue_for(registry.kind_of(name), name))
-    return queues
+    return [
+        queue_for("quantum" if issubclass(cls, QuantumBackend) else "classical", name)
+        for name, cls in registry.loadable().items()
+        if not (issubclass(cls, ClassicalBackend) and cls.hosted)
+    ]
 
 
 class Supervisor:
     """Keeps one worker process alive and ticks the scheduler until idle or told to stop."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, wake_fd: int) -> None:
         from broker.celery_app import make_app, sender
         from broker.orchestrator import Broker
         from broker.scheduler import Scheduler
@@ -141,10 +136,8 @@ class Supervisor:
         self.scheduler = Scheduler(Broker(settings), sender(make_app(settings)))
         self.worker: subprocess.Popen[bytes] | None = None
         self.stopping = False
-        # A self-pipe: the SIGUSR1 handler writes a byte, the loop waits on it with select
-        # (only os.write in the handler; no lock that the interrupted loop might hold).
-        self.wake_r, self.wake_w = os.pipe()
-        os.set_blocking(self.wake_w, False)
+        # The read end of a self-pipe that the SIGUSR1 handler writes to (see main).
+        self.wake_fd = wake_fd
 
     def start_worker(self) -> None:
         """Start a Celery worker on every backend queue."""
@@ -194,8 +187,8 @@ class Supervisor:
             elif time.monotonic() - idle_since > self.settings.idle_shutdown_seconds:
                 log.info("idle for %.0f s; stopping", self.settings.idle_shutdown_seconds)
                 break
-            if select.select([self.wake_r], [], [], period)[0]:
-                os.read(self.wake_r, 4096)  # drain: one tick serves every nudge so far
+            if select.select([self.wake_fd], [], [], period)[0]:
+                os.read(self.wake_fd, 4096)  # drain: one tick serves every nudge so far
         self.stop_worker()
         self.scheduler.shutdown()
 
@@ -205,6 +198,8 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     for name in ("qcb", "broker"):  # ours at INFO; libraries (qiskit's passes) stay quiet
         logging.getLogger(name).setLevel(logging.INFO)
+    # A self-pipe: the handler only writes a byte, and the loop waits on it with select (no
+    # lock that the interrupted loop might hold, and no nudge lost between wait and clear).
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
 
@@ -220,10 +215,7 @@ def main() -> int:
         log.info("a runtime is already running for %s", settings.home)
         return 0
     (settings.run_dir / "scheduler.pid").write_text(str(os.getpid()))
-    supervisor = Supervisor(settings)
-    os.close(supervisor.wake_r)
-    os.close(supervisor.wake_w)
-    supervisor.wake_r, supervisor.wake_w = wake_r, wake_w
+    supervisor = Supervisor(settings, wake_r)
 
     def _stop(*_: Any) -> None:
         supervisor.stopping = True

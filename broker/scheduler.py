@@ -43,14 +43,11 @@ class Scheduler:
     def pilot_managers(self) -> dict[str, PilotManager]:
         """One manager per hosted backend (pilot jobs) that loads here."""
         if self._pilots is None:
-            self._pilots = {}
-            for name in registry.names():
-                try:
-                    cls = registry.load_class(name)
-                except BackendError:
-                    continue
-                if issubclass(cls, ClassicalBackend) and cls.hosted:
-                    self._pilots[name] = PilotManager(self.broker, name)
+            self._pilots = {
+                name: PilotManager(self.broker, name)
+                for name, cls in registry.loadable().items()
+                if issubclass(cls, ClassicalBackend) and cls.hosted
+            }
         return self._pilots
 
     def _scale_pilots(self) -> None:

@@ -172,7 +172,7 @@ class SlurmBackendBase(ClassicalBackend):
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             job = self._job(job_id)
-            if job is None or (task_state(job)[0].final and job.state != "COMPLETING"):
+            if job is None or task_state(job)[0].final:  # COMPLETING counts as running
                 return
             time.sleep(0.1)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,12 +86,13 @@ class SlurmPilotBackend(LocalBackend):
         launcher = requests.launcher(spec, explicit=True)
         return {"launcher.json": json.dumps(launcher)} if launcher else {}
 
+    def usage(self, spec: ClassicalSpec, elapsed_s: float) -> dict[str, float]:
+        """Node-hours: the task's share of the pilot (its nodes x its hours)."""
+        return {self.charge_unit: spec.nodes * elapsed_s / 3600}
+
     def result(self, native_id: str) -> ClassicalResult:
-        """As ``local``, charged in node-hours (the task's share of the pilot)."""
+        """As ``local``, placed on the pilot's node."""
         result = super().result(native_id)
-        spec = ClassicalSpec.model_validate_json(Path(native_id, "spec.json").read_text())
-        if result.elapsed_s is not None:
-            result.usage = {"node_hours": spec.nodes * result.elapsed_s / 3600}
         if "SLURMD_NODENAME" in os.environ:
             result.nodes = [os.environ["SLURMD_NODENAME"]]
         return result
