@@ -132,11 +132,18 @@ class QuantumBatch(_Model):
 
 
 class ItemResult(_Model):
-    """Results for one :class:`QuantumItem`, indexed ``[parameter_set][observable]``."""
+    """Results for one :class:`QuantumItem`.
+
+    With observables: ``expectation_values`` and ``std_errors`` indexed
+    ``[parameter_set][observable]`` (standard errors are 0 for exact results). Without:
+    ``counts`` and ``quasi_probabilities``, one dict per parameter set, keyed by bitstrings in
+    Qiskit order (clbit 0 rightmost).
+    """
 
     expectation_values: list[list[float]] | None = None
     std_errors: list[list[float]] | None = None
     counts: list[dict[str, int]] | None = None
+    quasi_probabilities: list[dict[str, float]] | None = None
 
 
 class QuantumResult(_Model):
@@ -150,7 +157,18 @@ class QuantumResult(_Model):
     seed: int | None
     circuit_evaluations: int = Field(description="Circuits x parameter sets executed.")
     shots_total: int = Field(default=0, description="Shots taken over every circuit run.")
-    run_seconds: float
+    run_seconds: float = Field(description="Time the backend spent running the batch.")
+    queue_seconds: float | None = Field(
+        default=None, description="Time the batch waited at the provider before it ran."
+    )
+    native_ids: list[str] = Field(
+        default_factory=list, description="The provider's own job ids (one per native call)."
+    )
+    calls: int = Field(default=1, ge=0, description="Native calls the batch took.")
+    device: str | None = Field(default=None, description="Device or simulator model used.")
+    calibration_time: str | None = Field(
+        default=None, description="When the device's calibration data was taken (ISO 8601)."
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

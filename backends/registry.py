@@ -1,12 +1,15 @@
 """Backends by name, discovered through the ``qcbroker.backends`` entry point group.
 
 Implementations are imported only when first asked for, so a missing optional SDK disables
-its own backend and nothing else, with a message naming the extra to install.
+its own backend and nothing else, with a message naming the extra to install. Backends whose
+name ends in ``-gpu`` exist only on a machine with an NVIDIA GPU (:func:`gpu_present`).
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -24,16 +27,35 @@ _EXTRA_FOR_MODULE = {
     "qiskit_ibm_runtime": "ibm",
     "braket": "braket",
     "httpx": "ionq",
+    "qrmi": "qrmi",
 }
+
+GPU_SUFFIX = "-gpu"
+
+
+@functools.cache
+def gpu_present() -> bool:
+    """Whether this machine has an NVIDIA GPU (a device node, or ``nvidia-smi``).
+
+    ``QCB_GPU=0`` or ``1`` overrides the detection.
+    """
+    forced = os.environ.get("QCB_GPU")
+    if forced in ("0", "1"):
+        return forced == "1"
+    return os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi") is not None
 
 
 @functools.cache
 def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+    eps = {ep.name: ep for ep in entry_points(group=GROUP)}
+    if not gpu_present():
+        eps = {name: ep for name, ep in eps.items() if not name.endswith(GPU_SUFFIX)}
+    return eps
 
 
 def names() -> list[str]:
-    """Every registered backend name, loadable or not, sorted."""
+    """Every backend registered on this machine, loadable or not, sorted (GPU backends only
+    where there is a GPU)."""
     return sorted(_entry_points())
 
 
