@@ -1,22 +1,25 @@
-"""``aer``: Qiskit Aer simulators (statevector by default; MPS and density matrix by option).
+"""Qiskit Aer simulators: ``aer`` (statevector), ``aer-mps``, ``aer-density``, ``aer-noisy``
+(a device's noise model) and ``aer-gpu`` (statevector on an NVIDIA GPU).
 
 A batch runs in one primitive call: exact expectation values through Aer's ``EstimatorV2``
 (one PUB per circuit with all its parameter sets and observables), sampled ones through
-``SamplerV2`` over the observables' qubit-wise commuting measurement groups. The simulator
-runs inside the worker, so a native id lives only as long as the worker process
-(``reattach=False``): a redelivered task simply runs again, with the same seed.
+``SamplerV2`` over the runs of :func:`backends.batching.sampling_plan`. ``aer-noisy`` first
+transpiles each circuit to its device (qiskit-ibm-runtime's fake devices: the gates, the
+coupling map and the noise model of a real IBM device at a recorded calibration) and maps
+the observables onto the physical qubits. The simulator runs inside the worker, so a native
+id lives only as long as the worker process (``reattach=False``): a redelivered task simply
+runs again, with the same seed.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections import OrderedDict
 from importlib.metadata import version
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
@@ -26,184 +29,227 @@ from backends.base import (
     ItemResult,
     QuantumBackend,
     QuantumBatch,
-    QuantumItem,
     QuantumResult,
 )
-from backends.errors import BackendError, NativeJobLost
+from backends.batching import (
+    ResultCache,
+    Stopwatch,
+    exact_items,
+    exact_runs,
+    sampling_plan,
+)
+from backends.errors import BackendError, BackendUnavailable
 from backends.states import TaskState
 from circuits.canonical import Circuit
-from circuits.measurement import estimate, measurement_groups, with_measurements
 from circuits.observables import PauliSum
 
 METHODS = ("statevector", "matrix_product_state", "density_matrix")
-# Results kept per worker: enough for every task in flight; older ones were already stored.
-_KEEP_RESULTS = 256
 
 
-def _values(circuit: Circuit, qc: QuantumCircuit, item: QuantumItem) -> np.ndarray:
+def _as_sparse(obs: PauliSum) -> SparsePauliOp:
+    return SparsePauliOp.from_list([(t.pauli, t.coeff) for t in obs.terms]).simplify(atol=0)
+
+
+def _qiskit_values(circuit: Circuit, qc: QuantumCircuit, values: np.ndarray) -> np.ndarray:
     """Parameter values re-ordered from the canonical order to ``qc.parameters`` order."""
-    values = np.asarray(item.parameter_values, dtype=float).reshape(len(item.parameter_values), -1)
-    if values.shape[1] != len(circuit.parameters):
-        raise BackendError(
-            f"circuit {circuit.sha256[:12]} has {len(circuit.parameters)} parameters, "
-            f"got {values.shape[1]} values per set"
-        )
     order = [circuit.parameters.index(p.name) for p in qc.parameters]
     return values[:, order]
 
 
-def _as_dict(obs: PauliSum) -> dict[str, float]:
-    """An observable as Qiskit's ``{pauli: coeff}`` form, repeated terms summed."""
-    out: dict[str, float] = {}
-    for term in obs.terms:
-        out[term.pauli] = out.get(term.pauli, 0.0) + term.coeff
-    return out
+def fake_device(name: str) -> Any:
+    """A qiskit-ibm-runtime fake device by name: ``fake_manila``, ``FakeManilaV2``, ..."""
+    try:
+        from qiskit_ibm_runtime import fake_provider
+    except ModuleNotFoundError:
+        raise BackendUnavailable(
+            "noisy simulation takes its device models from qiskit-ibm-runtime",
+            hint="pip install 'qcbroker[ibm]'",
+        ) from None
+    wanted = name.lower().replace("_", "").replace("-", "")
+    if not wanted.startswith("fake"):
+        wanted = "fake" + wanted
+    classes = {
+        n.lower(): getattr(fake_provider, n)
+        for n in dir(fake_provider)
+        if n.startswith("Fake") and n.endswith("V2")
+    }
+    cls = classes.get(wanted) or classes.get(wanted + "v2")
+    if cls is None:
+        known = sorted(n[4:-2].lower() for n in classes)
+        raise BackendError(
+            f"unknown device model {name!r}; fake devices: {', '.join(known[:12])}, ..."
+        )
+    return cls()
 
 
 class AerBackend(QuantumBackend):
-    """Qiskit Aer. Options: ``method`` (one of :data:`METHODS`), ``max_qubits``."""
+    """Qiskit Aer. Options: ``method`` (one of :data:`METHODS`), ``max_qubits``, ``device``
+    (a fake device whose noise model and constraints to simulate), ``optimization_level``."""
 
     name = "aer"
+    default_method: ClassVar[str] = "statevector"
+    default_device: ClassVar[str | None] = None
+    aer_device: ClassVar[str] = "CPU"
+    OPTIONS: ClassVar[tuple[str, ...]] = ("method", "max_qubits", "device", "optimization_level")
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.method = str(options.get("method", "statevector"))
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if unknown:
+            raise BackendError(
+                f"unknown option(s) for {self.name}: {', '.join(unknown)}; "
+                f"valid options: {', '.join(self.OPTIONS)}"
+            )
+        self.method = str(options.get("method", self.default_method))
         if self.method not in METHODS:
             raise BackendError(
                 f"unknown Aer method {self.method!r}; choose one of: {', '.join(METHODS)}"
             )
-        self._results: OrderedDict[str, QuantumResult] = OrderedDict()
+        self.device_name: str | None = options.get("device", self.default_device)
+        self.device = fake_device(self.device_name) if self.device_name else None
+        self.optimization_level = int(options.get("optimization_level", 1))
+        self._simulator = self._make_simulator()
+        self._results = ResultCache(self.name)
         self._capabilities: Capabilities | None = None
 
+    def _make_simulator(self) -> AerSimulator:
+        if self.aer_device != "CPU" and self.aer_device not in AerSimulator().available_devices():
+            raise BackendUnavailable(
+                f"{self.name} needs Aer built with {self.aer_device} support",
+                hint="pip install qiskit-aer-gpu (instead of qiskit-aer) on a machine with CUDA",
+            )
+        if self.device is not None:
+            return AerSimulator.from_backend(self.device, method=self.method)
+        return AerSimulator(method=self.method, device=self.aer_device)
+
     def capabilities(self) -> Capabilities:
-        """Exact and sampled simulation; the qubit limit comes from Aer (memory bound)."""
+        """Exact and sampled simulation; the qubit limit comes from Aer (memory bound) or the
+        device model."""
         if self._capabilities is None:
             self._capabilities = self._describe()
         return self._capabilities
 
     def _describe(self) -> Capabilities:
-        limit = self.options.get("max_qubits") or AerSimulator(method=self.method).num_qubits
+        limit = self.options.get("max_qubits") or self._simulator.num_qubits
+        details: dict[str, Any] = {"method": self.method, "device": self.aer_device}
+        basis = None
+        if self.device is not None:
+            limit = min(int(limit), self.device.num_qubits)
+            basis = sorted(self.device.operation_names)
+            details["model"] = self.device.name
         return Capabilities(
             kind="quantum",
             version=f"qiskit-aer {version('qiskit-aer')}",
             max_qubits=int(limit),
+            basis_gates=basis,
             exact=True,
             max_concurrency=1,
             reattach=False,
-            details={"method": self.method},
+            details=details,
         )
 
     def submit(self, batch: QuantumBatch, *, task_id: str) -> str:
         """Run the batch now (simulation is local); the result waits under the native id."""
-        started = time.perf_counter()
-        circuits = [Circuit(qasm=item.circuit) for item in batch.items]
+        clock = Stopwatch()
+        width = max(Circuit(qasm=item.circuit).num_qubits for item in batch.items)
+        limit = self.capabilities().max_qubits
+        if limit is not None and width > limit:
+            raise BackendError(f"a circuit has {width} qubits; {self.name} takes at most {limit}")
         try:
             if batch.shots is None:
-                items, evaluations, shots_total = self._exact(batch, circuits)
+                items, evaluations, shots_total = self._exact(batch)
             else:
-                items, evaluations, shots_total = self._sampled(batch, circuits, batch.shots)
+                items, evaluations, shots_total = self._sampled(batch, batch.shots)
         except BackendError:
             raise
         except Exception as exc:  # Aer's own errors: the batch cannot run as given
             raise BackendError(f"Aer could not run the batch: {exc}") from exc
         native_id = f"aer-{uuid.uuid4().hex}"
-        while len(self._results) >= _KEEP_RESULTS:
-            self._results.popitem(last=False)
-        self._results[native_id] = QuantumResult(
-            items=items,
-            backend=self.name,
-            backend_version=f"qiskit-aer {version('qiskit-aer')}",
-            method=self.method,
-            shots=batch.shots,
-            seed=batch.seed,
-            circuit_evaluations=evaluations,
-            shots_total=shots_total,
-            run_seconds=time.perf_counter() - started,
-            metadata={"native_id": native_id, "primitive_calls": 1},
+        self._results.put(
+            native_id,
+            QuantumResult(
+                items=items,
+                backend=self.name,
+                backend_version=f"qiskit-aer {version('qiskit-aer')}",
+                method=self.method,
+                shots=batch.shots,
+                seed=batch.seed,
+                circuit_evaluations=evaluations,
+                shots_total=shots_total,
+                run_seconds=clock.seconds(),
+                native_ids=[native_id],
+                calls=1,
+                device=self.device.name if self.device is not None else self.aer_device,
+                calibration_time=self._calibration_time(),
+            ),
         )
         return native_id
 
-    def _exact(
-        self, batch: QuantumBatch, circuits: list[Circuit]
-    ) -> tuple[list[ItemResult], int, int]:
+    def _calibration_time(self) -> str | None:
+        if self.device is None:
+            return None
+        props = self.device.properties()
+        when = getattr(props, "last_update_date", None) if props is not None else None
+        return when.isoformat() if when is not None else None
+
+    def _isa(self, qc: QuantumCircuit, seed: int | None) -> QuantumCircuit:
+        """``qc`` transpiled to the device model (unchanged without one)."""
+        if self.device is None:
+            return qc
+        from qiskit.transpiler import generate_preset_pass_manager
+
+        pm = generate_preset_pass_manager(
+            backend=self.device, optimization_level=self.optimization_level, seed_transpiler=seed
+        )
+        return pm.run(qc)
+
+    def _backend_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"method": self.method, "device": self.aer_device}
+        if self.device is not None:
+            options["noise_model"] = self._simulator.options.noise_model
+        return options
+
+    def _exact(self, batch: QuantumBatch) -> tuple[list[ItemResult], int, int]:
+        run_options: dict[str, Any] = {}
+        if batch.seed is not None:
+            run_options["seed"] = batch.seed
         options: dict[str, Any] = {
             "default_precision": 0.0,
-            "backend_options": {"method": self.method},
-            "run_options": {"seed": batch.seed} if batch.seed is not None else {},
+            "backend_options": self._backend_options(),
+            "run_options": run_options,
         }
         pubs = []
-        for circuit, item in zip(circuits, batch.items, strict=True):
-            if not item.observables:
-                raise BackendError(
-                    "exact simulation returns expectation values: give the item observables, "
-                    "or set shots to sample counts"
-                )
-            qc = circuit.to_qiskit().remove_final_measurements(inplace=False)
-            values = _values(circuit, qc, item)
-            observables = [[_as_dict(obs) for obs in item.observables]]
-            pubs.append((qc, observables, values[:, None, :]))
+        for run in exact_runs(batch):
+            qc = run.circuit.to_qiskit()
+            values = _qiskit_values(run.circuit, qc, run.values)
+            isa = self._isa(qc, batch.seed)
+            observables = [_as_sparse(obs) for obs in run.observables]
+            if isa is not qc:
+                observables = [obs.apply_layout(isa.layout) for obs in observables]
+            pubs.append((isa, [observables], values[:, None, :]))
         results = EstimatorV2(options=options).run(pubs).result()
-        items = []
-        for pub in results:
-            evs = np.asarray(pub.data.evs, dtype=float)
-            items.append(
-                ItemResult(expectation_values=evs.tolist(), std_errors=np.zeros_like(evs).tolist())
-            )
+        items = exact_items([np.asarray(pub.data.evs, dtype=float) for pub in results])
         evaluations = sum(len(item.parameter_values) for item in batch.items)
         return items, evaluations, 0
 
-    def _sampled(
-        self, batch: QuantumBatch, circuits: list[Circuit], shots: int
-    ) -> tuple[list[ItemResult], int, int]:
+    def _sampled(self, batch: QuantumBatch, shots: int) -> tuple[list[ItemResult], int, int]:
+        plan = sampling_plan(batch)
         pubs: list[tuple[QuantumCircuit, np.ndarray]] = []
-        plan: list[list[list[int]]] = []  # per item, per observable: indices of its pubs
-        for circuit, item in zip(circuits, batch.items, strict=True):
-            if not item.observables:
-                if not circuit.has_measurements:
-                    raise BackendError(f"circuit {circuit.sha256[:12]} has no measurements")
-                qc = circuit.to_qiskit()
-                pubs.append((qc, _values(circuit, qc, item)))
-                plan.append([[len(pubs) - 1]])
-                continue
-            per_obs = []
-            for obs in item.observables:
-                indices = []
-                for group in measurement_groups(obs):
-                    measured = Circuit.from_ir(with_measurements(circuit.ir, group))
-                    qc = measured.to_qiskit()
-                    pubs.append((qc, _values(measured, qc, item)))
-                    indices.append(len(pubs) - 1)
-                per_obs.append(indices)
-            plan.append(per_obs)
-        sampler = SamplerV2(default_shots=shots, seed=batch.seed)
+        for run in plan.runs:
+            qc = run.circuit.to_qiskit()
+            pubs.append((self._isa(qc, batch.seed), _qiskit_values(run.circuit, qc, run.values)))
+        options = {"backend_options": self._backend_options()}
+        sampler = SamplerV2(default_shots=shots, seed=batch.seed, options=options)
         results = sampler.run(pubs).result()
         counts = [
             [res.join_data().get_counts(i) for i in range(len(pub[1]))]
             for res, pub in zip(results, pubs, strict=True)
         ]
-        items = []
-        for item, per_obs in zip(batch.items, plan, strict=True):
-            sets = range(len(item.parameter_values))
-            if not item.observables:
-                items.append(ItemResult(counts=[counts[per_obs[0][0]][s] for s in sets]))
-                continue
-            groups = [measurement_groups(obs) for obs in item.observables]
-            evs, stds = [], []
-            for s in sets:
-                row = [
-                    estimate(g, [counts[i][s] for i in idx])
-                    for g, idx in zip(groups, per_obs, strict=True)
-                ]
-                evs.append([v for v, _ in row])
-                stds.append([e for _, e in row])
-            items.append(ItemResult(expectation_values=evs, std_errors=stds))
-        executions = sum(len(pub[1]) for pub in pubs)
-        return items, executions, executions * shots
+        return plan.assemble(counts), plan.executions, plan.executions * shots
 
     def status(self, native_id: str) -> BackendStatus:
         """COMPLETED for a batch this process ran; ``NativeJobLost`` otherwise."""
-        if native_id not in self._results:
-            raise NativeJobLost(native_id, "Aer results live in the worker that ran them")
+        self._results.get(native_id)
         return BackendStatus(state=TaskState.COMPLETED, native_state="DONE")
 
     def cancel(self, native_id: str) -> None:
@@ -211,5 +257,35 @@ class AerBackend(QuantumBackend):
 
     def result(self, native_id: str) -> QuantumResult:
         """The batch's results (kept once; a second call still returns them)."""
-        self.status(native_id)
-        return self._results[native_id]
+        return self._results.get(native_id)
+
+
+class AerMPSBackend(AerBackend):
+    """``aer-mps``: Aer's matrix-product-state simulator (wide, weakly entangled circuits)."""
+
+    name = "aer-mps"
+    default_method = "matrix_product_state"
+
+
+class AerDensityMatrixBackend(AerBackend):
+    """``aer-density``: Aer's density-matrix simulator."""
+
+    name = "aer-density"
+    default_method = "density_matrix"
+
+
+class AerNoisyBackend(AerBackend):
+    """``aer-noisy``: a device's noise model, gates and coupling map (default: IBM Manila, a
+    5-qubit fake device from qiskit-ibm-runtime; option ``device``), on the density-matrix
+    method so that exact mode gives the noisy expectation values."""
+
+    name = "aer-noisy"
+    default_method = "density_matrix"
+    default_device = "fake_manila"
+
+
+class AerGPUBackend(AerBackend):
+    """``aer-gpu``: Aer's statevector on an NVIDIA GPU (registered only where there is one)."""
+
+    name = "aer-gpu"
+    aer_device = "GPU"

@@ -17,10 +17,10 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from backends import registry
-from backends.base import Backend, ClassicalBackend, ClassicalResult, QuantumResult
+from backends.base import Backend, ClassicalResult, QuantumResult
 from backends.errors import BackendError
 from backends.states import TaskState
-from broker import algorithms
+from broker import algorithms, fitting
 from broker.algorithms.base import StepOutcome, TaskResult
 from broker.config import Settings
 from broker.errors import (
@@ -28,7 +28,6 @@ from broker.errors import (
     InvalidJob,
     JobRefused,
     PolicyFileError,
-    RuntimeUnavailable,
 )
 from broker.models import JobSpec, TaskRequest
 from broker.store import ledger
@@ -133,7 +132,11 @@ class Broker:
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
         job_id = new_id("j")
         outcome = algorithm.start(inputs, spec, seed)
-        self._check_fits(spec, outcome.tasks)
+        fitting.check_classical(spec, outcome.tasks, self.backend)
+        widths = fitting.circuit_widths(spec, outcome.tasks)
+        for width in algorithm.circuit_widths(inputs):
+            widths[spec.backend] = max(widths.get(spec.backend, 0), width)
+        fitting.check_quantum(spec, widths, loaded.policy, self.backend)
         with self.db.write() as conn:
             balances = {
                 k: (b.used, b.held) for k, b in ledger.balances(conn, spec.proposal).items()
@@ -182,27 +185,6 @@ class Broker:
             self._persist_step(conn, job_id, spec, 0, outcome)
             record_audit(conn, user, "submit", job_id, proposal=spec.proposal)
         return job_id
-
-    def _check_fits(self, spec: JobSpec, requests: list[TaskRequest]) -> None:
-        """Refuse a job whose classical tasks break a limit of their backend (partition size,
-        time, memory): such a task would otherwise wait for ever."""
-        for req in requests:
-            if req.classical is None:
-                continue
-            name = req.backend or spec.classical_backend
-            backend = self.backend(name)
-            assert isinstance(backend, ClassicalBackend)
-            try:
-                refusal = backend.refusal(req.classical)
-            except BackendError as exc:
-                raise RuntimeUnavailable(
-                    f"cannot check the job against backend {name!r}: {exc}", hint=exc.hint
-                ) from None
-            if refusal:
-                raise JobRefused(
-                    f"job refused: its classical task {req.key!r} on {name} {refusal}; "
-                    "ask for less in classical_resources"
-                )
 
     # --- stepping -------------------------------------------------------------------------
 

@@ -83,6 +83,11 @@ class Algorithm(ABC):
     ) -> StepOutcome:
         """Advance from the results of the previous step's tasks (keyed by task key)."""
 
+    def circuit_widths(self, inputs: Any) -> list[int]:
+        """Qubits of the circuits this algorithm will run on the job's backend (admission
+        refuses a job whose circuits its backend cannot take)."""
+        return []
+
     def circuits(self, inputs: Any) -> list[str]:
         """sha256 of the circuits this algorithm runs (for the lineage)."""
         return []

@@ -196,6 +196,10 @@ class VQE(Algorithm):
         needs += [Need(backend, unit, amount) for (backend, unit), amount in by_unit.items()]
         return needs
 
+    def circuit_widths(self, inputs: VQEInputs) -> list[int]:
+        """The ansatz's qubits."""
+        return [inputs.circuit.num_qubits]
+
     def _wants_reference(self, inputs: VQEInputs) -> bool:
         return inputs.reference and inputs.circuit.num_qubits <= _REFERENCE_MAX_QUBITS
 

@@ -57,7 +57,7 @@ def test_exact_expectations_match_statevector_for_every_parameter_set() -> None:
         assert row[0] == pytest.approx(exact(circ, p, H), abs=1e-10)
         assert row[1] == pytest.approx(exact(circ, p, obs2), abs=1e-10)
     assert res.circuit_evaluations == 3
-    assert res.metadata["primitive_calls"] == 1
+    assert res.calls == 1 and res.native_ids == [nid]
     assert res.backend_version.startswith("qiskit-aer ")
 
 
