@@ -75,6 +75,11 @@ def load_class(name: str) -> type[Backend]:
         cls = eps[name].load()
     except ModuleNotFoundError as exc:
         top = (exc.name or "").split(".")[0]
+        if top in ("backends", "broker", "circuits", "policies"):
+            raise BackendUnavailable(
+                f"backend {name!r} is registered but its module {exc.name!r} is missing",
+                hint="reinstall qcbroker: pip install -e .",
+            ) from exc
         extra = _EXTRA_FOR_MODULE.get(top)
         hint = f"pip install 'qcbroker[{extra}]'" if extra else f"install the {top!r} package"
         raise BackendUnavailable(

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broker import queries, runtime
+from broker import catalog, queries, runtime
+from broker.catalog import BackendInfo
 from broker.config import Settings
 from broker.errors import InvalidJob
 from broker.jobfile import load_job, parse_job
@@ -98,6 +99,10 @@ class Client:
     def result(self, job_id: str) -> JobResult:
         """The finished job's result, charges and lineage (``NotFinished`` before)."""
         return queries.job_result(self._broker.db, job_id, self.user)
+
+    def backends(self) -> list[BackendInfo]:
+        """The backends on this machine: usable or not (and why), qubits, software."""
+        return catalog.describe(self._broker)
 
     def cancel(self, job_id: str) -> JobStatus:
         """Cancel a job; returns its status afterwards."""

@@ -176,6 +176,25 @@ def jobs(limit: int, as_json: bool) -> None:
         Console().print(jobs_table(statuses))
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@user_errors
+def backends(as_json: bool) -> None:
+    """List the backends on this machine: which are usable, their qubits and software.
+
+    A backend missing its SDK says which extra to install (pip install 'qcbroker[EXTRA]');
+    options come from the backends file ($QCB_BACKENDS_FILE). Pick one for a job with its
+    `backend:` field or `qcb run FILE --backend NAME`.
+    """
+    from broker.cli.render import backends_table
+
+    infos = _client().backends()
+    if as_json:
+        _dump([i.model_dump(mode="json") for i in infos])
+    else:
+        Console().print(backends_table(infos))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from broker.models import JobResult, JobStatus
+
+if TYPE_CHECKING:
+    from broker.catalog import BackendInfo
 
 
 class JobProgress:
@@ -87,4 +90,17 @@ def jobs_table(statuses: list[JobStatus]) -> Table:
             str(s.step),
             s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
+    return table
+
+
+def backends_table(infos: list[BackendInfo]) -> Table:
+    """Backends as a table: usable ones with their qubits, the others with the reason."""
+    table = Table("backend", "kind", "qubits", "exact", "software / why not usable")
+    for info in infos:
+        if info.available:
+            exact = "" if info.exact is None else ("yes" if info.exact else "no")
+            qubits = "" if info.max_qubits is None else str(info.max_qubits)
+            table.add_row(info.name, info.kind or "", qubits, exact, info.version or "")
+        else:
+            table.add_row(f"[dim]{info.name}[/]", "", "", "", f"[yellow]{info.reason}[/]")
     return table
