@@ -110,6 +110,7 @@ class AerBackend(QuantumBackend):
         self.optimization_level = int(options.get("optimization_level", 1))
         self._simulator = self._make_simulator()
         self._results = ResultCache(self.name)
+        self._transpiled: dict[tuple[str, int | None], QuantumCircuit] = {}
         self._capabilities: Capabilities | None = None
 
     def _make_simulator(self) -> AerSimulator:
@@ -192,16 +193,27 @@ class AerBackend(QuantumBackend):
         when = getattr(props, "last_update_date", None) if props is not None else None
         return when.isoformat() if when is not None else None
 
-    def _isa(self, qc: QuantumCircuit, seed: int | None) -> QuantumCircuit:
-        """``qc`` transpiled to the device model (unchanged without one)."""
+    def _isa(self, circuit: Circuit, qc: QuantumCircuit, seed: int | None) -> QuantumCircuit:
+        """``qc`` transpiled to the device model (unchanged without one).
+
+        Transpiled once per circuit and seed: a VQE sends the same parameterized ansatz at
+        every step, and transpiling is slower than simulating a small circuit.
+        """
         if self.device is None:
             return qc
-        from qiskit.transpiler import generate_preset_pass_manager
+        key = (circuit.sha256, seed)
+        if key not in self._transpiled:
+            from qiskit.transpiler import generate_preset_pass_manager
 
-        pm = generate_preset_pass_manager(
-            backend=self.device, optimization_level=self.optimization_level, seed_transpiler=seed
-        )
-        return pm.run(qc)
+            pm = generate_preset_pass_manager(
+                backend=self.device,
+                optimization_level=self.optimization_level,
+                seed_transpiler=seed,
+            )
+            if len(self._transpiled) >= 64:
+                self._transpiled.pop(next(iter(self._transpiled)))
+            self._transpiled[key] = pm.run(qc)
+        return self._transpiled[key]
 
     def _backend_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"method": self.method, "device": self.aer_device}
@@ -222,7 +234,7 @@ class AerBackend(QuantumBackend):
         for run in exact_runs(batch):
             qc = run.circuit.to_qiskit()
             values = _qiskit_values(run.circuit, qc, run.values)
-            isa = self._isa(qc, batch.seed)
+            isa = self._isa(run.circuit, qc, batch.seed)
             observables = [_as_sparse(obs) for obs in run.observables]
             if isa is not qc:
                 observables = [obs.apply_layout(isa.layout) for obs in observables]
@@ -237,7 +249,8 @@ class AerBackend(QuantumBackend):
         pubs: list[tuple[QuantumCircuit, np.ndarray]] = []
         for run in plan.runs:
             qc = run.circuit.to_qiskit()
-            pubs.append((self._isa(qc, batch.seed), _qiskit_values(run.circuit, qc, run.values)))
+            isa = self._isa(run.circuit, qc, batch.seed)
+            pubs.append((isa, _qiskit_values(run.circuit, qc, run.values)))
         options = {"backend_options": self._backend_options()}
         sampler = SamplerV2(default_shots=shots, seed=batch.seed, options=options)
         results = sampler.run(pubs).result()
