@@ -193,26 +193,35 @@ class AerBackend(QuantumBackend):
         when = getattr(props, "last_update_date", None) if props is not None else None
         return when.isoformat() if when is not None else None
 
-    def _isa(self, circuit: Circuit, qc: QuantumCircuit, seed: int | None) -> QuantumCircuit:
-        """``qc`` transpiled to the device model (unchanged without one).
+    def _prepared(self, circuit: Circuit, seed: int | None) -> QuantumCircuit:
+        """The circuit as Aer will run it: transpiled to the device model, or to the gates
+        the simulation method supports (``ch`` for every method, controlled rotations for
+        MPS and density matrix).
 
-        Transpiled once per circuit and seed: a VQE sends the same parameterized ansatz at
-        every step, and transpiling is slower than simulating a small circuit.
+        Controlled rotations (``cp``, ``crx``, ``cry``, ``crz``) are decomposed first:
+        qiskit-aer 0.18 binds their parameters wrongly when it binds them itself (seen as
+        results for an angle of 0; ``tests/unit/backends/test_aer.py`` checks each). Done once per circuit and seed: a VQE sends
+        the same parameterized ansatz at every step, and transpiling is slower than
+        simulating a small circuit.
         """
-        if self.device is None:
-            return qc
         key = (circuit.sha256, seed)
         if key not in self._transpiled:
+            from qiskit import transpile
             from qiskit.transpiler import generate_preset_pass_manager
 
-            pm = generate_preset_pass_manager(
-                backend=self.device,
-                optimization_level=self.optimization_level,
-                seed_transpiler=seed,
-            )
+            qc = circuit.to_qiskit().decompose(gates_to_decompose=["cp", "crx", "cry", "crz"])
+            if self.device is not None:
+                pm = generate_preset_pass_manager(
+                    backend=self.device,
+                    optimization_level=self.optimization_level,
+                    seed_transpiler=seed,
+                )
+                qc = pm.run(qc)
+            else:
+                qc = transpile(qc, backend=self._simulator, optimization_level=0)
             if len(self._transpiled) >= 64:
                 self._transpiled.pop(next(iter(self._transpiled)))
-            self._transpiled[key] = pm.run(qc)
+            self._transpiled[key] = qc
         return self._transpiled[key]
 
     def _backend_options(self) -> dict[str, Any]:
@@ -232,11 +241,10 @@ class AerBackend(QuantumBackend):
         }
         pubs = []
         for run in exact_runs(batch):
-            qc = run.circuit.to_qiskit()
-            values = _qiskit_values(run.circuit, qc, run.values)
-            isa = self._isa(run.circuit, qc, batch.seed)
+            isa = self._prepared(run.circuit, batch.seed)
+            values = _qiskit_values(run.circuit, isa, run.values)
             observables = [_as_sparse(obs) for obs in run.observables]
-            if isa is not qc:
+            if isa.layout is not None:
                 observables = [obs.apply_layout(isa.layout) for obs in observables]
             pubs.append((isa, [observables], values[:, None, :]))
         results = EstimatorV2(options=options).run(pubs).result()
@@ -248,9 +256,8 @@ class AerBackend(QuantumBackend):
         plan = sampling_plan(batch)
         pubs: list[tuple[QuantumCircuit, np.ndarray]] = []
         for run in plan.runs:
-            qc = run.circuit.to_qiskit()
-            isa = self._isa(run.circuit, qc, batch.seed)
-            pubs.append((isa, _qiskit_values(run.circuit, qc, run.values)))
+            isa = self._prepared(run.circuit, batch.seed)
+            pubs.append((isa, _qiskit_values(run.circuit, isa, run.values)))
         options = {"backend_options": self._backend_options()}
         sampler = SamplerV2(default_shots=shots, seed=batch.seed, options=options)
         results = sampler.run(pubs).result()
