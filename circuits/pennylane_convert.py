@@ -231,10 +231,12 @@ def from_pennylane(
 
     Qubit ``i`` is ``wire_order[i]``; by default integer wires keep their number and other
     labels are numbered in order of appearance. Operations without an IR gate are decomposed
-    with PennyLane's decompositions until they have one; ``GlobalPhase`` is dropped. Every
-    mid-circuit measurement, then every wire of a final ``sample``/``counts``/``probs``, gets
-    its own clbit in that order. Expectation-type measurements are not part of a circuit and
-    are left out.
+    with PennyLane's decompositions until they have one; ``GlobalPhase`` is dropped.
+
+    Clbits are numbered in order: every mid-circuit measurement, then every wire of a final
+    ``sample``/``counts``/``probs``. A mid-circuit measurement with ``reset`` whose value no
+    measurement of the script reads is a plain ``reset``. Expectation-type measurements
+    (``expval``, ``var``, ``state``, ...) are not part of a circuit and are left out.
 
     Raises:
         CircuitError: an operation that does not decompose into IR gates (its name and index
@@ -312,6 +314,9 @@ class _Builder:
 
     def add(self, op: Operator, index: int, top: Operator, depth: int) -> None:
         """Append ``op`` (part of operation ``top`` at ``index``), decomposing as needed."""
+        outside = [w for w in op.wires if w not in self.qubit]
+        if outside:
+            raise self._fail(top, index, f"uses wires {outside} outside the circuit")
         qubits = tuple(self.qubit[w] for w in op.wires)
         name = op.name
         if name in _FROM_PL and not (name == "Identity" and len(qubits) != 1):
