@@ -1,0 +1,205 @@
+"""Cirq simulators: ``cirq`` (``cirq.Simulator``, a state vector) and ``cirq-density``
+(``cirq.DensityMatrixSimulator``), both in double precision.
+
+Circuits reach Cirq through :mod:`circuits.cirq_convert`, with their parameters as sympy
+symbols. Each run of a batch is one native call over all its parameter sets: in exact mode
+``simulate_expectation_values_sweep`` of every observable of the item; in sampled mode
+``run_sweep`` over the runs of :func:`backends.batching.sampling_plan`, on a simulator seeded
+from the batch's seed (the same seed gives the same counts). The simulator runs inside the
+worker, so native ids do not survive it (``reattach=False``): a redelivered task runs again,
+with the same seed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from importlib.metadata import version
+from typing import Any, ClassVar
+
+import cirq
+import numpy as np
+
+from backends.base import (
+    BackendStatus,
+    Capabilities,
+    ItemResult,
+    QuantumBackend,
+    QuantumBatch,
+    QuantumResult,
+)
+from backends.batching import ResultCache, Stopwatch, exact_items, exact_runs, sampling_plan
+from backends.errors import BackendError
+from backends.states import TaskState
+from circuits.canonical import Circuit
+from circuits.cirq_convert import clbit_key, observable_to_cirq, sweep, to_cirq
+
+
+def random_state(seed: int | None) -> np.random.RandomState | None:
+    """The simulator's random state for a batch seed (any int; None: unseeded)."""
+    if seed is None:
+        return None
+    sequence = np.random.SeedSequence([int(seed < 0), abs(seed)])
+    return np.random.RandomState(np.random.MT19937(sequence))
+
+
+def counts(result: cirq.Result, num_clbits: int) -> dict[str, int]:
+    """Counts of one ``run`` result keyed by Qiskit-order bitstrings of ``num_clbits``.
+
+    Keys are those of :func:`circuits.cirq_convert.to_cirq` (``c<n>`` for clbit ``n``); a
+    clbit measured more than once holds its last measurement, one never measured holds 0.
+    """
+    bits = np.zeros((result.repetitions, num_clbits), dtype=np.uint8)
+    for clbit in range(num_clbits):
+        records = result.records.get(clbit_key(clbit))
+        if records is not None:
+            bits[:, clbit] = records[:, -1, 0]
+    rows, numbers = np.unique(bits[:, ::-1], axis=0, return_counts=True)
+    return {"".join(map(str, row)): int(n) for row, n in zip(rows, numbers, strict=True)}
+
+
+class CirqBackend(QuantumBackend):
+    """Cirq's state-vector simulator. Option: ``max_qubits`` (default :attr:`qubit_limit`)."""
+
+    name = "cirq"
+    method: ClassVar[str] = "statevector"
+    simulator_name: ClassVar[str] = "cirq.Simulator"
+    qubit_limit: ClassVar[int] = 24
+    OPTIONS: ClassVar[tuple[str, ...]] = ("max_qubits",)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if unknown:
+            raise BackendError(
+                f"unknown option(s) for {self.name}: {', '.join(unknown)}; "
+                f"valid options: {', '.join(self.OPTIONS)}"
+            )
+        limit = options.get("max_qubits", self.qubit_limit)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise BackendError(f"max_qubits must be a positive integer, not {limit!r}")
+        self.max_qubits = limit
+        self._results = ResultCache(self.name)
+
+    def simulator(self, seed: int | None = None) -> Any:
+        """A fresh double-precision simulator, seeded for sampling."""
+        return cirq.Simulator(dtype=np.complex128, seed=random_state(seed))
+
+    @property
+    def version(self) -> str:
+        """``cirq-core X.Y.Z``."""
+        return f"cirq-core {version('cirq-core')}"
+
+    def capabilities(self) -> Capabilities:
+        """Exact and sampled simulation; the qubit limit is the ``max_qubits`` option."""
+        return Capabilities(
+            kind="quantum",
+            version=self.version,
+            max_qubits=self.max_qubits,
+            basis_gates=None,
+            exact=True,
+            max_concurrency=1,
+            reattach=False,
+            details={"method": self.method, "simulator": self.simulator_name},
+        )
+
+    def submit(self, batch: QuantumBatch, *, task_id: str) -> str:
+        """Run the batch now (simulation is local); the result waits under the native id."""
+        clock = Stopwatch()
+        if batch.options:
+            raise BackendError(
+                f"unknown batch option(s) for {self.name}: {', '.join(sorted(batch.options))}; "
+                "it takes none"
+            )
+        width = max(Circuit(qasm=item.circuit).num_qubits for item in batch.items)
+        if width > self.max_qubits:
+            raise BackendError(
+                f"a circuit has {width} qubits; {self.name} takes at most {self.max_qubits}",
+                hint="set the backend option max_qubits if this machine has the memory",
+            )
+        try:
+            if batch.shots is None:
+                items, evaluations, calls = self._exact(batch)
+            else:
+                items, evaluations, calls = self._sampled(batch, batch.shots)
+        except BackendError:
+            raise
+        except Exception as exc:  # Cirq's own errors: the batch cannot run as given
+            raise BackendError(f"Cirq could not run the batch: {exc}") from exc
+        native_id = f"{self.name}-{uuid.uuid4().hex}"
+        self._results.put(
+            native_id,
+            QuantumResult(
+                items=items,
+                backend=self.name,
+                backend_version=self.version,
+                method=self.method,
+                shots=batch.shots,
+                seed=batch.seed,
+                circuit_evaluations=evaluations,
+                shots_total=evaluations * (batch.shots or 0),
+                run_seconds=clock.seconds(),
+                native_ids=[native_id] if calls else [],
+                calls=calls,
+                device=None,
+                metadata={"task_id": task_id},
+            ),
+        )
+        return native_id
+
+    def _exact(self, batch: QuantumBatch) -> tuple[list[ItemResult], int, int]:
+        simulator = self.simulator()
+        values, calls = [], 0
+        for run in exact_runs(batch):
+            shape = (run.values.shape[0], len(run.observables))
+            if not shape[0]:
+                values.append(np.zeros(shape))
+                continue
+            circuit, qubits = to_cirq(run.circuit.ir)
+            observables = [observable_to_cirq(obs, qubits) for obs in run.observables]
+            rows = simulator.simulate_expectation_values_sweep(
+                circuit, observables, sweep(run.circuit.ir, run.values), qubit_order=qubits
+            )
+            values.append(np.real(np.asarray(rows, dtype=complex)).reshape(shape))
+            calls += 1
+        return exact_items(values), sum(v.shape[0] for v in values), calls
+
+    def _sampled(self, batch: QuantumBatch, shots: int) -> tuple[list[ItemResult], int, int]:
+        plan = sampling_plan(batch)
+        simulator = self.simulator(batch.seed)
+        all_counts: list[list[dict[str, int]]] = []
+        calls = 0
+        for run in plan.runs:
+            if not run.executions:
+                all_counts.append([])
+                continue
+            ir = run.circuit.ir
+            circuit, _ = to_cirq(ir)
+            results = simulator.run_sweep(circuit, sweep(ir, run.values), repetitions=shots)
+            all_counts.append([counts(result, ir.num_clbits) for result in results])
+            calls += 1
+        return plan.assemble(all_counts), plan.executions, calls
+
+    def status(self, native_id: str) -> BackendStatus:
+        """COMPLETED for a batch this process ran; ``NativeJobLost`` otherwise."""
+        self._results.get(native_id)
+        return BackendStatus(state=TaskState.COMPLETED, native_state="DONE")
+
+    def cancel(self, native_id: str) -> None:
+        """Nothing to stop: a batch has finished by the time ``submit`` returns."""
+
+    def result(self, native_id: str) -> QuantumResult:
+        """The batch's results (kept; a second call returns them again)."""
+        return self._results.get(native_id)
+
+
+class CirqDensityMatrixBackend(CirqBackend):
+    """``cirq-density``: Cirq's density-matrix simulator (``max_qubits`` default 12)."""
+
+    name = "cirq-density"
+    method = "density_matrix"
+    simulator_name = "cirq.DensityMatrixSimulator"
+    qubit_limit = 12
+
+    def simulator(self, seed: int | None = None) -> Any:
+        """A fresh double-precision density-matrix simulator, seeded for sampling."""
+        return cirq.DensityMatrixSimulator(dtype=np.complex128, seed=random_state(seed))
