@@ -15,9 +15,11 @@ once when IonQ refuses the key); they are never logged, repr'd or put in results
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
+import uuid
 from collections import OrderedDict
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -36,33 +38,22 @@ from circuits.ir import GATES, NON_UNITARY
 
 log = logging.getLogger(__name__)
 
-OPTIONS = (
-    "url",
-    "api_key",
-    "api_key_file",
-    "target",
-    "noise_model",
-    "max_retries",
-    "backoff_seconds",
-    "timeout_s",
-    "poll_seconds",
-    "max_qubits",
-)
+OPTIONS: tuple[str, ...] = ("url", "api_key", "api_key_file", "target", "noise_model")
+OPTIONS += ("max_retries", "backoff_seconds", "timeout_s", "poll_seconds", "max_qubits")
 DEFAULT_URL = "https://api.ionq.co/v0.4"
 # Qubits per backend as IonQ publishes them (GET /backends); ``max_qubits`` overrides.
-QUBITS = {
-    "simulator": 29,
-    "qpu.aria-1": 25,
-    "qpu.aria-2": 25,
-    "qpu.forte-1": 36,
-    "qpu.forte-enterprise-1": 36,
-}
+QUBITS = {"simulator": 29, "qpu.aria-1": 25, "qpu.aria-2": 25, "qpu.forte-1": 36}
+QUBITS["qpu.forte-enterprise-1"] = 36
 _MAX_WAIT_S = 120.0
 _KEEP_BATCHES = 256
 _KEY_HINT = (
     "check the ionq backend's api_key or api_key_file option: the key must be a current "
     "IonQ Quantum Cloud API key (not revoked) of a project allowed to use target {target}"
 )
+
+
+class _Unanswered(BackendError):
+    """A job POST reached IonQ but its answer was lost: the job may exist."""
 
 
 def _ids(native_id: str) -> list[str]:
@@ -113,6 +104,8 @@ class IonQBackend(QuantumBackend):
             )
         super().__init__(**{k: "<hidden>" if k == "api_key" else v for k, v in options.items()})
         self.url = str(options.get("url") or DEFAULT_URL).rstrip("/")
+        if not self.url.startswith(("https://", "http://")):
+            raise BackendError(f"the ionq url option must be an http(s) URL, not {self.url!r}")
         self.target = str(options.get("target") or "simulator")
         noise = options.get("noise_model")
         self.noise_model = str(noise) if noise else None
@@ -169,9 +162,7 @@ class IonQBackend(QuantumBackend):
             )
         return self._key
 
-    def _request(
-        self, method: str, path: str, *, body: Any = None, lost: str | None = None
-    ) -> Any:
+    def _request(self, method: str, path: str, *, body: Any = None, lost: str | None = None) -> Any:
         """One API call, retried on 429 (after Retry-After), 5xx and connection errors.
 
         ``lost``: the native id to name in :class:`NativeJobLost` when IonQ answers 404.
@@ -189,7 +180,8 @@ class IonQBackend(QuantumBackend):
                 # A job POST that may have reached IonQ is not repeated blindly: see submit.
                 sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if (method == "POST" and sent) or attempt >= self.max_retries:
-                    raise BackendError(
+                    error = _Unanswered if method == "POST" and sent else BackendError
+                    raise error(
                         f"cannot reach IonQ at {self.url} ({method} {path}): "
                         f"{type(exc).__name__}: {exc}",
                         transient=True,
@@ -199,7 +191,13 @@ class IonQBackend(QuantumBackend):
             else:
                 code = response.status_code
                 if code < 400:
-                    return response.json() if response.content else {}
+                    try:
+                        return response.json() if response.content else {}
+                    except ValueError:
+                        raise BackendError(
+                            f"IonQ answered {method} {path} with something other than JSON",
+                            transient=True,
+                        ) from None
                 if code in (401, 403):
                     if self._key_file and not reread:
                         reread = True
@@ -212,7 +210,9 @@ class IonQBackend(QuantumBackend):
                 if code == 404 and lost is not None:
                     raise NativeJobLost(lost, f"IonQ does not know it ({_words(response)})")
                 if code != 429 and code < 500:
-                    raise BackendError(f"IonQ refused {method} {path}: HTTP {code}: {_words(response)}")
+                    raise BackendError(
+                        f"IonQ refused {method} {path}: HTTP {code}: {_words(response)}"
+                    )
                 if attempt >= self.max_retries:
                     raise BackendError(
                         f"IonQ answered HTTP {code} to {method} {path} {attempt + 1} times: "
@@ -236,9 +236,7 @@ class IonQBackend(QuantumBackend):
     def _create(self, body: dict[str, Any]) -> str:
         try:
             created = self._request("POST", "/jobs", body=body)
-        except BackendError as exc:
-            if not (exc.transient and "cannot reach" in exc.message):
-                raise
+        except _Unanswered:
             # The answer was lost after the body was sent: adopt the job if IonQ made it.
             found = self._find(str(body["name"]))
             if found is None:
@@ -279,7 +277,7 @@ class IonQBackend(QuantumBackend):
             raise BackendError(
                 f"a circuit needs {widest} qubits; IonQ {self.target} has {self.max_qubits}"
             )
-        noise = None
+        noise: dict[str, Any] | None = None
         if self.target == "simulator" and self.noise_model:
             noise = {"model": self.noise_model}
             if batch.seed is not None:
@@ -289,7 +287,7 @@ class IonQBackend(QuantumBackend):
             circuits,
             backend=self.target,
             shots=batch.shots,
-            name=f"qcb-{task_id}",
+            name=f"qcb-{task_id}-{uuid.uuid4().hex[:8]}",  # unique: see _create
             noise=noise,
             metadata=metadata,
         )
@@ -299,12 +297,17 @@ class IonQBackend(QuantumBackend):
                 ids.append(self._create(body))
         except BackendError:
             if ids:  # nothing may be left running when submit raises
-                self.cancel(",".join(ids))
+                with contextlib.suppress(BackendError):
+                    self.cancel(",".join(ids))
             raise
         native_id = ",".join(ids)
         self._remember(native_id, batch)
         log.info(
-            "task %s: IonQ job(s) %s on %s, %d circuits", task_id, native_id, self.target, len(circuits)
+            "task %s: IonQ job(s) %s on %s, %d circuits",
+            task_id,
+            native_id,
+            self.target,
+            len(circuits),
         )
         return native_id
 
@@ -367,6 +370,8 @@ class IonQBackend(QuantumBackend):
             "run_seconds": proto.run_seconds(jobs),
         }
         meta = {"ionq_status": status.native_state, "noise_model": model}
+        if not status.state.final:
+            raise BackendError(f"IonQ job(s) {native_id} not finished: {status.native_state}")
         if status.state is not TaskState.COMPLETED:
             meta["message"] = status.message
             return QuantumResult(items=[], circuit_evaluations=0, metadata=meta, **common)

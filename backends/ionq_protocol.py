@@ -35,6 +35,7 @@ from backends.base import BackendStatus
 from backends.errors import BackendError
 from backends.states import TaskState
 from circuits import expressions
+from circuits.errors import CircuitError
 from circuits.ir import CircuitIR
 
 API_VERSION = "v0.4"
@@ -47,16 +48,10 @@ METADATA_CHUNKS = 8
 Gate = dict[str, Any]
 Matrix = np.ndarray[Any, np.dtype[np.complex128]]
 
-_STATES = {
-    "submitted": TaskState.QUEUED,
-    "ready": TaskState.QUEUED,
-    "started": TaskState.RUNNING,
-    "running": TaskState.RUNNING,
-    "completed": TaskState.COMPLETED,
-    "failed": TaskState.FAILED,
-    "canceled": TaskState.CANCELLED,
-    "cancelled": TaskState.CANCELLED,
-}
+_QUEUED = dict.fromkeys(("submitted", "ready"), TaskState.QUEUED)
+_STATES = _QUEUED | dict.fromkeys(("started", "running"), TaskState.RUNNING)
+_STATES |= {"completed": TaskState.COMPLETED, "failed": TaskState.FAILED}
+_STATES |= dict.fromkeys(("canceled", "cancelled"), TaskState.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -99,14 +94,8 @@ def _ccx(a: int, b: int, t: int) -> Gate:
 
 _Rule = Callable[[tuple[int, ...], list[float]], list[Gate]]
 _SAME = {"x": "x", "y": "y", "z": "z", "h": "h", "s": "s", "sdg": "si", "t": "t", "tdg": "ti"}
-_SAME |= {"sx": "v", "sxdg": "vi"}
-_RULES: dict[str, _Rule] = {name: (lambda q, a, n=qis: [_g(n, q[0])]) for name, qis in _SAME.items()}
-_RULES |= {
-    "id": lambda q, a: [],
-    "rx": lambda q, a: [_g("rx", q[0], a[0])],
-    "ry": lambda q, a: [_g("ry", q[0], a[0])],
-    "rz": lambda q, a: [_g("rz", q[0], a[0])],
-    "p": lambda q, a: [_g("rz", q[0], a[0])],
+_SAME |= {"sx": "v", "sxdg": "vi", "rx": "rx", "ry": "ry", "rz": "rz", "p": "rz"}
+_RULES: dict[str, _Rule] = {
     "u": lambda q, a: [_g("rz", q[0], a[2]), _g("ry", q[0], a[0]), _g("rz", q[0], a[1])],
     "cx": lambda q, a: [_g("cnot", q[1], control=q[0])],
     "cy": lambda q, a: [_g("y", q[1], control=q[0])],
@@ -147,7 +136,7 @@ def translate(ir: CircuitIR, values: Sequence[float]) -> QisCircuit:
     done: set[int] = set()
     for index, op in enumerate(ir.ops):
         where = f"op {index} ({op.name} on qubits {list(op.qubits)})"
-        if op.name == "barrier":
+        if op.name in ("barrier", "id"):
             continue
         if op.name == "measure":
             measured.append((op.qubits[0], op.clbits[0]))
@@ -160,35 +149,33 @@ def translate(ir: CircuitIR, values: Sequence[float]) -> QisCircuit:
                 f"{where}: acts on a measured qubit; IonQ measures every qubit once, at the "
                 "end of the circuit (move the measurement after the last gate)"
             )
-        angles = [float(expressions.evaluate(p, env)) for p in op.params]
+        try:
+            angles = [float(expressions.evaluate(p, env)) for p in op.params]
+        except CircuitError as exc:
+            raise BackendError(f"{where}: {exc}") from None
         if not all(math.isfinite(a) for a in angles):
             raise BackendError(f"{where}: angle {angles} is not a finite number")
-        gates.extend(_RULES[op.name](op.qubits, angles))
+        if op.name in _SAME:
+            gates.append(_g(_SAME[op.name], op.qubits[0], angles[0] if angles else None))
+        else:
+            gates.extend(_RULES[op.name](op.qubits, angles))
     return QisCircuit(ir.num_qubits, tuple(gates), tuple(measured), ir.num_clbits)
 
 
 # --- qis simulation (tests and the stand-in server) --------------------------------------
 
-_I2 = np.eye(2, dtype=complex)
-_X = np.array([[0, 1], [1, 0]], dtype=complex)
-_Y = np.array([[0, -1j], [1j, 0]], dtype=complex)
-_Z = np.diag([1, -1]).astype(complex)
-_V = np.array([[1 + 1j, 1 - 1j], [1 - 1j, 1 + 1j]], dtype=complex) / 2
-_FIXED: dict[str, Matrix] = {
-    "x": _X,
-    "not": _X,
-    "cnot": _X,
-    "y": _Y,
-    "z": _Z,
-    "h": np.array([[1, 1], [1, -1]], dtype=complex) / math.sqrt(2),
-    "s": np.diag([1, 1j]).astype(complex),
-    "si": np.diag([1, -1j]).astype(complex),
-    "t": np.diag([1, np.exp(1j * math.pi / 4)]),
-    "ti": np.diag([1, np.exp(-1j * math.pi / 4)]),
-    "v": _V,
-    "vi": _V.conj().T,
-    "swap": np.eye(4, dtype=complex)[[0, 2, 1, 3]],
-}
+
+def _m(rows: Any) -> Matrix:
+    return np.asarray(rows, dtype=np.complex128)
+
+
+_X, _Y, _Z = _m([[0, 1], [1, 0]]), _m([[0, -1j], [1j, 0]]), _m([[1, 0], [0, -1]])
+_V = _m([[1 + 1j, 1 - 1j], [1 - 1j, 1 + 1j]]) / 2
+_FIXED: dict[str, Matrix] = {"x": _X, "not": _X, "cnot": _X, "y": _Y, "z": _Z, "v": _V}
+_FIXED |= {"h": _m([[1, 1], [1, -1]]) / math.sqrt(2), "vi": _V.conj().T}
+_FIXED |= {"s": _m(np.diag([1, 1j])), "si": _m(np.diag([1, -1j]))}
+_FIXED["t"] = _m(np.diag([1, np.exp(1j * math.pi / 4)]))
+_FIXED |= {"ti": _FIXED["t"].conj(), "swap": _m(np.eye(4)[[0, 2, 1, 3]])}
 _AXES = {"rx": _X, "ry": _Y, "rz": _Z, "xx": np.kron(_X, _X), "yy": np.kron(_Y, _Y)}
 _AXES["zz"] = np.kron(_Z, _Z)
 QIS_GATES: frozenset[str] = frozenset(_FIXED) | frozenset(_AXES)
@@ -284,37 +271,27 @@ def job_payloads(
     for circuit in circuits:
         size = len(circuit.gates)
         if size > MAX_GATES_PER_JOB:
-            raise BackendError(
-                f"a circuit has {size} IonQ gates; IonQ takes at most {MAX_GATES_PER_JOB}"
-            )
-        if chunks[-1] and (
-            len(chunks[-1]) >= MAX_CIRCUITS_PER_JOB or gates + size > MAX_GATES_PER_JOB
-        ):
+            raise BackendError(f"a circuit has {size} gates; IonQ takes {MAX_GATES_PER_JOB}")
+        full = len(chunks[-1]) >= MAX_CIRCUITS_PER_JOB or gates + size > MAX_GATES_PER_JOB
+        if chunks[-1] and full:
             chunks.append([])
             gates = 0
         chunks[-1].append(circuit)
         gates += size
     payloads = []
     for index, chunk in enumerate(chunks):
-        body: dict[str, Any] = {
-            "name": name if len(chunks) == 1 else f"{name}-{index}",
-            "backend": backend,
-            "shots": shots,
-        }
-        qubits = max(c.qubits for c in chunk)
+        label = name if len(chunks) == 1 else f"{name}-{index}"
+        body: dict[str, Any] = {"name": label, "backend": backend, "shots": shots}
+        body["input"] = {"qubits": max(c.qubits for c in chunk), "gateset": "qis"}
         if len(chunk) == 1:
             body["type"] = "ionq.circuit.v1"
-            body["input"] = {"qubits": qubits, "gateset": "qis", "circuit": list(chunk[0].gates)}
+            body["input"]["circuit"] = list(chunk[0].gates)
         else:
             body["type"] = "ionq.multi-circuit.v1"
-            body["input"] = {
-                "qubits": qubits,
-                "gateset": "qis",
-                "circuits": [
-                    {"name": f"c{i}", "qubits": c.qubits, "circuit": list(c.gates)}
-                    for i, c in enumerate(chunk)
-                ],
-            }
+            body["input"]["circuits"] = [
+                {"name": f"c{i}", "qubits": c.qubits, "circuit": list(c.gates)}
+                for i, c in enumerate(chunk)
+            ]
         if noise:
             body["noise"] = dict(noise)
         if metadata and index == 0:
@@ -381,11 +358,7 @@ def combined_status(jobs: Sequence[Mapping[str, Any]]) -> BackendStatus:
 
 
 def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    if isinstance(value, int | float):  # v0.3 used Unix seconds
-        return datetime.fromtimestamp(value).astimezone()
-    return datetime.fromisoformat(str(value))
+    return datetime.fromisoformat(str(value)) if value else None
 
 
 def queue_seconds(jobs: Sequence[Mapping[str, Any]]) -> float | None:

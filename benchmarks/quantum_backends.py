@@ -185,10 +185,13 @@ def batching_part(repeats: int) -> list[dict[str, Any]]:
     except ImportError as exc:
         print(f"IonQ stand-in not available: {exc}")
         return rows
-    with IonQStandIn() as server:
+    server = IonQStandIn().start()
+    try:
         ionq = registry.quantum("ionq", url=server.url, api_key=server.api_key, poll_seconds=0.05)
         rows.append(batching_row("ionq (stand-in)", ionq, batch_items(measured=True), 1000, 1))
         print(rows[-1], flush=True)
+    finally:
+        server.stop()
     return rows
 
 

@@ -1,0 +1,1 @@
+"""Integration tests of provider backends against local stand-ins of their services."""
