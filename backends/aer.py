@@ -39,6 +39,7 @@ from backends.batching import (
     sampling_plan,
 )
 from backends.errors import BackendError, BackendUnavailable
+from backends.fake_devices import fake_device
 from backends.states import TaskState
 from circuits.canonical import Circuit
 from circuits.observables import PauliSum
@@ -54,32 +55,6 @@ def _qiskit_values(circuit: Circuit, qc: QuantumCircuit, values: np.ndarray) -> 
     """Parameter values re-ordered from the canonical order to ``qc.parameters`` order."""
     order = [circuit.parameters.index(p.name) for p in qc.parameters]
     return values[:, order]
-
-
-def fake_device(name: str) -> Any:
-    """A qiskit-ibm-runtime fake device by name: ``fake_manila``, ``FakeManilaV2``, ..."""
-    try:
-        from qiskit_ibm_runtime import fake_provider
-    except ModuleNotFoundError:
-        raise BackendUnavailable(
-            "noisy simulation takes its device models from qiskit-ibm-runtime",
-            hint="pip install 'qcbroker[ibm]'",
-        ) from None
-    wanted = name.lower().replace("_", "").replace("-", "")
-    if not wanted.startswith("fake"):
-        wanted = "fake" + wanted
-    classes = {
-        n.lower(): getattr(fake_provider, n)
-        for n in dir(fake_provider)
-        if n.startswith("Fake") and n.endswith("V2")
-    }
-    cls = classes.get(wanted) or classes.get(wanted + "v2")
-    if cls is None:
-        known = sorted(n[4:-2].lower() for n in classes)
-        raise BackendError(
-            f"unknown device model {name!r}; fake devices: {', '.join(known[:12])}, ..."
-        )
-    return cls()
 
 
 class AerBackend(QuantumBackend):
@@ -200,9 +175,10 @@ class AerBackend(QuantumBackend):
 
         Controlled rotations (``cp``, ``crx``, ``cry``, ``crz``) are decomposed first:
         qiskit-aer 0.18 binds their parameters wrongly when it binds them itself (seen as
-        results for an angle of 0; ``tests/unit/backends/test_aer.py`` checks each). Done once per circuit and seed: a VQE sends
-        the same parameterized ansatz at every step, and transpiling is slower than
-        simulating a small circuit.
+        results for an angle of 0; ``tests/unit/backends/test_aer.py`` checks each).
+
+        Done once per circuit and seed: a VQE sends the same parameterized ansatz at every
+        step, and transpiling is slower than simulating a small circuit.
         """
         key = (circuit.sha256, seed)
         if key not in self._transpiled:
