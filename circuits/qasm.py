@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from circuits import expressions
 from circuits.errors import CircuitError
 from circuits.ir import GATES, MAX_QUBITS, CircuitIR, Op, supported_gate_names, validate
 
-__all__ = ["DEFAULT_MAX_BYTES", "dumps", "loads"]
+__all__ = ["DEFAULT_MAX_BYTES", "Parsed", "dumps", "loads", "parse"]
 
 DEFAULT_MAX_BYTES = 1_000_000
 """Default size limit of the text accepted by :func:`loads`."""
@@ -52,6 +53,7 @@ _UNSUPPORTED_WORDS = frozenset(
         "bool", "angle", "complex", "duration", "stretch", "array", "pragma", "#pragma",
     }
 )  # fmt: skip
+_DECLARATION_WORDS = frozenset({"OPENQASM", "include", "input", "qubit", "bit", "qreg", "creg"})
 _FORBIDDEN_REGISTER_NAMES = (expressions.RESERVED - {_QREG, _CREG}) | set(GATES) | set(_ALIASES)
 _FLAT_ONLY_HINT = "supported gates: " + supported_gate_names()
 
@@ -399,28 +401,94 @@ def loads(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CircuitIR:
 
     Raises :class:`CircuitError` (with ``line`` set) on anything outside the subset.
     """
+    parsed = parse(text, max_bytes=max_bytes, max_errors=1)
+    if parsed.errors:
+        raise parsed.errors[0]
+    assert parsed.ir is not None  # parse() gives an IR whenever it found no problem
+    return parsed.ir
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What :func:`parse` read: the circuit, the source line of each op, and the problems.
+
+    ``ir`` holds every statement that parsed (``None`` without a qubit declaration), so it is
+    the whole circuit only when ``errors`` is empty. ``op_lines[i]`` is the 1-based line of
+    ``ir.ops[i]`` and ``qubit_line`` the line declaring the qubit register.
+    """
+
+    ir: CircuitIR | None
+    op_lines: tuple[int, ...]
+    qubit_line: int | None
+    errors: tuple[CircuitError, ...]
+
+
+def parse(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES, max_errors: int = 20) -> Parsed:
+    """Parse like :func:`loads`, but collect up to ``max_errors`` problems instead of raising.
+
+    After a bad gate or measurement, reading goes on with the next statement; after a bad
+    declaration or an unsupported construct it stops, as what follows would fail because of
+    it. Only text over ``max_bytes`` raises (before anything is read).
+    """
     size = len(text.encode("utf-8", errors="replace"))
     if size > max_bytes:
         raise CircuitError(
             f"circuit text is {size} bytes, more than the limit of {max_bytes}",
             hint="split the work into smaller circuits or raise max_bytes",
         )
-    lines = _strip_block_comments(text.removeprefix("\ufeff")).splitlines()
+    try:
+        lines = _strip_block_comments(text.removeprefix("\ufeff")).splitlines()
+    except CircuitError as exc:
+        return Parsed(None, (), None, (exc,))
     parser = _Parser()
+    errors: list[CircuitError] = []
+    op_lines: list[int] = []
+    for number, statement, terminated in _statements(lines):
+        before = len(parser.ops)
+        try:
+            if not statement:
+                raise CircuitError("empty statement (stray ';')", line=number)
+            parser.statement(statement, number)
+            if not terminated:
+                # Either an unsupported multi-line construct (reported as such) or a missing ';'.
+                raise CircuitError(
+                    f"missing ';' after {_clip(statement)!r}",
+                    line=number,
+                    hint="put each statement on one line, ending with ';'",
+                )
+        except CircuitError as exc:
+            del parser.ops[before:]
+            errors.append(exc)
+            if len(errors) >= max_errors or not _recoverable(statement):
+                break
+            continue
+        op_lines += [number] * (len(parser.ops) - before)
+    ir: CircuitIR | None = None
+    if parser.qreg is not None or not errors:
+        try:
+            ir = parser.result(max(len(lines), 1))
+        except CircuitError as exc:
+            errors.append(exc)
+    return Parsed(ir, tuple(op_lines), parser.qreg.line if parser.qreg else None, tuple(errors))
+
+
+def _statements(lines: list[str]) -> Iterator[tuple[int, str, bool]]:
+    """``(line, statement, ended by ';')`` for each statement, comments removed."""
     for number, raw in enumerate(lines, start=1):
         code = raw.split("//", 1)[0]
         *statements, tail = code.split(";")
         for statement in statements:
-            if statement.strip():
-                parser.statement(statement.strip(), number)
-            else:
-                raise CircuitError("empty statement (stray ';')", line=number)
+            yield number, statement.strip(), True
         if tail.strip():
-            # Either an unsupported multi-line construct (reported as such) or a missing ';'.
-            parser.statement(tail.strip(), number)
-            raise CircuitError(
-                f"missing ';' after {_clip(tail.strip())!r}",
-                line=number,
-                hint="put each statement on one line, ending with ';'",
-            )
-    return parser.result(max(len(lines), 1))
+            yield number, tail.strip(), False
+
+
+def _recoverable(statement: str) -> bool:
+    """Whether a bad ``statement`` leaves the parser fit to read on: gates and measurements."""
+    match = _RE_WORD.match(statement)
+    word = match.group(0) if match else ""
+    return (
+        word not in _DECLARATION_WORDS
+        and word not in _UNSUPPORTED_WORDS
+        and not any(char in statement for char in "{}")
+    )
