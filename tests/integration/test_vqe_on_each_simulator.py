@@ -44,8 +44,14 @@ def test_the_h2_example_reaches_chemical_accuracy_on_every_simulator(qcb_home: P
 
 def test_qcb_run_backend_picks_a_noisy_device_model(qcb_home: Path) -> None:
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "qcb"), "run", str(EXAMPLES / "vqe_h2.yaml")]
-        + ["--backend", "aer-noisy", "--json"],
+        [
+            str(Path(sys.executable).parent / "qcb"),
+            "run",
+            str(EXAMPLES / "vqe_h2.yaml"),
+            "--backend",
+            "aer-noisy",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
