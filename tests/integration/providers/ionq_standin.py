@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from backends import ionq_protocol as proto
+from backends import ionq_sim
 
 BACKENDS = ("simulator", "qpu.aria-1", "qpu.aria-2", "qpu.forte-1", "qpu.forte-enterprise-1")
 _JOB = re.compile(r"^/v0\.4/jobs/([^/]+)(/status/cancel|/results/probabilities)?$")
@@ -263,7 +264,7 @@ class IonQStandIn:
         for circuit in circuits:
             qubits = int(circuit.get("qubits") or spec.get("qubits") or 0)
             try:
-                probs = proto.probabilities(qubits, circuit.get("circuit") or [])
+                probs = ionq_sim.probabilities(qubits, circuit.get("circuit") or [])
             except (KeyError, TypeError, ValueError) as exc:
                 raise _Invalid(f"bad circuit: {exc}", "input.circuit") from None
             if noise.get("model", "ideal") != "ideal":  # sampled, as the noisy simulator

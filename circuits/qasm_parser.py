@@ -1,0 +1,358 @@
+"""The parser behind :func:`circuits.qasm.parse`: one statement at a time into the IR.
+
+Internal to :mod:`circuits.qasm`; its errors carry the 1-based line of the statement.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from circuits import expressions
+from circuits.errors import CircuitError
+from circuits.ir import GATES, MAX_QUBITS, CircuitIR, Op, supported_gate_names
+
+"""Default size limit of the text accepted by :func:`loads`."""
+
+_QREG, _CREG = "q", "c"
+
+_ALIASES = {
+    "U": "u",
+    "u3": "u",
+    "CX": "cx",
+    "cnot": "cx",
+    "phase": "p",
+    "u1": "p",
+    "cphase": "cp",
+    "cu1": "cp",
+}
+_UNSUPPORTED_WORDS = frozenset(
+    {
+        "gate", "def", "defcal", "cal", "opaque", "extern", "if", "else", "for", "while",
+        "switch", "case", "box", "let", "const", "output", "return", "break", "continue",
+        "end", "ctrl", "negctrl", "inv", "pow", "delay", "gphase", "float", "int", "uint",
+        "bool", "angle", "complex", "duration", "stretch", "array", "pragma", "#pragma",
+    }
+)  # fmt: skip
+_DECLARATION_WORDS = frozenset({"OPENQASM", "include", "input", "qubit", "bit", "qreg", "creg"})
+_FORBIDDEN_REGISTER_NAMES = (expressions.RESERVED - {_QREG, _CREG}) | set(GATES) | set(_ALIASES)
+_FLAT_ONLY_HINT = "supported gates: " + supported_gate_names()
+
+_IDENT = r"[^\W\d]\w*"
+_RE_VERSION = re.compile(r"OPENQASM\s+(\S+)")
+_RE_INCLUDE = re.compile(r'include\s+"([^"]*)"')
+_RE_INPUT = re.compile(rf"input\s+float\s*(?:\[\s*\d+\s*\])?\s+({_IDENT})")
+_RE_REG3 = re.compile(rf"(qubit|bit)\s*(?:\[\s*(\d+)\s*\])?\s*({_IDENT})")
+_RE_REG2 = re.compile(rf"(qreg|creg)\s+({_IDENT})\s*\[\s*(\d+)\s*\]")
+_RE_OPERAND = re.compile(rf"({_IDENT})\s*(?:\[\s*(\d+)\s*\])?")
+_RE_MEASURE3 = re.compile(r"(.+?)=\s*measure\b(.*)", re.DOTALL)
+_RE_MEASURE2 = re.compile(r"measure\b(.*?)->(.*)", re.DOTALL)
+_RE_WORD = re.compile(rf"#?{_IDENT}")
+
+
+@dataclass
+class _Register:
+    name: str
+    size: int
+    line: int
+
+
+@dataclass
+class _Parser:
+    """Statement-by-statement state of :func:`loads`."""
+
+    qreg: _Register | None = None
+    creg: _Register | None = None
+    parameters: list[str] = field(default_factory=list)
+    ops: list[Op] = field(default_factory=list)
+    statements: int = 0
+
+    def statement(self, text: str, line: int) -> None:
+        """Parse one statement (without its ``;``) found on ``line``."""
+        self.statements += 1
+        word_match = _RE_WORD.match(text)
+        word = word_match.group(0) if word_match else ""
+        if word in _UNSUPPORTED_WORDS or "@" in text or "{" in text or "}" in text:
+            raise CircuitError(
+                f"unsupported statement {_clip(text)!r}: only the flat gate subset is "
+                "supported (no gate definitions, modifiers, classical control or loops)",
+                line=line,
+                hint=_FLAT_ONLY_HINT,
+            )
+        if word == "OPENQASM":
+            self._version(text, line)
+        elif word == "include":
+            self._include(text, line)
+        elif word == "input":
+            self._input(text, line)
+        elif word in ("qubit", "bit", "qreg", "creg"):
+            self._register(text, line)
+        elif _RE_MEASURE3.fullmatch(text) or word == "measure":
+            self._measure(text, line)
+        else:
+            self._gate(text, word, line)
+
+    def _version(self, text: str, line: int) -> None:
+        match = _RE_VERSION.fullmatch(text)
+        if match is None or match.group(1) not in ("2", "2.0", "3", "3.0", "3.1"):
+            raise CircuitError(
+                f"unsupported version line {_clip(text)!r}",
+                line=line,
+                hint="use 'OPENQASM 3.0;' (or 'OPENQASM 2.0;')",
+            )
+        if self.statements != 1:
+            raise CircuitError("the OPENQASM version line must be the first statement", line=line)
+
+    def _include(self, text: str, line: int) -> None:
+        match = _RE_INCLUDE.fullmatch(text)
+        if match is None or match.group(1) not in ("stdgates.inc", "qelib1.inc"):
+            raise CircuitError(
+                f"unsupported include {_clip(text)!r}",
+                line=line,
+                hint='only include "stdgates.inc" (or "qelib1.inc") is supported',
+            )
+
+    def _input(self, text: str, line: int) -> None:
+        match = _RE_INPUT.fullmatch(text)
+        if match is None:
+            raise CircuitError(
+                f"bad input declaration {_clip(text)!r}",
+                line=line,
+                hint="write 'input float[64] name;'",
+            )
+        name = match.group(1)
+        if not expressions.is_parameter_name(name):
+            raise CircuitError(f"{name!r} is reserved and cannot name a parameter", line=line)
+        if name in self.parameters or name in self._register_names():
+            raise CircuitError(f"name {name!r} is declared twice", line=line)
+        self.parameters.append(name)
+
+    def _register(self, text: str, line: int) -> None:
+        if (match3 := _RE_REG3.fullmatch(text)) is not None:
+            kind, size_text, name = match3.groups()
+            quantum = kind == "qubit"
+            size = int(size_text) if size_text is not None else 1
+        elif (match2 := _RE_REG2.fullmatch(text)) is not None:
+            kind, name, size_text = match2.groups()
+            quantum = kind == "qreg"
+            size = int(size_text)
+        else:
+            raise CircuitError(
+                f"bad register declaration {_clip(text)!r}",
+                line=line,
+                hint="write 'qubit[n] q;' and 'bit[n] c;'",
+            )
+        if not 1 <= size <= MAX_QUBITS:
+            raise CircuitError(f"register size must be 1 to {MAX_QUBITS}, not {size}", line=line)
+        if name in _FORBIDDEN_REGISTER_NAMES:
+            raise CircuitError(f"{name!r} is reserved and cannot name a register", line=line)
+        if name in self.parameters or name in self._register_names():
+            raise CircuitError(f"name {name!r} is declared twice", line=line)
+        existing = self.qreg if quantum else self.creg
+        if existing is not None:
+            what = "exactly one qubit register" if quantum else "at most one bit register"
+            raise CircuitError(
+                f"{what} is supported; {existing.name!r} was declared on line {existing.line}",
+                line=line,
+                hint="merge the registers into one",
+            )
+        register = _Register(name, size, line)
+        if quantum:
+            self.qreg = register
+        else:
+            self.creg = register
+
+    def _register_names(self) -> set[str]:
+        return {r.name for r in (self.qreg, self.creg) if r is not None}
+
+    def _measure(self, text: str, line: int) -> None:
+        if (match3 := _RE_MEASURE3.fullmatch(text)) is not None:
+            target, source = match3.group(1), match3.group(2)
+        elif (match2 := _RE_MEASURE2.fullmatch(text)) is not None:
+            source, target = match2.group(1), match2.group(2)
+        else:
+            raise CircuitError(
+                f"bad measurement {_clip(text)!r}",
+                line=line,
+                hint="write 'c[0] = measure q[0];'",
+            )
+        qubits = self._operands(source, line, quantum=True)
+        clbits = self._operands(target, line, quantum=False)
+        if len(qubits) != 1 or len(clbits) != 1:
+            raise CircuitError("measure takes one qubit and one bit", line=line)
+        for qs, cs in _broadcast([qubits[0], clbits[0]], line):
+            self.ops.append(Op("measure", (qs,), (), (cs,)))
+
+    def _gate(self, text: str, word: str, line: int) -> None:
+        name = _ALIASES.get(word, word)
+        if name not in GATES and name != "u2":
+            raise CircuitError(
+                f"unknown gate {word!r}{_did_you_mean(word)}", line=line, hint=_FLAT_ONLY_HINT
+            )
+        rest = text[len(word) :].lstrip()
+        params: list[str] = []
+        if rest.startswith("("):
+            inner, rest = _split_parens(rest, line)
+            params = [p.strip() for p in _split_top_level(inner)] if inner.strip() else []
+        spec = GATES["u"] if name == "u2" else GATES[name]
+        wanted_params = 2 if name == "u2" else spec.num_params
+        if len(params) != wanted_params:
+            raise CircuitError(
+                f"gate {word!r} takes {wanted_params} parameter(s), got {len(params)}", line=line
+            )
+        params = [self._expression(p, line) for p in params]
+        if name == "u2":  # u2(phi, lambda) == u(pi/2, phi, lambda)
+            name, params = "u", ["pi/2", *params]
+        if self.qreg is None:
+            raise CircuitError(
+                f"missing qubit declaration before {word!r}",
+                line=line,
+                hint="declare 'qubit[n] q;' before the first gate",
+            )
+        operands = self._operands(rest, line, quantum=True) if rest.strip() else []
+        if name == "barrier":
+            qubits = [q for o in operands for q in o] if operands else list(range(self.qreg.size))
+            _check_distinct(qubits, word, line)
+            self.ops.append(Op("barrier", tuple(qubits)))
+            return
+        if len(operands) != spec.num_qubits:
+            raise CircuitError(
+                f"gate {word!r} acts on {spec.num_qubits} qubit(s), got {len(operands)}",
+                line=line,
+            )
+        for qubits in _broadcast(operands, line):
+            _check_distinct(qubits, word, line)
+            self.ops.append(Op(name, tuple(qubits), tuple(params)))
+
+    def _expression(self, text: str, line: int) -> str:
+        try:
+            canonical = expressions.normalize(text)
+            used = expressions.names(canonical)
+        except CircuitError as exc:
+            raise CircuitError(exc.message, line=line, hint=exc.hint) from exc
+        undeclared = sorted(used - set(self.parameters))
+        if undeclared:
+            declared = ", ".join(self.parameters) if self.parameters else "none"
+            raise CircuitError(
+                f"undeclared parameter {undeclared[0]!r} in {text!r}; declared inputs: {declared}",
+                line=line,
+                hint=f"declare it with 'input float[64] {undeclared[0]};'",
+            )
+        return canonical
+
+    def _operands(self, text: str, line: int, *, quantum: bool) -> list[list[int]]:
+        """Operands as index lists: ``q[i]`` gives ``[i]``, a bare register all its indices."""
+        register = self.qreg if quantum else self.creg
+        kind = "qubit" if quantum else "bit"
+        if register is None:
+            raise CircuitError(
+                f"missing {kind} declaration",
+                line=line,
+                hint=f"declare '{kind}[n] {_QREG if quantum else _CREG};' first",
+            )
+        result: list[list[int]] = []
+        for piece in _split_top_level(text):
+            match = _RE_OPERAND.fullmatch(piece.strip())
+            if match is None:
+                raise CircuitError(f"bad {kind} operand {piece.strip()!r}", line=line)
+            name, index_text = match.groups()
+            if name != register.name:
+                raise CircuitError(
+                    f"unknown {kind} register {name!r}; the {kind} register is {register.name!r}",
+                    line=line,
+                )
+            if index_text is None:
+                result.append(list(range(register.size)))
+                continue
+            index = int(index_text)
+            if index >= register.size:
+                raise CircuitError(
+                    f"{kind} index {index} out of range: register {register.name!r} has size "
+                    f"{register.size}",
+                    line=line,
+                )
+            result.append([index])
+        return result
+
+    def result(self, last_line: int) -> CircuitIR:
+        """The parsed circuit; raise if no qubit register was declared."""
+        if self.qreg is None:
+            raise CircuitError(
+                "missing qubit declaration",
+                line=last_line,
+                hint="declare 'qubit[n] q;'",
+            )
+        return CircuitIR(
+            num_qubits=self.qreg.size,
+            num_clbits=self.creg.size if self.creg else 0,
+            parameters=tuple(self.parameters),
+            ops=tuple(self.ops),
+        )
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _did_you_mean(word: str) -> str:
+    close = difflib.get_close_matches(word, [*GATES, *_ALIASES], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_distinct(qubits: list[int], word: str, line: int) -> None:
+    if len(set(qubits)) != len(qubits):
+        raise CircuitError(f"{word!r} uses the same qubit more than once: {qubits}", line=line)
+
+
+def _broadcast(operands: list[list[int]], line: int) -> list[list[int]]:
+    """Expand whole-register operands as OpenQASM 2 does: ``h q;`` is ``h`` on every qubit."""
+    sizes = {len(o) for o in operands if len(o) != 1}
+    if len(sizes) > 1:
+        raise CircuitError("registers of different sizes in one statement", line=line)
+    count = sizes.pop() if sizes else 1
+    return [[o[k] if len(o) > 1 else o[0] for o in operands] for k in range(count)]
+
+
+def _split_parens(text: str, line: int) -> tuple[str, str]:
+    """Split ``"(a, b) rest"`` into ``("a, b", "rest")``."""
+    level = 0
+    for index, char in enumerate(text):
+        if char == "(":
+            level += 1
+        elif char == ")":
+            level -= 1
+            if level == 0:
+                return text[1:index], text[index + 1 :]
+    raise CircuitError(f"unbalanced parentheses in {_clip(text)!r}", line=line)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are not inside parentheses."""
+    pieces, level, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char == "(":
+            level += 1
+        elif char == ")":
+            level -= 1
+        elif char == "," and level == 0:
+            pieces.append(text[start:index])
+            start = index + 1
+    pieces.append(text[start:])
+    return pieces
+
+
+def _strip_block_comments(text: str) -> str:
+    """Blank out ``/* ... */`` comments, keeping newlines so line numbers stay right."""
+    out: list[str] = []
+    position = 0
+    while (start := text.find("/*", position)) != -1:
+        end = text.find("*/", start + 2)
+        if end == -1:
+            line = text.count("\n", 0, start) + 1
+            raise CircuitError("unterminated /* comment", line=line)
+        out.append(text[position:start])
+        out.append(re.sub(r"[^\n]", " ", text[start : end + 2]))
+        position = end + 2
+    out.append(text[position:])
+    return "".join(out)
