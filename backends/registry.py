@@ -1,7 +1,10 @@
-"""Backends by name, discovered through the ``qcbroker.backends`` entry point group.
+"""Backends by name, discovered through two entry point groups: ``qcbroker.quantum_backends``
+and ``qcbroker.classical_backends``.
 
 Implementations are imported only when first asked for, so a missing optional SDK disables
-its own backend and nothing else, with a message naming the extra to install. Backends whose
+its own backend and nothing else, with a message naming the extra to install. The group
+says a backend's kind without importing it: a worker can listen on every quantum queue
+without loading every quantum SDK. Backends whose
 name ends in ``-gpu`` exist only on a machine with an NVIDIA GPU (:func:`gpu_present`).
 """
 
@@ -16,7 +19,9 @@ from typing import Any
 from backends.base import Backend, ClassicalBackend, QuantumBackend
 from backends.errors import BackendNotFound, BackendUnavailable
 
-GROUP = "qcbroker.backends"
+QUANTUM_GROUP = "qcbroker.quantum_backends"
+CLASSICAL_GROUP = "qcbroker.classical_backends"
+GROUPS = {QUANTUM_GROUP: "quantum", CLASSICAL_GROUP: "classical"}
 
 # The distribution's extra that brings each optional SDK.
 _EXTRA_FOR_MODULE = {
@@ -47,7 +52,7 @@ def gpu_present() -> bool:
 
 @functools.cache
 def _entry_points() -> dict[str, EntryPoint]:
-    eps = {ep.name: ep for ep in entry_points(group=GROUP)}
+    eps = {ep.name: ep for group in GROUPS for ep in entry_points(group=group)}
     if not gpu_present():
         eps = {name: ep for name, ep in eps.items() if not name.endswith(GPU_SUFFIX)}
     return eps
@@ -57,6 +62,16 @@ def names() -> list[str]:
     """Every backend registered on this machine, loadable or not, sorted (GPU backends only
     where there is a GPU)."""
     return sorted(_entry_points())
+
+
+def declared_kind(name: str) -> str:
+    """``"quantum"`` or ``"classical"``, from the entry point group (nothing is imported)."""
+    eps = _entry_points()
+    if name not in eps:
+        raise BackendNotFound(
+            f"unknown backend {name!r}; registered backends: {', '.join(names()) or 'none'}"
+        )
+    return GROUPS[eps[name].group]
 
 
 def load_class(name: str) -> type[Backend]:
@@ -90,11 +105,13 @@ def load_class(name: str) -> type[Backend]:
     return cls
 
 
-def loadable() -> dict[str, type[Backend]]:
-    """Every registered backend whose implementation imports here, by name (those missing an
-    SDK are left out)."""
+def loadable(kind: str | None = None) -> dict[str, type[Backend]]:
+    """Every registered backend (of ``kind``, if given) whose implementation imports here, by
+    name (those missing an SDK are left out). This imports them: ask for the kind you need."""
     classes: dict[str, type[Backend]] = {}
     for name in names():
+        if kind is not None and declared_kind(name) != kind:
+            continue
         try:
             classes[name] = load_class(name)
         except BackendUnavailable:
@@ -108,6 +125,8 @@ def _wrong_kind(name: str, wanted: str) -> BackendNotFound:
 
 def quantum(name: str, **options: Any) -> QuantumBackend:
     """A quantum backend instance by name."""
+    if declared_kind(name) != "quantum":
+        raise _wrong_kind(name, "quantum")
     cls = load_class(name)
     if not issubclass(cls, QuantumBackend):
         raise _wrong_kind(name, "quantum")
@@ -116,6 +135,8 @@ def quantum(name: str, **options: Any) -> QuantumBackend:
 
 def classical(name: str, **options: Any) -> ClassicalBackend:
     """A classical backend instance by name."""
+    if declared_kind(name) != "classical":
+        raise _wrong_kind(name, "classical")
     cls = load_class(name)
     if not issubclass(cls, ClassicalBackend):
         raise _wrong_kind(name, "classical")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from backends import registry
-from backends.base import ClassicalBackend, QuantumBackend
+from backends.base import ClassicalBackend
 from broker.config import Settings
 from broker.errors import RuntimeUnavailable
 
@@ -113,14 +113,22 @@ def nudge(settings: Settings) -> None:
 
 
 def worker_queues() -> list[str]:
-    """Queues of every backend that loads here, but those of hosted backends (their pilot
-    jobs consume them)."""
+    """Queues of every quantum backend registered here and of every classical backend that
+    loads here, but those of hosted backends (their pilot jobs consume them).
+
+    Quantum SDKs are not imported to find them: a task only reaches a queue after its job was
+    admitted, which loads its backend.
+    """
     from broker.orchestrator import queue_for
 
-    return [
-        queue_for("quantum" if issubclass(cls, QuantumBackend) else "classical", name)
-        for name, cls in registry.loadable().items()
-        if not (issubclass(cls, ClassicalBackend) and cls.hosted)
+    quantum = [n for n in registry.names() if registry.declared_kind(n) == "quantum"]
+    classical = [
+        name
+        for name, cls in registry.loadable("classical").items()
+        if issubclass(cls, ClassicalBackend) and not cls.hosted
+    ]
+    return [queue_for("quantum", n) for n in quantum] + [
+        queue_for("classical", n) for n in classical
     ]
 
 

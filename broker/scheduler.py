@@ -45,7 +45,7 @@ class Scheduler:
         if self._pilots is None:
             self._pilots = {
                 name: PilotManager(self.broker, name)
-                for name, cls in registry.loadable().items()
+                for name, cls in registry.loadable("classical").items()
                 if issubclass(cls, ClassicalBackend) and cls.hosted
             }
         return self._pilots

@@ -29,7 +29,7 @@ def test_kind_mismatch_is_refused() -> None:
 
 
 def test_missing_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = EntryPoint(name="ghost", value="qcb_missing_sdk.sim:Ghost", group=registry.GROUP)
+    fake = EntryPoint(name="ghost", value="qcb_missing_sdk.sim:Ghost", group=registry.QUANTUM_GROUP)
     eps = {**registry._entry_points(), "ghost": fake}
     monkeypatch.setattr(registry, "_entry_points", lambda: eps)
     monkeypatch.setitem(registry._EXTRA_FOR_MODULE, "qcb_missing_sdk", "ghostly")
@@ -37,3 +37,26 @@ def test_missing_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         registry.quantum("ghost")
     assert "qcb_missing_sdk" in str(info.value)
     assert "pip install 'qcbroker[ghostly]'" in str(info.value)
+
+
+def test_the_kind_is_known_without_importing_the_sdk() -> None:
+    assert registry.declared_kind("pennylane") == "quantum"
+    assert registry.declared_kind("slurm") == "classical"
+    with pytest.raises(BackendNotFound, match="unknown backend"):
+        registry.declared_kind("nope")
+
+
+def test_worker_queues_do_not_import_quantum_sdks() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from broker.runtime import worker_queues; q = worker_queues(); "
+        "print(','.join(q)); print(','.join(m for m in ('pennylane', 'cirq', 'braket', "
+        "'qiskit_ibm_runtime', 'qrmi') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    queues, imported = out.stdout.splitlines()
+    assert "quantum.pennylane" in queues.split(",") and "classical.local" in queues.split(",")
+    assert "classical.slurm-pilot" not in queues.split(",")  # hosted: its pilots consume it
+    assert imported == ""
