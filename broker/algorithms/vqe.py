@@ -27,6 +27,7 @@ from broker.algorithms.base import (
 )
 from broker.errors import InvalidJob
 from broker.models import JobSpec, TaskRequest
+from circuits import resources
 from circuits.canonical import Circuit
 from circuits.coerce import coerce_observable
 from circuits.errors import CircuitError
@@ -177,10 +178,14 @@ class VQE(Algorithm):
         needs = [Need(job.backend, "evaluations", float(evaluations))]
         if inputs.shots:
             if inputs.hamiltonian is not None:
-                groups = len(inputs.hamiltonian.to_sparse_pauli_op().group_commuting(True))
+                cost = resources.estimate(
+                    inputs.circuit, evaluations, inputs.shots, [inputs.hamiltonian]
+                )
+                shots = float(cost.total_shots or 0)
             else:  # not built yet: at most one group per non-identity Pauli string
                 groups = 4**inputs.circuit.num_qubits - 1
-            needs.append(Need(job.backend, "shots", float(evaluations * inputs.shots * groups)))
+                shots = float(evaluations * inputs.shots * groups)
+            needs.append(Need(job.backend, "shots", shots))
         classical = []
         if inputs.problem is not None:
             classical.append(_problem_spec(inputs.problem))
