@@ -6,9 +6,6 @@ example file with only ``backend`` changed — as ``qcb run FILE --backend NAME`
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -40,25 +37,3 @@ def test_the_h2_example_reaches_chemical_accuracy_on_every_simulator(qcb_home: P
         assert {t.backend for t in result.lineage.tasks if t.kind == "quantum"} == {name}
         assert result.lineage.backend == name
     client.shutdown()
-
-
-def test_qcb_run_backend_picks_a_noisy_device_model(qcb_home: Path) -> None:
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "qcb"),
-            "run",
-            str(EXAMPLES / "vqe_h2.yaml"),
-            "--backend",
-            "aer-noisy",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    job = json.loads(done.stdout)
-    assert job["state"] == "COMPLETED"
-    assert job["lineage"]["backend"] == "aer-noisy"
-    # Noise moves the energy off the exact value, but not far, on a 2-qubit problem.
-    assert 1e-3 < abs(job["result"]["energy"] - EXACT) < 0.05

@@ -151,3 +151,24 @@ def test_parameterized_controlled_gates_are_simulated_right(name: str, gate: str
     assert got is not None
     for row, p in zip(got, points, strict=True):
         assert row[0] == pytest.approx(exact(circ, p, obs), abs=1e-10)
+
+
+def test_aer_noisy_simulates_a_fake_device_with_its_noise_and_calibration() -> None:
+    backend = registry.quantum("aer-noisy")
+    caps = backend.capabilities()
+    assert caps.max_qubits == 5 and caps.basis_gates and "cx" in caps.basis_gates
+    circ = ansatz()
+    points = [[0.1, 0.2], [1.0, -0.5]]
+    item = QuantumItem(circuit=circ.qasm, parameter_values=points, observables=[H])
+    res = backend.result(backend.submit(QuantumBatch(items=[item], seed=3), task_id="t"))
+    got = res.items[0].expectation_values
+    assert got is not None
+    errors = [abs(row[0] - exact(circ, p, H)) for row, p in zip(got, points, strict=True)]
+    assert all(1e-4 < e < 0.1 for e in errors), errors  # noisy, but close on 2 qubits
+    assert res.device == "fake_manila" and res.calibration_time is not None
+    with pytest.raises(BackendError, match="at most 5"):
+        wide = Circuit.from_qiskit(QuantumCircuit(6))
+        backend.submit(
+            QuantumBatch(items=[QuantumItem(circuit=wide.qasm, observables=[])], shots=10),
+            task_id="w",
+        )
