@@ -24,15 +24,13 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
 from backends.base import (
-    BackendStatus,
     Capabilities,
     ItemResult,
-    QuantumBackend,
     QuantumBatch,
     QuantumResult,
+    refuse_unknown_options,
 )
 from backends.batching import (
-    ResultCache,
     Stopwatch,
     exact_items,
     exact_runs,
@@ -40,7 +38,7 @@ from backends.batching import (
 )
 from backends.errors import BackendError, BackendUnavailable
 from backends.fake_devices import fake_device
-from backends.states import TaskState
+from backends.inprocess import InProcessSimulator
 from circuits.canonical import Circuit
 from circuits.observables import PauliSum
 
@@ -57,7 +55,7 @@ def _qiskit_values(circuit: Circuit, qc: QuantumCircuit, values: np.ndarray) -> 
     return values[:, order]
 
 
-class AerBackend(QuantumBackend):
+class AerBackend(InProcessSimulator):
     """Qiskit Aer. Options: ``method`` (one of :data:`METHODS`), ``max_qubits``, ``device``
     (a fake device whose noise model and constraints to simulate), ``optimization_level``."""
 
@@ -69,12 +67,7 @@ class AerBackend(QuantumBackend):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        unknown = sorted(set(options) - set(self.OPTIONS))
-        if unknown:
-            raise BackendError(
-                f"unknown option(s) for {self.name}: {', '.join(unknown)}; "
-                f"valid options: {', '.join(self.OPTIONS)}"
-            )
+        refuse_unknown_options(self.name, options, self.OPTIONS)
         self.method = str(options.get("method", self.default_method))
         if self.method not in METHODS:
             raise BackendError(
@@ -84,7 +77,6 @@ class AerBackend(QuantumBackend):
         self.device = fake_device(self.device_name) if self.device_name else None
         self.optimization_level = int(options.get("optimization_level", 1))
         self._simulator = self._make_simulator()
-        self._results = ResultCache(self.name)
         self._transpiled: dict[tuple[str, int | None], QuantumCircuit] = {}
         self._capabilities: Capabilities | None = None
 
@@ -242,18 +234,6 @@ class AerBackend(QuantumBackend):
             for res, pub in zip(results, pubs, strict=True)
         ]
         return plan.assemble(counts), plan.executions, plan.executions * shots
-
-    def status(self, native_id: str) -> BackendStatus:
-        """COMPLETED for a batch this process ran; ``NativeJobLost`` otherwise."""
-        self._results.get(native_id)
-        return BackendStatus(state=TaskState.COMPLETED, native_state="DONE")
-
-    def cancel(self, native_id: str) -> None:
-        """Nothing to stop: a batch has finished by the time ``submit`` returns."""
-
-    def result(self, native_id: str) -> QuantumResult:
-        """The batch's results (kept once; a second call still returns them)."""
-        return self._results.get(native_id)
 
 
 class AerMPSBackend(AerBackend):

@@ -24,7 +24,7 @@ Guarantees shared by both contracts:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -173,6 +173,18 @@ class QuantumResult(_Model):
 
 
 # --- the contracts -----------------------------------------------------------------------
+
+
+def refuse_unknown_options(backend: str, given: Mapping[str, Any], valid: Sequence[str]) -> None:
+    """Raise ``BackendError`` naming the unknown options and listing the valid ones."""
+    from backends.errors import BackendError
+
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise BackendError(
+            f"unknown option(s) for {backend}: {', '.join(unknown)}; "
+            f"valid options: {', '.join(valid)}"
+        )
 
 
 class Backend(ABC):

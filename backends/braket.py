@@ -53,6 +53,7 @@ from backends.base import (
     QuantumBackend,
     QuantumBatch,
     QuantumResult,
+    refuse_unknown_options,
 )
 from backends.batching import ResultCache, Stopwatch
 from backends.braket_convert import (
@@ -133,12 +134,7 @@ class BraketBackend(QuantumBackend):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        unknown = sorted(set(options) - set(self.OPTIONS))
-        if unknown:
-            raise BackendError(
-                f"unknown option(s) for {self.name}: {', '.join(unknown)}; "
-                f"valid options: {', '.join(self.OPTIONS)}"
-            )
+        refuse_unknown_options(self.name, options, self.OPTIONS)
         self.device_name = str(options.get("device", "local"))
         self.local = self.device_name in LOCAL
         if not self.local and not self.device_name.startswith("arn:aws:braket:"):

@@ -20,16 +20,15 @@ import cirq
 import numpy as np
 
 from backends.base import (
-    BackendStatus,
     Capabilities,
     ItemResult,
-    QuantumBackend,
     QuantumBatch,
     QuantumResult,
+    refuse_unknown_options,
 )
-from backends.batching import ResultCache, Stopwatch, exact_items, exact_runs, sampling_plan
+from backends.batching import Stopwatch, exact_items, exact_runs, sampling_plan
 from backends.errors import BackendError
-from backends.states import TaskState
+from backends.inprocess import InProcessSimulator
 from circuits.canonical import Circuit
 from circuits.cirq_convert import clbit_key, observable_to_cirq, sweep, to_cirq
 
@@ -57,7 +56,7 @@ def counts(result: cirq.Result, num_clbits: int) -> dict[str, int]:
     return {"".join(map(str, row)): int(n) for row, n in zip(rows, numbers, strict=True)}
 
 
-class CirqBackend(QuantumBackend):
+class CirqBackend(InProcessSimulator):
     """Cirq's state-vector simulator. Option: ``max_qubits`` (default :attr:`qubit_limit`)."""
 
     name = "cirq"
@@ -68,17 +67,11 @@ class CirqBackend(QuantumBackend):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        unknown = sorted(set(options) - set(self.OPTIONS))
-        if unknown:
-            raise BackendError(
-                f"unknown option(s) for {self.name}: {', '.join(unknown)}; "
-                f"valid options: {', '.join(self.OPTIONS)}"
-            )
+        refuse_unknown_options(self.name, options, self.OPTIONS)
         limit = options.get("max_qubits", self.qubit_limit)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise BackendError(f"max_qubits must be a positive integer, not {limit!r}")
         self.max_qubits = limit
-        self._results = ResultCache(self.name)
 
     def simulator(self, seed: int | None = None) -> Any:
         """A fresh double-precision simulator, seeded for sampling."""
@@ -178,18 +171,6 @@ class CirqBackend(QuantumBackend):
             all_counts.append([counts(result, ir.num_clbits) for result in results])
             calls += 1
         return plan.assemble(all_counts), plan.executions, calls
-
-    def status(self, native_id: str) -> BackendStatus:
-        """COMPLETED for a batch this process ran; ``NativeJobLost`` otherwise."""
-        self._results.get(native_id)
-        return BackendStatus(state=TaskState.COMPLETED, native_state="DONE")
-
-    def cancel(self, native_id: str) -> None:
-        """Nothing to stop: a batch has finished by the time ``submit`` returns."""
-
-    def result(self, native_id: str) -> QuantumResult:
-        """The batch's results (kept; a second call returns them again)."""
-        return self._results.get(native_id)
 
 
 class CirqDensityMatrixBackend(CirqBackend):

@@ -38,6 +38,7 @@ from backends.base import (
     QuantumBackend,
     QuantumBatch,
     QuantumResult,
+    refuse_unknown_options,
 )
 from backends.errors import BackendError, NativeJobLost
 from backends.fake_devices import fake_device_class
@@ -70,12 +71,7 @@ class IBMBackend(QuantumBackend):
     OPTIONS += ("max_qubits",)
 
     def __init__(self, **options: Any) -> None:
-        unknown = sorted(set(options) - set(self.OPTIONS))
-        if unknown:
-            raise BackendError(
-                f"unknown option(s) for {self.name}: {', '.join(unknown)}; "
-                f"valid options: {', '.join(self.OPTIONS)}"
-            )
+        refuse_unknown_options(self.name, options, self.OPTIONS)
         token = options.pop("token", None)
         super().__init__(**options)  # self.options never holds the token
         self._token = SecretStr(str(token)) if token is not None else None

@@ -23,16 +23,15 @@ import psutil
 from pennylane.tape import QuantumScript
 
 from backends.base import (
-    BackendStatus,
     Capabilities,
     ItemResult,
-    QuantumBackend,
     QuantumBatch,
     QuantumResult,
+    refuse_unknown_options,
 )
-from backends.batching import ResultCache, Stopwatch, exact_items, exact_runs, sampling_plan
+from backends.batching import Stopwatch, exact_items, exact_runs, sampling_plan
 from backends.errors import BackendError, BackendUnavailable
-from backends.states import TaskState
+from backends.inprocess import InProcessSimulator
 from circuits.canonical import Circuit
 from circuits.pennylane_convert import counts_from_samples, pauli_observable, to_pennylane
 
@@ -49,7 +48,7 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
-class PennyLaneBackend(QuantumBackend):
+class PennyLaneBackend(InProcessSimulator):
     """PennyLane's ``default.qubit``. Options: ``max_qubits`` (default: what memory allows, at
     most :attr:`qubit_cap`) and ``mcm_method`` (one of :data:`MCM_METHODS`, default
     ``deferred``); a batch's ``options`` may set ``mcm_method`` too."""
@@ -65,16 +64,10 @@ class PennyLaneBackend(QuantumBackend):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        unknown = sorted(set(options) - set(self.OPTIONS))
-        if unknown:
-            raise BackendError(
-                f"unknown option(s) for {self.name}: {', '.join(unknown)}; "
-                f"valid options: {', '.join(self.OPTIONS)}"
-            )
+        refuse_unknown_options(self.name, options, self.OPTIONS)
         self.mcm_method = _mcm_method(options.get("mcm_method", "deferred"))
         self.max_qubits = self._max_qubits(options.get("max_qubits"))
         self._make_device(None)
-        self._results = ResultCache(self.name)
 
     def _max_qubits(self, value: Any) -> int:
         if value is not None:
@@ -195,18 +188,6 @@ class PennyLaneBackend(QuantumBackend):
             counts.append([counts_from_samples(run.circuit.ir, s) for s in samples])
             start += run.executions
         return plan.assemble(counts), plan.executions, plan.executions * shots
-
-    def status(self, native_id: str) -> BackendStatus:
-        """COMPLETED for a batch this process ran; ``NativeJobLost`` otherwise."""
-        self._results.get(native_id)
-        return BackendStatus(state=TaskState.COMPLETED, native_state="DONE")
-
-    def cancel(self, native_id: str) -> None:
-        """Nothing to stop: a batch has finished by the time ``submit`` returns."""
-
-    def result(self, native_id: str) -> QuantumResult:
-        """The batch's results (kept; a second call returns them again)."""
-        return self._results.get(native_id)
 
 
 def _mcm_method(value: Any) -> str:

@@ -45,7 +45,14 @@ from qiskit_ibm_runtime.utils.backend_decoder import (
     properties_from_server_data,
 )
 
-from backends.base import BackendStatus, Capabilities, QuantumBackend, QuantumBatch, QuantumResult
+from backends.base import (
+    BackendStatus,
+    Capabilities,
+    QuantumBackend,
+    QuantumBatch,
+    QuantumResult,
+    refuse_unknown_options,
+)
 from backends.batching import SamplingPlan, sampling_plan
 from backends.errors import BackendError, BackendUnavailable, NativeJobLost
 from backends.states import TaskState
@@ -102,12 +109,7 @@ class QRMIBackend(QuantumBackend):
     name = "qrmi"
 
     def __init__(self, **options: Any) -> None:
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise BackendError(
-                f"unknown option(s) for {self.name}: {', '.join(unknown)}; "
-                f"valid options: {', '.join(OPTIONS)}"
-            )
+        refuse_unknown_options(self.name, options, OPTIONS)
         super().__init__(**{k: "***" if k in SECRETS else v for k, v in options.items()})
         self.type = str(options.get("type"))
         if "type" in options and self.type not in TYPES:
