@@ -1,6 +1,6 @@
 # qcbroker: the two commands a new user needs.
 #   make demo   create .venv, install, run the H2 VQE on the embedded default (no server)
-#   make test   install what the tests need, start what they need (a real single-host Slurm
+#   make test   install what the tests need (every optional quantum SDK), start what they need (a real single-host Slurm
 #               with slurmrestd: docker/slurm/start.sh), run ruff, mypy and pytest
 
 PYTHON ?= python3
@@ -23,7 +23,7 @@ $(BIN)/qcb: pyproject.toml | python
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(BIN)/qcb
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,all]'
 	@touch $@
 
 demo: $(BIN)/qcb
