@@ -1,7 +1,8 @@
 # qcbroker: the two commands a new user needs.
 #   make demo   create .venv, install, run the H2 VQE on the embedded default (no server)
-#   make test   install what the tests need (every optional quantum SDK), start what they need (a real single-host Slurm
-#               with slurmrestd: docker/slurm/start.sh), run ruff, mypy and pytest
+#   make test   install what the tests need (every optional quantum SDK), start what they
+#               need (a real single-host Slurm with slurmrestd: docker/slurm/start.sh),
+#               run ruff, mypy and pytest
 
 PYTHON ?= python3
 VENV   ?= .venv
