@@ -119,10 +119,7 @@ class AerBackend(InProcessSimulator):
     def submit(self, batch: QuantumBatch, *, task_id: str) -> str:
         """Run the batch now (simulation is local); the result waits under the native id."""
         clock = Stopwatch()
-        width = max(Circuit(qasm=item.circuit).num_qubits for item in batch.items)
-        limit = self.capabilities().max_qubits
-        if limit is not None and width > limit:
-            raise BackendError(f"a circuit has {width} qubits; {self.name} takes at most {limit}")
+        self.refuse_too_wide(batch, self.capabilities().max_qubits)
         try:
             if batch.shots is None:
                 items, evaluations, shots_total = self._exact(batch)

@@ -29,7 +29,6 @@ from backends.base import (
 from backends.batching import Stopwatch, exact_items, exact_runs, sampling_plan
 from backends.errors import BackendError
 from backends.inprocess import InProcessSimulator
-from circuits.canonical import Circuit
 from circuits.cirq_convert import clbit_key, observable_to_cirq, sweep, to_cirq
 
 
@@ -103,12 +102,11 @@ class CirqBackend(InProcessSimulator):
                 f"unknown batch option(s) for {self.name}: {', '.join(sorted(batch.options))}; "
                 "it takes none"
             )
-        width = max(Circuit(qasm=item.circuit).num_qubits for item in batch.items)
-        if width > self.max_qubits:
-            raise BackendError(
-                f"a circuit has {width} qubits; {self.name} takes at most {self.max_qubits}",
-                hint="set the backend option max_qubits if this machine has the memory",
-            )
+        self.refuse_too_wide(
+            batch,
+            self.max_qubits,
+            hint="set the backend option max_qubits if this machine has the memory",
+        )
         try:
             if batch.shots is None:
                 items, evaluations, calls = self._exact(batch)

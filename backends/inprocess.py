@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.base import BackendStatus, QuantumBackend, QuantumResult
+from backends.base import BackendStatus, QuantumBackend, QuantumBatch, QuantumResult
 from backends.batching import ResultCache
+from backends.errors import BackendError
 from backends.states import TaskState
+from circuits.canonical import Circuit
 
 
 class InProcessSimulator(QuantumBackend):
@@ -23,6 +25,16 @@ class InProcessSimulator(QuantumBackend):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._results = ResultCache(self.name)
+
+    def refuse_too_wide(
+        self, batch: QuantumBatch, limit: int | None, hint: str | None = None
+    ) -> None:
+        """Raise ``BackendError`` when a circuit of ``batch`` has more than ``limit`` qubits."""
+        width = max(Circuit(qasm=item.circuit).num_qubits for item in batch.items)
+        if limit is not None and width > limit:
+            raise BackendError(
+                f"a circuit has {width} qubits; {self.name} takes at most {limit}", hint=hint
+            )
 
     def status(self, native_id: str) -> BackendStatus:
         """COMPLETED for a batch this process ran; ``NativeJobLost`` otherwise."""

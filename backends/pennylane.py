@@ -32,7 +32,6 @@ from backends.base import (
 from backends.batching import Stopwatch, exact_items, exact_runs, sampling_plan
 from backends.errors import BackendError, BackendUnavailable
 from backends.inprocess import InProcessSimulator
-from circuits.canonical import Circuit
 from circuits.pennylane_convert import counts_from_samples, pauli_observable, to_pennylane
 
 MCM_METHODS = ("deferred", "one-shot", "tree-traversal")
@@ -109,12 +108,11 @@ class PennyLaneBackend(InProcessSimulator):
                 f"valid options: {', '.join(self.BATCH_OPTIONS)}"
             )
         mcm_method = _mcm_method(batch.options.get("mcm_method", self.mcm_method))
-        width = max(Circuit(qasm=item.circuit).num_qubits for item in batch.items)
-        if width > self.max_qubits:
-            raise BackendError(
-                f"a circuit has {width} qubits; {self.name} takes at most {self.max_qubits}",
-                hint="set the backend option max_qubits if this machine has the memory",
-            )
+        self.refuse_too_wide(
+            batch,
+            self.max_qubits,
+            hint="set the backend option max_qubits if this machine has the memory",
+        )
         native_id = f"{self.name}-{uuid.uuid4().hex}"
         try:
             if batch.shots is None:
