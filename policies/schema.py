@@ -1,105 +1,105 @@
 """The policy file schema (``apiVersion: qcbroker/v1``, ``kind: Policy``).
 
-This is the minimal form the embedded path needs: backends with their units, and proposals
-with members, dates and budgets. Unknown fields are errors, so a misspelt key never silently
-changes a committee's intent.
+A policy holds backends with their units, charge factors and capacity; security domains;
+QOS levels; priority weights; fair-share settings; optional overrun bands and
+use-it-or-lose-it checkpoints; and the proposals with their budgets. The sections live in
+:mod:`policies.sections` and :mod:`policies.proposals`; checks between sections in
+:mod:`policies.crosscheck`.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, PrivateAttr
 
-UNITS = ("shots", "evaluations", "qpu_seconds", "node_hours", "core_hours", "credits")
-Unit = Literal["shots", "evaluations", "qpu_seconds", "node_hours", "core_hours", "credits"]
+from policies.proposals import Budget, Proposal
+from policies.sections import (
+    QOS,
+    BackendPolicy,
+    Checkpoint,
+    Effective,
+    FairShare,
+    Metadata,
+    Overrun,
+    Priority,
+    SecurityDomain,
+    Strict,
+)
+from policies.types import UNITS, Unit
 
+__all__ = [
+    "QOS",
+    "UNITS",
+    "BackendPolicy",
+    "Budget",
+    "Checkpoint",
+    "Effective",
+    "FairShare",
+    "Metadata",
+    "Overrun",
+    "Policy",
+    "Priority",
+    "Proposal",
+    "SecurityDomain",
+    "Unit",
+]
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Metadata(_Strict):
-    """Who wrote this revision of the policy."""
-
-    name: str
-    revision: str = Field(default="1", description="The committee's label for this revision.")
-
-
-class BackendPolicy(_Strict):
-    """How one backend is charged: the units its usage is counted in."""
-
-    units: list[Unit] = Field(min_length=1)
-    charge_factor: float = Field(default=1.0, gt=0)
-
-
-class Budget(_Strict):
-    """An amount of one unit on one backend for a proposal."""
-
-    backend: str
-    unit: Unit
-    amount: float = Field(ge=0)
-
-
-class Proposal(_Strict):
-    """An allocation award: who may use it, when, and how much."""
-
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    title: str = ""
-    pi: str
-    members: list[str] = Field(
-        min_length=1, description="User names; '*' admits every user (local use only)."
-    )
-    start: date | None = None
-    expires: date | None = None
-    budgets: list[Budget] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> Proposal:
-        if self.start and self.expires and self.expires < self.start:
-            raise ValueError(f"expires ({self.expires}) is before start ({self.start})")
-        return self
-
-    def admits(self, user: str) -> bool:
-        """Whether ``user`` is a member (or the PI)."""
-        return user == self.pi or user in self.members or "*" in self.members
+DEFAULT_DOMAINS = {"open": SecurityDomain(backends=["*"])}
+DEFAULT_QOS = {"normal": QOS()}
 
 
-class Policy(_Strict):
+class Policy(Strict):
     """A whole policy file."""
 
     api_version: Literal["qcbroker/v1"] = Field(alias="apiVersion")
     kind: Literal["Policy"]
     metadata: Metadata
+    effective: Effective | None = None
     backends: dict[str, BackendPolicy]
+    security_domains: dict[str, SecurityDomain] = Field(
+        default_factory=lambda: dict(DEFAULT_DOMAINS)
+    )
+    qos: dict[str, QOS] = Field(default_factory=lambda: dict(DEFAULT_QOS), min_length=1)
+    default_qos: str | None = Field(
+        default=None, description="QOS of a job that names none; default: the first level."
+    )
+    priority: Priority = Field(default_factory=Priority)
+    fairshare: FairShare = Field(default_factory=FairShare)
+    overrun: Overrun = Field(default_factory=Overrun)
+    checkpoints: list[Checkpoint] = Field(default_factory=list)
     proposals: list[Proposal]
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    _by_id: dict[str, Proposal] | None = PrivateAttr(default=None)
 
     def proposal(self, proposal_id: str) -> Proposal | None:
         """The proposal with that id, if any."""
-        return next((p for p in self.proposals if p.id == proposal_id), None)
+        return self._proposals().get(proposal_id)
+
+    def _proposals(self) -> dict[str, Proposal]:
+        if self._by_id is None:
+            self._by_id = {p.id: p for p in self.proposals}
+        return self._by_id
+
+    def qos_of(self, proposal: Proposal, requested: str | None) -> str:
+        """The QOS a job of ``proposal`` runs at when it asks for ``requested`` (or none)."""
+        if requested is not None:
+            return requested
+        if proposal.allowed_qos:
+            return proposal.allowed_qos[0]
+        return self.default_qos or next(iter(self.qos))
+
+    def allowed_qos(self, proposal: Proposal) -> list[str]:
+        """The QOS levels a proposal's jobs may use."""
+        return list(proposal.allowed_qos) or [self.default_qos or next(iter(self.qos))]
+
+    def domain_allows(self, proposal: Proposal, backend: str) -> bool:
+        """Whether the proposal's security domain lets its jobs run on ``backend``."""
+        domain = self.security_domains.get(proposal.security_domain)
+        return domain is not None and domain.allows(backend)
 
     def cross_check(self) -> list[str]:
         """Problems between sections, each with its path (empty when consistent)."""
-        problems: list[str] = []
-        seen: set[str] = set()
-        for i, prop in enumerate(self.proposals):
-            if prop.id in seen:
-                problems.append(f"proposals[{i}].id: duplicate proposal id {prop.id!r}")
-            seen.add(prop.id)
-            for j, budget in enumerate(prop.budgets):
-                path = f"proposals[{i}].budgets[{j}]"
-                backend = self.backends.get(budget.backend)
-                if backend is None:
-                    problems.append(
-                        f"{path}.backend: unknown backend {budget.backend!r}; "
-                        f"the policy's backends are: {', '.join(sorted(self.backends))}"
-                    )
-                elif budget.unit not in backend.units:
-                    problems.append(
-                        f"{path}.unit: backend {budget.backend!r} is counted in "
-                        f"{', '.join(backend.units)}, not {budget.unit!r}"
-                    )
-        return problems
+        from policies.crosscheck import cross_check
+
+        return cross_check(self)
