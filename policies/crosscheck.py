@@ -145,8 +145,10 @@ def _capacity(policy: Policy) -> list[str]:
                     f"not {cap.unit!r}"
                 )
                 continue
-            days = (cap.window or 0.0) / 86400.0 if cap.period == "rolling" else None
-            days = days or PERIOD_DAYS.get(cap.period, 0.0)
+            if cap.period == "rolling":
+                days = (cap.window or 0.0) / 86400.0
+            else:
+                days = PERIOD_DAYS[cap.period]
             per_day = cap.amount * cap.oversubscription / days
             total = awarded.get((name, cap.unit), 0.0)
             if total > per_day * (1 + 1e-9):
