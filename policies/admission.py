@@ -1,16 +1,18 @@
-"""Admission: may this user run this job under this proposal, now, within its budget?
+"""Admission: may this user run this job under this proposal, now, within its budgets?
 
-The check is pure: the caller passes the proposal's current balances (from the ledger) and
-the job's estimate, and gets a decision with the reason and what remains. The budget rule is
-``used + held + estimate <= limit`` for every resource the job needs.
+The check is pure: the caller passes the charges so far (a :class:`UsageBook`) and what
+running jobs hold, and gets a decision with the reason and what remains. For every budget
+a job needs, ``used + held + estimate <= limit`` (hard budgets), or ``<= limit x
+hard_stop_pct`` (soft budgets, which may run into the overrun bands). Nothing is decided
+anywhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 
+from policies.budgets import BudgetState, UsageBook, budget_states, epoch, standing
 from policies.schema import Policy
 
 
@@ -25,11 +27,19 @@ class Need:
 
 @dataclass(frozen=True)
 class Decision:
-    """Admitted or not; why; and the balance per resource (limit, used, held, remaining)."""
+    """Admitted or not; why; and what remained per (backend, unit) before this job."""
 
     admitted: bool
     reason: str
     remaining: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def _remaining(states: list[BudgetState]) -> dict[tuple[str, str], float]:
+    out: dict[tuple[str, str], float] = {}
+    for s in states:
+        key = (s.budget.backend, s.budget.unit)
+        out[key] = min(out.get(key, s.remaining), s.remaining)
+    return out
 
 
 def admit(
@@ -38,11 +48,13 @@ def admit(
     user: str,
     proposal_id: str,
     needs: list[Need],
-    balances: Mapping[tuple[str, str], tuple[float, float]],
-    today: date | None = None,
+    book: UsageBook,
+    held: Mapping[tuple[str, str], float],
+    now: float,
+    qos: str | None = None,
+    backends: Collection[str] = (),
 ) -> Decision:
-    """Decide admission. ``balances`` maps (backend, unit) to (used, held)."""
-    today = today or date.today()
+    """Decide admission of a job needing ``needs`` and running on ``backends``."""
     proposal = policy.proposal(proposal_id)
     if proposal is None:
         known = ", ".join(p.id for p in policy.proposals) or "none"
@@ -51,30 +63,80 @@ def admit(
         )
     if not proposal.admits(user):
         return Decision(False, f"user {user!r} is not a member of proposal {proposal_id!r}")
-    if proposal.start and today < proposal.start:
+    eff = policy.effective
+    if eff is not None and not epoch(eff.from_) <= now < epoch(eff.to) + 86400:
+        return Decision(
+            False,
+            f"policy {policy.metadata.name!r} governs {eff.from_} to {eff.to} only; "
+            "ask the allocation committee for the revision in force now",
+        )
+    if proposal.start and now < epoch(proposal.start):
         return Decision(False, f"proposal {proposal_id!r} starts on {proposal.start}")
-    if proposal.expires and today > proposal.expires:
+    if proposal.expires and now >= epoch(proposal.expires) + 86400:
         return Decision(False, f"proposal {proposal_id!r} expired on {proposal.expires}")
-    limits = {(b.backend, b.unit): b.amount for b in proposal.budgets}
-    remaining: dict[tuple[str, str], float] = {}
-    for key, limit in limits.items():
-        used, held = balances.get(key, (0.0, 0.0))
-        remaining[key] = limit - used - held
-    for need in needs:
-        wanted = (need.backend, need.unit)
-        if wanted not in limits:
+    allowed_qos = policy.allowed_qos(proposal)
+    if qos is not None and qos not in allowed_qos:
+        return Decision(
+            False,
+            f"proposal {proposal_id!r} may not use QOS {qos!r}; it may use: "
+            + ", ".join(allowed_qos),
+        )
+    wanted = {*backends, *(n.backend for n in needs)}
+    usable = proposal.backends()
+    for backend in sorted(wanted):
+        if not policy.domain_allows(proposal, backend):
+            domain = policy.security_domains.get(proposal.security_domain)
+            allowed = ", ".join(domain.backends) if domain else "none"
             return Decision(
                 False,
-                f"proposal {proposal_id!r} has no {need.unit} budget on backend {need.backend!r}",
-                remaining,
+                f"proposal {proposal_id!r} is in security domain "
+                f"{proposal.security_domain!r}, which does not allow backend {backend!r}; "
+                f"it allows: {allowed}",
             )
-        if need.amount > remaining[wanted]:
-            used, held = balances.get(wanted, (0.0, 0.0))
+        if backend not in usable:
             return Decision(
                 False,
-                f"proposal {proposal_id!r} has {remaining[wanted]:g} {need.unit} left on "
-                f"{need.backend!r} (limit {limits[wanted]:g}, used {used:g}, held {held:g}); "
-                f"this job may need up to {need.amount:g}",
+                f"proposal {proposal_id!r} has no budget on backend {backend!r}; it may use: "
+                + (", ".join(sorted(usable)) or "none"),
+            )
+    states = budget_states(policy, proposal, book, held, now)
+    remaining = _remaining(states)
+    stand = standing(policy, states)
+    if stand.stopped:
+        return Decision(False, f"proposal {proposal_id!r} {stand.reason}", remaining)
+    return _check_budgets(policy, proposal_id, needs, states, remaining)
+
+
+def _check_budgets(
+    policy: Policy,
+    proposal_id: str,
+    needs: list[Need],
+    states: list[BudgetState],
+    remaining: dict[tuple[str, str], float],
+) -> Decision:
+    totals: dict[tuple[str, str], float] = {}
+    for need in needs:
+        key = (need.backend, need.unit)
+        totals[key] = totals.get(key, 0.0) + need.amount
+    for state in states:
+        key = (state.budget.backend, state.budget.unit)
+        amount = totals.get(key)
+        if amount is None:
+            continue
+        ceiling = state.limit
+        stop = policy.overrun.hard_stop_pct
+        if state.budget.enforcement == "soft":
+            ceiling = state.limit * stop / 100.0 if stop is not None else float("inf")
+        if state.used + state.held + amount > ceiling * (1 + 1e-12):
+            b = state.budget
+            kind = "hard" if b.enforcement == "hard" else f"soft (stop at {stop:g} %)"
+            period = f"rolling {b.window / 86400:g} days" if b.window else b.period
+            return Decision(
+                False,
+                f"proposal {proposal_id!r} has {state.remaining:g} {b.unit} left on "
+                f"{b.backend!r} this {period.replace('_', ' ')} (limit {state.limit:g}, "
+                f"used {state.used:g}, held {state.held:g}; {kind}); this job may need up "
+                f"to {amount:g}",
                 remaining,
             )
     return Decision(True, "admitted", remaining)
