@@ -13,14 +13,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broker import catalog, queries, runtime
+from broker import catalog, queries, runtime, usage
 from broker.catalog import BackendInfo
 from broker.config import Settings
 from broker.errors import InvalidJob
 from broker.jobfile import load_job, parse_job
 from broker.models import JobResult, JobSpec, JobStatus
 from broker.orchestrator import Broker
-from policies.loader import format_loc
+from broker.policy_source import read_policy_text
+from broker.store import revisions
+from broker.usage import BurnPoint, ProposalUsage
+from policies.loader import LoadedPolicy, format_loc
 
 
 class Client:
@@ -103,6 +106,47 @@ class Client:
     def backends(self) -> list[BackendInfo]:
         """The backends on this machine: usable or not (and why), qubits, software."""
         return catalog.describe(self._broker)
+
+    def usage(self, proposal: str | None = None) -> list[ProposalUsage]:
+        """Used, held and remaining per budget of your proposals (or of one of them)."""
+        policy = self._broker.policy.policy
+        with self._broker.db.read() as conn:
+            return [
+                usage.proposal_usage(conn, policy, p)
+                for p in usage.visible_proposals(policy, self.user, proposal)
+            ]
+
+    def burn_down(
+        self, usages: list[ProposalUsage]
+    ) -> dict[tuple[str, str, str, str], list[BurnPoint]]:
+        """Cumulative charges of each budget over its current period (for plots)."""
+        with self._broker.db.read() as conn:
+            return {
+                (b.proposal, b.backend, b.unit, b.period): usage.burn_down(conn, b)
+                for u in usages
+                for b in u.budgets
+            }
+
+    def policy(self) -> LoadedPolicy:
+        """The policy revision in force."""
+        return self._broker.policy
+
+    def policy_history(self) -> list[revisions.Revision]:
+        """Every policy revision, oldest first; the last is in force."""
+        _ = self._broker.policy  # records the policy file's revision if it is new
+        with self._broker.db.read() as conn:
+            return revisions.history(conn)
+
+    def apply_policy(self, path: Path, reason: str) -> tuple[int, LoadedPolicy]:
+        """Make the policy in ``path`` the revision in force, with your name and ``reason``.
+
+        Raises ``PolicyError`` with every problem when it does not validate; the running
+        revision stays in force then.
+        """
+        _ = self._broker.policy  # the file's revision first, so that this one comes after it
+        return self._broker.policy_source.apply(
+            read_policy_text(path), source=str(path), author=self.user, reason=reason
+        )
 
     def cancel(self, job_id: str) -> JobStatus:
         """Cancel a job; returns its status afterwards."""

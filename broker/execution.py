@@ -31,6 +31,8 @@ from broker.orchestrator import Broker
 from broker.store import ledger
 from broker.store.db import utcnow
 from broker.store.schema import jobs, tasks
+from policies.schema import Policy
+from policies.types import CLASSICAL_UNITS
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +158,8 @@ class Executor:
     def _record(
         self, row: Any, status: BackendStatus, result: QuantumResult | ClassicalResult | None
     ) -> None:
-        usage = _usage(row, result)
-        revision = self.broker.policy.revision
+        loaded = self.broker.policy
+        revision = loaded.revision
         with self.broker.db.write() as conn:
             done = conn.execute(
                 update(tasks)
@@ -172,19 +174,30 @@ class Executor:
             )
             if done.rowcount != 1:
                 return
-            proposal = conn.execute(
-                select(jobs.c.proposal).where(jobs.c.id == row.job_id)
-            ).scalar_one()
+            job = conn.execute(
+                select(jobs.c.proposal, jobs.c.user, jobs.c.qos).where(jobs.c.id == row.job_id)
+            ).one()
+            usage = charges(loaded.policy, row.backend, job.qos, _usage(row, result))
             for unit, amount in usage.items():
                 ledger.charge(
                     conn,
-                    proposal=proposal,
+                    proposal=job.proposal,
                     job_id=row.job_id,
                     task_id=row.id,
                     backend=row.backend,
                     unit=unit,
                     amount=amount,
                     revision=revision,
+                )
+            seconds = _seconds(result)
+            if seconds is not None:
+                ledger.occupy(
+                    conn,
+                    task_id=row.id,
+                    backend=row.backend,
+                    proposal=job.proposal,
+                    user=job.user,
+                    seconds=seconds * ((row.size or 1.0) if row.kind == "classical" else 1.0),
                 )
 
 
@@ -206,10 +219,28 @@ def _seconds(result: QuantumResult | ClassicalResult | None) -> float | None:
     return None
 
 
+def charges(
+    policy: Policy, backend: str, qos: str | None, usage: dict[str, float]
+) -> dict[str, float]:
+    """What to charge for raw usage: classical units x the QOS usage factor x the backend's
+    charge factor; quantum units in the backend's own unit x its charge factor."""
+    config = policy.backends.get(backend)
+    factor = config.charge_factor if config is not None else 1.0
+    level = policy.qos.get(qos or "")
+    usage_factor = level.usage_factor if level is not None else 1.0
+    return {
+        unit: amount * factor * (usage_factor if unit in CLASSICAL_UNITS else 1.0)
+        for unit, amount in usage.items()
+    }
+
+
 def _usage(row: Any, result: QuantumResult | ClassicalResult | None) -> dict[str, float]:
     """What a finished task used, in the units of the policy."""
     if isinstance(result, QuantumResult):
-        usage = {"evaluations": float(result.circuit_evaluations)}
+        usage = {
+            "evaluations": float(result.circuit_evaluations),
+            "qpu_seconds": float(result.run_seconds),
+        }
         if result.shots:
             usage["shots"] = float(result.shots_total)
         return usage

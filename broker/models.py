@@ -65,6 +65,11 @@ class JobSpec(_Input):
         description="Nodes, tasks, CPUs, memory, time limit and partition of classical tasks.",
     )
     seed: int | None = Field(default=None, ge=0, description="Seeds simulators and optimizers.")
+    qos: str | None = Field(
+        default=None,
+        max_length=50,
+        description="Quality of service from the proposal's allowed levels; default its first.",
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from typing import Any
 
 import yaml
@@ -27,20 +28,29 @@ from broker.errors import (
     BrokerError,
     InvalidJob,
     JobRefused,
-    PolicyFileError,
 )
 from broker.models import JobSpec, TaskRequest
+from broker.policy_source import PolicySource
 from broker.store import ledger
-from broker.store.db import Database, new_id, utcnow
+from broker.store.db import Database, new_id, serialize, utcnow
 from broker.store.schema import algorithm_states, audit, jobs, tasks
-from policies.admission import admit
-from policies.errors import PolicyError
-from policies.loader import LoadedPolicy, format_loc, load_policy
+from policies.admission import Need, admit
+from policies.loader import LoadedPolicy, format_loc
 
 
 def queue_for(kind: str, backend: str) -> str:
     """The Celery queue that carries tasks of ``kind`` for ``backend``."""
     return f"{kind}.{backend}"
+
+
+def task_size(req: TaskRequest) -> float:
+    """A task's size for the priority's size factor: nodes of a classical task, circuit
+    evaluations of a quantum batch."""
+    if req.classical is not None:
+        return float(req.classical.nodes)
+    if req.quantum is not None:
+        return float(sum(len(item.parameter_values) or 1 for item in req.quantum.items))
+    return 1.0
 
 
 def spec_sha256(spec: JobSpec) -> str:
@@ -64,7 +74,7 @@ class Broker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.store_url)
-        self._policy: tuple[float, LoadedPolicy] | None = None
+        self.policy_source = PolicySource(self.db, settings.policy_file)
         self._backends: dict[str, Backend] = {}
 
     def backend_options(self, name: str) -> dict[str, Any]:
@@ -90,18 +100,10 @@ class Broker:
 
     @property
     def policy(self) -> LoadedPolicy:
-        """The policy in force, re-read when its file changes."""
-        path = self.settings.policy_file
-        try:
-            mtime = path.stat().st_mtime
-        except OSError as exc:
-            raise PolicyFileError(f"cannot read the policy file {path}: {exc.strerror}") from None
-        if self._policy is None or self._policy[0] != mtime:
-            try:
-                self._policy = (mtime, load_policy(path))
-            except PolicyError as exc:
-                raise PolicyFileError(str(exc)) from None
-        return self._policy[1]
+        """The policy revision in force (the newest in the store's history; see
+        :mod:`broker.policy_source`)."""
+        self.policy_source.policy_file = self.settings.policy_file
+        return self.policy_source.current()
 
     # --- submission -----------------------------------------------------------------------
 
@@ -137,54 +139,81 @@ class Broker:
         for width in algorithm.circuit_widths(inputs):
             widths[spec.backend] = max(widths.get(spec.backend, 0), width)
         fitting.check_quantum(spec, widths, loaded.policy, self.backend)
+        policy = loaded.policy
+        proposal = policy.proposal(spec.proposal)
+        qos = policy.qos_of(proposal, spec.qos) if proposal is not None else spec.qos
         with self.db.write() as conn:
-            balances = {
-                k: (b.used, b.held) for k, b in ledger.balances(conn, spec.proposal).items()
-            }
+            serialize(conn, f"qcb.proposal.{spec.proposal}")
+            book, held = ledger.standing_inputs(conn, spec.proposal)
             decision = admit(
-                loaded.policy,
+                policy,
                 user=user,
                 proposal_id=spec.proposal,
                 needs=needs,
-                balances=balances,
+                book=book,
+                held=held,
+                now=time.time(),
+                qos=spec.qos,
+                backends={spec.backend, *(n.backend for n in needs)},
             )
-            if not decision.admitted:
-                record_audit(conn, user, "refuse", job_id, reason=decision.reason)
-                raise JobRefused(f"job refused: {decision.reason}")
-            now = utcnow()
-            conn.execute(
-                jobs.insert().values(
-                    id=job_id,
-                    name=spec.name,
-                    proposal=spec.proposal,
-                    user=user,
-                    algorithm=algorithm.name,
-                    backend=spec.backend,
-                    spec=spec.model_dump(mode="json", by_alias=True),
-                    spec_sha256=spec_sha256(spec),
-                    state=TaskState.PENDING,
-                    step=0,
-                    progress={},
-                    message="",
-                    policy_revision=loaded.revision,
-                    seed=seed,
-                    created_at=now,
-                    updated_at=now,
+            if decision.admitted:
+                self._admit(conn, job_id, spec, user, loaded.revision, seed, qos, needs, outcome)
+        if not decision.admitted:
+            with self.db.write() as conn:
+                record_audit(
+                    conn, user, "refuse", job_id, reason=decision.reason, revision=loaded.revision
                 )
-            )
-            for need in needs:
-                ledger.hold(
-                    conn,
-                    proposal=spec.proposal,
-                    job_id=job_id,
-                    backend=need.backend,
-                    unit=need.unit,
-                    amount=need.amount,
-                    revision=loaded.revision,
-                )
-            self._persist_step(conn, job_id, spec, 0, outcome)
-            record_audit(conn, user, "submit", job_id, proposal=spec.proposal)
+            raise JobRefused(f"job refused: {decision.reason}")
         return job_id
+
+    def _admit(
+        self,
+        conn: Connection,
+        job_id: str,
+        spec: JobSpec,
+        user: str,
+        revision: str,
+        seed: int,
+        qos: str | None,
+        needs: list[Need],
+        outcome: StepOutcome,
+    ) -> None:
+        """Record an admitted job, its holds and its first tasks (in the admitting
+        transaction, so that no other admission sees the budget without these holds)."""
+        now = utcnow()
+        conn.execute(
+            jobs.insert().values(
+                id=job_id,
+                name=spec.name,
+                proposal=spec.proposal,
+                user=user,
+                algorithm=spec.algorithm.name,
+                backend=spec.backend,
+                spec=spec.model_dump(mode="json", by_alias=True),
+                spec_sha256=spec_sha256(spec),
+                state=TaskState.PENDING,
+                step=0,
+                progress={},
+                message="",
+                policy_revision=revision,
+                qos=qos,
+                seed=seed,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        for need in needs:
+            ledger.hold(
+                conn,
+                proposal=spec.proposal,
+                job_id=job_id,
+                backend=need.backend,
+                unit=need.unit,
+                amount=need.amount,
+                revision=revision,
+            )
+        self._persist_step(conn, job_id, spec, 0, outcome)
+        record_audit(conn, user, "submit", job_id, proposal=spec.proposal, revision=revision)
 
     # --- stepping -------------------------------------------------------------------------
 
@@ -210,6 +239,7 @@ class Broker:
                     queue=queue_for(req.kind, backend),
                     state=TaskState.PENDING,
                     payload=body.model_dump(mode="json"),
+                    size=task_size(req),
                     attempts=0,
                     cancel_requested=False,
                     message="",

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from policies.errors import PolicyError
 from policies.schema import Policy
 
+MAX_POLICY_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class LoadedPolicy:

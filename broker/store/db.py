@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 from broker.store.schema import metadata
@@ -23,6 +23,13 @@ def utcnow() -> datetime:
 def new_id(prefix: str) -> str:
     """A fresh identifier such as ``j-3f2a9c1d0b7e``."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def serialize(conn: Connection, name: str) -> None:
+    """Make writers that name the same ``name`` take turns until the transaction ends:
+    a PostgreSQL advisory lock (SQLite's writers already take turns from BEGIN IMMEDIATE)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -62,6 +69,7 @@ class Database:
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -78,3 +86,21 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections (call after fork)."""
         self.engine.dispose()
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the nullable columns that a store made by an earlier version lacks.
+
+    A stop-gap for stores on this machine made before a column existed; versioned
+    migrations (Alembic) replace it in service mode.
+    """
+    with engine.connect() as conn, conn.begin():
+        inspector = inspect(conn)
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'
+                    )

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from broker.store.db import utcnow
-from broker.store.schema import ledger
+from broker.store.schema import ledger, occupancy
+from policies.budgets import UsageBook
 
 
 @dataclass(frozen=True)
@@ -139,3 +142,63 @@ def balances(conn: Connection, proposal: str) -> dict[tuple[str, str], Balance]:
         if (job_id, backend, unit) not in released:
             held[(backend, unit)] += max(rest, 0.0)
     return {k: Balance(used=used.get(k, 0.0), held=held.get(k, 0.0)) for k in {*used, *held}}
+
+
+def epoch_of(at: datetime) -> float:
+    """A stored (naive UTC) time as epoch seconds."""
+    return at.replace(tzinfo=UTC).timestamp()
+
+
+def charges_since(conn: Connection, last_id: int, proposal: str | None = None) -> list[Any]:
+    """Charge lines with an id above ``last_id`` (of one proposal, or all), oldest first."""
+    query = select(
+        ledger.c.id,
+        ledger.c.proposal,
+        ledger.c.backend,
+        ledger.c.unit,
+        ledger.c.amount,
+        ledger.c.created_at,
+    ).where(ledger.c.kind == "charge", ledger.c.id > last_id)
+    if proposal is not None:
+        query = query.where(ledger.c.proposal == proposal)
+    return list(conn.execute(query.order_by(ledger.c.id)).all())
+
+
+def add_to_book(book: UsageBook, lines: list[Any]) -> int:
+    """Add charge lines to a usage book; returns the highest line id (0 for none)."""
+    last = 0
+    for line in lines:
+        book.add(line.proposal, line.backend, line.unit, line.amount, epoch_of(line.created_at))
+        last = max(last, line.id)
+    return last
+
+
+def standing_inputs(
+    conn: Connection, proposal: str
+) -> tuple[UsageBook, dict[tuple[str, str], float]]:
+    """What admission needs about a proposal: its charges (with times) and what it holds."""
+    book = UsageBook()
+    add_to_book(book, charges_since(conn, 0, proposal))
+    held = {key: b.held for key, b in balances(conn, proposal).items()}
+    return book, held
+
+
+def occupy(
+    conn: Connection, *, task_id: str, backend: str, proposal: str, user: str, seconds: float
+) -> bool:
+    """Record how long a finished task held its backend (fair-share usage); once per task."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                occupancy.insert().values(
+                    task_id=task_id,
+                    backend=backend,
+                    proposal=proposal,
+                    user=user,
+                    seconds=seconds,
+                    at=utcnow(),
+                )
+            )
+    except IntegrityError:
+        return False
+    return True

@@ -6,6 +6,7 @@ Times are naive UTC (the same on SQLite and PostgreSQL).
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     Column,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 
 metadata = MetaData()
@@ -40,6 +42,7 @@ jobs = Table(
     Column("result", JSON),
     Column("message", Text, nullable=False, default=""),
     Column("policy_revision", String(100), nullable=False),
+    Column("qos", String(50)),
     Column("seed", Integer),
     Column("created_at", DateTime(), nullable=False),
     Column("updated_at", DateTime(), nullable=False),
@@ -66,6 +69,7 @@ tasks = Table(
     Column("message", Text, nullable=False, default=""),
     Column("result", JSON),
     Column("run_seconds", Float),
+    Column("size", Float, nullable=True, comment="Nodes (classical) or evaluations (quantum)."),
     Column("created_at", DateTime(), nullable=False),
     Column("dispatched_at", DateTime()),
     Column("started_at", DateTime()),
@@ -122,3 +126,54 @@ workers = Table(
     Column("started_at", DateTime(), nullable=False),
     Column("last_seen", DateTime(), nullable=False),
 )
+
+# Fair-share usage: how long each finished task occupied its backend (seconds, x nodes for
+# classical tasks). One line per task, so a task counts once towards fair share.
+occupancy = Table(
+    "occupancy",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", String(32), nullable=False, unique=True),
+    Column("backend", String(50), nullable=False),
+    Column("proposal", String(100), nullable=False),
+    Column("user", String(100), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("at", DateTime(), nullable=False),
+)
+
+# The history of policy revisions: append-only (the database refuses updates and deletes).
+# The newest line is the revision in force.
+policy_revisions = Table(
+    "policy_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("revision", String(100), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("author", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("source", String(300), nullable=False, comment="'apply' or 'file:<path>'."),
+    Column("created_at", DateTime(), nullable=False),
+)
+
+for _table in ("policy_revisions", "audit"):
+    for _op in ("UPDATE", "DELETE"):
+        event.listen(
+            metadata,
+            "after_create",
+            DDL(  # type: ignore[no-untyped-call]
+                f"CREATE TRIGGER IF NOT EXISTS {_table}_no_{_op.lower()} BEFORE {_op} ON "
+                f"{_table} BEGIN SELECT RAISE(ABORT, '{_table} is append-only'); END"
+            ).execute_if(dialect="sqlite"),
+        )
+    event.listen(
+        metadata,
+        "after_create",
+        DDL(  # type: ignore[no-untyped-call]
+            f"CREATE OR REPLACE FUNCTION {_table}_append_only() RETURNS trigger AS $$ "
+            f"BEGIN RAISE EXCEPTION '{_table} is append-only'; END $$ LANGUAGE plpgsql; "
+            f"DROP TRIGGER IF EXISTS {_table}_append_only ON {_table}; "
+            f"CREATE TRIGGER {_table}_append_only BEFORE UPDATE OR DELETE ON {_table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {_table}_append_only()"
+        ).execute_if(dialect="postgresql"),
+    )

@@ -1,0 +1,62 @@
+"""Pictures for people who would rather look than read: the burn-down of budgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from broker.errors import BrokerError
+from broker.usage import BudgetUsage, BurnPoint, ProposalUsage
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise BrokerError("drawing needs matplotlib", hint="pip install 'qcbroker[plot]'") from None
+    return plt
+
+
+def plot_burn_down(
+    usages: list[ProposalUsage],
+    series: dict[tuple[str, str, str, str], list[BurnPoint]],
+    path: Path,
+) -> Path:
+    """One panel per budget: what remains over its current period, the even pace to zero
+    (dashed), what is held now (shaded) and the limit after checkpoints (dotted)."""
+    plt = _pyplot()
+    budgets: list[BudgetUsage] = [b for u in usages for b in u.budgets]
+    if not budgets:
+        raise BrokerError("no budgets to draw", hint="`qcb usage` lists your proposals")
+    cols = min(3, len(budgets))
+    rows = -(-len(budgets) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), squeeze=False)
+    for ax, b in zip(axes.flat, budgets, strict=False):
+        points = series.get((b.proposal, b.backend, b.unit, b.period), [])
+        start = b.period_start or (points[0].at if points else None)
+        times = ([start] if start else []) + [p.at for p in points]
+        left = ([b.limit] if start else []) + [b.limit - p.used for p in points]
+        if times:
+            ax.step(times, left, where="post", label="remaining")
+            if b.held:
+                ax.vlines(
+                    times[-1], left[-1] - b.held, left[-1], linewidth=8, alpha=0.4, label="held now"
+                )
+        if b.period_start and b.period_end and not b.period.startswith("rolling"):
+            ax.plot([b.period_start, b.period_end], [b.awarded, 0], "--", label="even pace")
+        if b.limit != b.awarded:
+            ax.axhline(b.limit, linestyle=":", label="limit after checkpoints")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_title(f"{b.proposal}: {b.backend} {b.unit} ({b.period}, {b.enforcement})")
+        ax.set_ylabel(b.unit)
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.legend(fontsize="small")
+    for ax in list(axes.flat)[len(budgets) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
