@@ -2,28 +2,32 @@
 
 Each ``tick`` it (1) hands back the tasks of workers that stopped heart-beating, (2) re-sends
 released tasks that nobody claimed, (3) releases pending tasks to their Celery queues as each
-backend has capacity, oldest job first (the policy engine's priorities come in later), and
-(4) advances jobs whose step is complete but whose worker died before advancing them, and
-(5) scales the pilot jobs of hosted backends (``slurm-pilot``) with their queues.
+backend has capacity, in the order the policy engine gives (:mod:`policies.engine`:
+multifactor priority with Fair Tree fair share; nothing else decides order), (4) advances
+jobs whose step is complete but whose worker died before advancing them, and (5) scales the
+pilot jobs of hosted backends (``slurm-pilot``) with their queues.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, select, update
 
 from backends import registry
 from backends.base import ClassicalBackend
 from backends.errors import BackendError
 from backends.states import TaskState
+from broker.allocation import AllocationState, snapshot
 from broker.orchestrator import Broker
 from broker.pilot_manager import PilotManager
 from broker.queries import active_jobs
 from broker.store.db import utcnow
 from broker.store.schema import jobs, tasks, workers
+from policies.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ class Scheduler:
         self.send = send
         self._capacity: dict[str, int] = {}
         self._pilots: dict[str, PilotManager] | None = None
+        self._engine: Engine | None = None
+        self.allocation = AllocationState()
 
     def pilot_managers(self) -> dict[str, PilotManager]:
         """One manager per hosted backend (pilot jobs) that loads here."""
@@ -137,27 +143,27 @@ class Scheduler:
                 )
         return [(t.id, t.queue) for t in stale]
 
+    def engine(self) -> Engine:
+        """The policy engine for the revision in force (rebuilt when it changes)."""
+        loaded = self.broker.policy
+        if self._engine is None or self._engine.revision != loaded.revision:
+            self._engine = Engine(loaded.policy, loaded.revision)
+        return self._engine
+
     def _release(self) -> list[tuple[str, str]]:
-        released: list[tuple[str, str]] = []
+        engine = self.engine()
         with self.broker.db.write() as conn:
-            busy: dict[str, int] = dict(
-                conn.execute(
-                    select(tasks.c.backend, func.count())
-                    .where(tasks.c.state.in_(_ACTIVE))
-                    .group_by(tasks.c.backend)
-                ).all()
+            snap = snapshot(conn, engine.policy, self.allocation, self.capacity)
+            if not snap.queues:
+                return []
+            releases = engine.cycle(
+                snap.pending,
+                snap.free,
+                self.allocation.usage,
+                time.time(),
+                penalties=snap.penalties,
             )
-            pending = conn.execute(
-                select(tasks.c.id, tasks.c.queue, tasks.c.backend)
-                .join(jobs, jobs.c.id == tasks.c.job_id)
-                .where(tasks.c.state == TaskState.PENDING)
-                .order_by(jobs.c.created_at, tasks.c.created_at, tasks.c.key)
-            ).all()
-            for task in pending:
-                if busy.get(task.backend, 0) >= self.capacity(task.backend):
-                    continue
-                busy[task.backend] = busy.get(task.backend, 0) + 1
-                released.append((task.id, task.queue))
+            released = [(r.task_id, snap.queues[r.task_id]) for r in releases]
             if released:
                 conn.execute(
                     update(tasks)

@@ -1,0 +1,194 @@
+"""What the policy engine needs from the store, for the scheduler and for ``qcb explain``.
+
+:class:`AllocationState` keeps the usage book (budget charges) and the decayed fair-share
+usage up to date incrementally, by the ids of ledger and occupancy lines already read.
+:func:`snapshot` reads the pending tasks, the free capacity per backend and each
+proposal's standing (overrun band age penalty; blocked when stopped or at its running-jobs
+limit), ready for :meth:`policies.engine.Engine.cycle`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from backends.states import TaskState
+from broker.store import ledger
+from broker.store.ledger import epoch_of
+from broker.store.schema import jobs, occupancy, tasks
+from policies.budgets import UsageBook, budget_states, standing
+from policies.fairshare import DecayedUsage
+from policies.pending import PendingTasks, TaskRow
+from policies.schema import Policy
+
+_ACTIVE = (TaskState.QUEUED, TaskState.RUNNING)
+
+
+class AllocationState:
+    """Budget usage and decayed fair-share usage, read from the store incrementally."""
+
+    def __init__(self) -> None:
+        self.book = UsageBook()
+        self.usage = DecayedUsage(7 * 86400.0)
+        self._ledger_id = 0
+        self._occupancy_id = 0
+
+    def refresh(self, conn: Connection, policy: Policy) -> None:
+        """Read the charges and occupancy recorded since the last refresh."""
+        last = ledger.add_to_book(self.book, ledger.charges_since(conn, self._ledger_id))
+        self._ledger_id = max(self._ledger_id, last)
+        if self.usage.half_life != policy.fairshare.half_life:
+            self.usage = DecayedUsage(policy.fairshare.half_life)
+            self._occupancy_id = 0
+        rows = conn.execute(
+            select(
+                occupancy.c.id,
+                occupancy.c.backend,
+                occupancy.c.proposal,
+                occupancy.c.user,
+                occupancy.c.seconds,
+                occupancy.c.at,
+            )
+            .where(occupancy.c.id > self._occupancy_id)
+            .order_by(occupancy.c.id)
+        ).all()
+        for r in rows:
+            self.usage.add(r.backend, r.proposal, r.user, r.seconds, epoch_of(r.at))
+            self._occupancy_id = r.id
+
+
+@dataclass
+class Snapshot:
+    """One scheduling cycle's inputs."""
+
+    pending: PendingTasks
+    queues: dict[str, str]
+    free: dict[str, int]
+    capacity: dict[str, int]
+    penalties: dict[str, float] = field(default_factory=dict)
+    blocked: dict[str, str] = field(default_factory=dict)
+    """Jobs not started yet that may not start now: ``proposal`` or ``proposal/qos`` -> why."""
+    held_back: int = 0
+    """Pending tasks left out of the cycle because their proposal is blocked."""
+
+
+def snapshot(
+    conn: Connection,
+    policy: Policy,
+    state: AllocationState,
+    capacity: Callable[[str], int],
+    now: float | None = None,
+) -> Snapshot:
+    """Read what a scheduling cycle needs (in the caller's transaction)."""
+    now = time.time() if now is None else now
+    state.refresh(conn, policy)
+    busy: dict[str, int] = dict(
+        conn.execute(
+            select(tasks.c.backend, func.count())
+            .where(tasks.c.state.in_(_ACTIVE))
+            .group_by(tasks.c.backend)
+        ).all()
+    )
+    rows = conn.execute(
+        select(
+            tasks.c.id,
+            tasks.c.backend,
+            tasks.c.queue,
+            tasks.c.created_at,
+            tasks.c.size,
+            jobs.c.proposal,
+            jobs.c.user,
+            jobs.c.qos,
+            jobs.c.step,
+            jobs.c.state.label("job_state"),
+        )
+        .join(jobs, jobs.c.id == tasks.c.job_id)
+        .where(tasks.c.state == TaskState.PENDING)
+    ).all()
+    caps = {b: capacity(b) for b in {r.backend for r in rows}}
+    free = {b: max(cap - busy.get(b, 0), 0) for b, cap in caps.items()}
+    penalties, blocked = _standings(conn, policy, state.book, {r.proposal for r in rows}, now)
+    blocked.update(_qos_limits(conn, policy))
+
+    def held(r: Any) -> bool:
+        if r.job_state != TaskState.PENDING:
+            return False  # a job under way always finishes its steps
+        return r.proposal in blocked or f"{r.proposal}/{r.qos}" in blocked
+
+    kept = [r for r in rows if not held(r)]
+    pending = PendingTasks.from_rows(
+        [
+            TaskRow(
+                r.id,
+                r.backend,
+                r.proposal,
+                r.user,
+                r.qos,
+                epoch_of(r.created_at),
+                r.size if r.size is not None else 1.0,
+                r.step > 0,
+            )
+            for r in kept
+        ]
+    )
+    return Snapshot(
+        pending=pending,
+        queues={r.id: r.queue for r in kept},
+        free=free,
+        capacity=caps,
+        penalties=penalties,
+        blocked=blocked,
+        held_back=len(rows) - len(kept),
+    )
+
+
+def _standings(
+    conn: Connection, policy: Policy, book: UsageBook, proposals: set[str], now: float
+) -> tuple[dict[str, float], dict[str, str]]:
+    running: dict[str, int] = dict(
+        conn.execute(
+            select(jobs.c.proposal, func.count())
+            .where(jobs.c.state == TaskState.RUNNING, jobs.c.proposal.in_(proposals))
+            .group_by(jobs.c.proposal)
+        ).all()
+    )
+    penalties: dict[str, float] = {}
+    blocked: dict[str, str] = {}
+    for pid in proposals:
+        proposal = policy.proposal(pid)
+        if proposal is None:
+            continue
+        stand = standing(policy, budget_states(policy, proposal, book, {}, now))
+        if stand.age_penalty:
+            penalties[pid] = stand.age_penalty
+        if stand.stopped:
+            blocked[pid] = f"proposal {pid!r} {stand.reason}"
+        elif stand.max_running_jobs is not None and running.get(pid, 0) >= stand.max_running_jobs:
+            blocked[pid] = (
+                f"proposal {pid!r} {stand.reason}: at most {stand.max_running_jobs} running "
+                f"jobs, and {running[pid]} run"
+            )
+    return penalties, blocked
+
+
+def _qos_limits(conn: Connection, policy: Policy) -> dict[str, str]:
+    """``proposal/qos`` -> why, for QOS levels whose running-jobs limit a proposal reached."""
+    limited = {name: q.max_running_jobs for name, q in policy.qos.items() if q.max_running_jobs}
+    if not limited:
+        return {}
+    rows = conn.execute(
+        select(jobs.c.proposal, jobs.c.qos, func.count())
+        .where(jobs.c.state == TaskState.RUNNING, jobs.c.qos.in_(list(limited)))
+        .group_by(jobs.c.proposal, jobs.c.qos)
+    ).all()
+    return {
+        f"{proposal}/{qos}": (
+            f"QOS {qos!r} allows {limited[qos]} running jobs per proposal; {proposal!r} runs {n}"
+        )
+        for proposal, qos, n in rows
+        if n >= limited[qos]
+    }
