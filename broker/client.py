@@ -17,12 +17,14 @@ from broker import catalog, queries, runtime, usage
 from broker.catalog import BackendInfo
 from broker.config import Settings
 from broker.errors import InvalidJob
+from broker.explain import explain
 from broker.jobfile import load_job, parse_job
 from broker.models import JobResult, JobSpec, JobStatus
 from broker.orchestrator import Broker
 from broker.policy_source import read_policy_text
 from broker.store import revisions
 from broker.usage import BurnPoint, ProposalUsage
+from policies.explain import Explanation
 from policies.loader import LoadedPolicy, format_loc
 
 
@@ -126,6 +128,12 @@ class Client:
                 for u in usages
                 for b in u.budgets
             }
+
+    def explain(self, task_or_job_id: str) -> list[Explanation]:
+        """Why your pending task waits (or each pending task of your job): its priority
+        broken into factors, its rank on its backend, and what holds it back.
+        ``NotFound`` for an unknown id; ``BrokerError`` when nothing waits."""
+        return explain(self._broker, task_or_job_id, self.user)
 
     def policy(self) -> LoadedPolicy:
         """The policy revision in force."""

@@ -76,6 +76,7 @@ class Broker:
         self.db = Database(settings.store_url)
         self.policy_source = PolicySource(self.db, settings.policy_file)
         self._backends: dict[str, Backend] = {}
+        self._capacity: dict[str, int] = {}
 
     def backend_options(self, name: str) -> dict[str, Any]:
         """Options for a backend: the backends file's entry, with defaults for ``local``."""
@@ -97,6 +98,15 @@ class Broker:
             cls = registry.load_class(name)
             self._backends[name] = cls(**self.backend_options(name))
         return self._backends[name]
+
+    def capacity(self, name: str) -> int:
+        """How many tasks a backend takes at once (its capabilities; 1 if it cannot say)."""
+        if name not in self._capacity:
+            try:
+                self._capacity[name] = self.backend(name).capabilities().max_concurrency
+            except BackendError:
+                self._capacity[name] = 1
+        return self._capacity[name]
 
     @property
     def policy(self) -> LoadedPolicy:

@@ -41,7 +41,6 @@ class Scheduler:
     def __init__(self, broker: Broker, send: Send) -> None:
         self.broker = broker
         self.send = send
-        self._capacity: dict[str, int] = {}
         self._pilots: dict[str, PilotManager] | None = None
         self._engine: Engine | None = None
         self.allocation = AllocationState()
@@ -73,14 +72,7 @@ class Scheduler:
 
     def capacity(self, backend: str) -> int:
         """How many tasks a backend takes at once (from its capabilities)."""
-        if backend not in self._capacity:
-            try:
-                self._capacity[backend] = (
-                    self.broker.backend(backend).capabilities().max_concurrency
-                )
-            except BackendError:
-                self._capacity[backend] = 1
-        return self._capacity[backend]
+        return self.broker.capacity(backend)
 
     def tick(self) -> int:
         """One round of scheduling; returns how many tasks it sent."""

@@ -13,23 +13,38 @@ from broker.cli.main import _client, _dump, user_errors
 from broker.usage import ProposalUsage
 
 
+def amount(value: float) -> str:
+    """A compact number for a table: 12.5, 1.2k, 10M."""
+    size = abs(value)
+    for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if size >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.4g}"
+
+
+_PERIODS = {"allocation_year": "year", "quarter": "quarter", "month": "month"}
+
+
 def usage_table(usage: ProposalUsage) -> Table:
     """One proposal's budgets as a table."""
     title = f"{usage.proposal}" + (f" — {usage.title}" if usage.title else "")
-    table = Table(
-        "backend", "unit", "period", "limit", "used", "held", "remaining", "used %", title=title
-    )
+    table = Table(title=title)
+    for name in ("backend", "unit", "period", "limit", "used", "held", "left", "used %"):
+        right = name in ("limit", "used", "held", "left", "used %")
+        table.add_column(name, justify="right" if right else "left", no_wrap=True)
     for b in usage.budgets:
         style = "red" if b.remaining <= 0 else ("yellow" if b.used_pct >= 80 else "")
-        limit = f"{b.limit:,.6g}" + (f" (of {b.awarded:,.6g})" if b.limit != b.awarded else "")
+        limit = amount(b.limit) + (f" of {amount(b.awarded)}" if b.limit != b.awarded else "")
+        period = _PERIODS.get(b.period, b.period.removeprefix("rolling ") + " rolling")
+        left = amount(b.remaining)
         table.add_row(
             b.backend,
             b.unit,
-            f"{b.period}, {b.enforcement}",
+            period + ("" if b.enforcement == "hard" else " (soft)"),
             limit,
-            f"{b.used:,.6g}",
-            f"{b.held:,.6g}",
-            f"[{style}]{b.remaining:,.6g}[/]" if style else f"{b.remaining:,.6g}",
+            amount(b.used),
+            amount(b.held),
+            f"[{style}]{left}[/]" if style else left,
             f"{b.used_pct:.1f}",
         )
     if usage.standing:
@@ -73,3 +88,49 @@ def usage(proposal: str | None, plot: Path | None, as_json: bool) -> None:
         console.print(usage_table(u))
     if plot is not None:
         console.print(f"burn-down drawn in {plot}")
+
+
+@click.command()
+@click.argument("ident", metavar="TASK_OR_JOB_ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@user_errors
+def explain(ident: str, as_json: bool) -> None:
+    """Why a pending task waits (or each pending task of a job): its priority, factor by
+    factor, its rank on its backend, and what holds it back.
+
+    \b
+    P = sum of weight x factor, each factor in [0, 1] (weights from the policy):
+      age        how long it has waited, up to the policy's max_age (an overrun band
+                 makes a proposal's tasks look younger)
+      fairshare  Fair Tree rank of its user: under-served program/proposal/user first
+      score      the committee's score of its proposal
+      qos        its job's QOS priority
+      size       small (or large) tasks first, as the policy favours
+      hybrid     boost for a job whose hybrid loop is under way
+    """
+    explanations = _client().explain(ident)
+    if not as_json:
+        click.echo("\n\n".join(e.format() for e in explanations))
+        return
+    _dump(
+        [
+            {
+                "task_id": explanation.task_id,
+                "backend": explanation.backend,
+                "proposal": explanation.proposal,
+                "user": explanation.user,
+                "revision": explanation.revision,
+                "priority": explanation.priority,
+                "factors": [
+                    {"name": n, "value": v, "weight": w, "contribution": c}
+                    for n, v, w, c in explanation.rows()
+                ],
+                "rank": explanation.rank,
+                "competing": explanation.competing,
+                "starts_now": explanation.releasable,
+                "waits_because": explanation.reasons,
+                "notes": explanation.notes,
+            }
+            for explanation in explanations
+        ]
+    )

@@ -195,6 +195,12 @@ def backends(as_json: bool) -> None:
         Console().print(backends_table(infos))
 
 
+from broker.cli.allocation_cmds import explain, usage  # noqa: E402
+
+cli.add_command(usage)
+cli.add_command(explain)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()
