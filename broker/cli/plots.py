@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ def plot_burn_down(
         times = ([start] if start else []) + [p.at for p in points]
         left = ([b.limit] if start else []) + [b.limit - p.used for p in points]
         if times:
+            times.append(datetime.now(UTC).replace(tzinfo=None))  # flat until now
+            left.append(left[-1])
             ax.step(times, left, where="post", label="remaining")
             if b.held:
                 ax.vlines(
