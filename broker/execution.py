@@ -177,7 +177,7 @@ class Executor:
             job = conn.execute(
                 select(jobs.c.proposal, jobs.c.user, jobs.c.qos).where(jobs.c.id == row.job_id)
             ).one()
-            usage = charges(loaded.policy, row.backend, job.qos, _usage(row, result))
+            usage = charges(loaded.policy, row.backend, job.qos, raw_usage(result))
             for unit, amount in usage.items():
                 ledger.charge(
                     conn,
@@ -234,8 +234,8 @@ def charges(
     }
 
 
-def _usage(row: Any, result: QuantumResult | ClassicalResult | None) -> dict[str, float]:
-    """What a finished task used, in the units of the policy."""
+def raw_usage(result: QuantumResult | ClassicalResult | None) -> dict[str, float]:
+    """What a finished task used, in the policy's units, before any factor."""
     if isinstance(result, QuantumResult):
         usage = {
             "evaluations": float(result.circuit_evaluations),

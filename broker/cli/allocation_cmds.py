@@ -9,7 +9,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from broker.cli.main import _client, _dump, user_errors
+from broker.cli.common import client as _client
+from broker.cli.common import dump as _dump
+from broker.cli.common import user_errors
 from broker.usage import ProposalUsage
 
 

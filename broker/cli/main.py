@@ -2,58 +2,19 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.markup import escape
 
-from backends.errors import BackendError
+from broker.cli.allocation_cmds import explain, usage
+from broker.cli.common import client as _client
+from broker.cli.common import dump as _dump
+from broker.cli.common import user_errors
 from broker.cli.render import JobProgress, jobs_table, summary
 from broker.errors import BrokerError
 from broker.jobfile import load_job
-from circuits.errors import CircuitError
-from policies.errors import PolicyError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-err_console = Console(stderr=True)
-
-
-def _client() -> Any:
-    from broker.client import Client
-
-    return Client()
-
-
-def user_errors(func: F) -> F:
-    """Turn a user's mistake into one paragraph on stderr and a non-zero exit, no traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BrokerError as exc:
-            _error(exc)
-            sys.exit(exc.exit_code)
-        except (CircuitError, PolicyError, BackendError) as exc:
-            _error(exc)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _error(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-
-
-def _dump(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=str))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -194,8 +155,6 @@ def backends(as_json: bool) -> None:
     else:
         Console().print(backends_table(infos))
 
-
-from broker.cli.allocation_cmds import explain, usage  # noqa: E402
 
 cli.add_command(usage)
 cli.add_command(explain)

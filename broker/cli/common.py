@@ -1,0 +1,56 @@
+"""What every ``qcb`` command shares: the client, user-error handling, JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from backends.errors import BackendError
+from broker.errors import BrokerError
+from circuits.errors import CircuitError
+from policies.errors import PolicyError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+err_console = Console(stderr=True)
+
+
+def client() -> Any:
+    """The SDK client for this command (embedded unless configured otherwise)."""
+    from broker.client import Client
+
+    return Client()
+
+
+def user_errors(func: F) -> F:
+    """Turn a user's mistake into one paragraph on stderr and a non-zero exit, no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BrokerError as exc:
+            show_error(exc)
+            sys.exit(exc.exit_code)
+        except (CircuitError, PolicyError, BackendError) as exc:
+            show_error(exc)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def show_error(exc: Exception) -> None:
+    """Print a user's mistake as one paragraph on stderr."""
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+
+
+def dump(obj: Any) -> None:
+    """Print JSON."""
+    click.echo(json.dumps(obj, indent=2, default=str))
