@@ -41,6 +41,11 @@ def cross_check(policy: Policy) -> list[str]:
 def _domains(policy: Policy) -> list[str]:
     problems = []
     for name, domain in policy.security_domains.items():
+        if domain.controlled and "*" in domain.backends:
+            problems.append(
+                f"security_domains.{name}.backends: a controlled domain must name its "
+                "backends; '*' would let its work reach every backend, cloud QPUs included"
+            )
         for k, backend in enumerate(domain.backends):
             if backend != "*" and backend not in policy.backends:
                 problems.append(
@@ -149,6 +154,8 @@ def _capacity(policy: Policy) -> list[str]:
                 days = (cap.window or 0.0) / 86400.0
             else:
                 days = PERIOD_DAYS[cap.period]
+            if days <= 0:  # a window of a few seconds below float precision
+                continue
             per_day = cap.amount * cap.oversubscription / days
             total = awarded.get((name, cap.unit), 0.0)
             if total > per_day * (1 + 1e-9):

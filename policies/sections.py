@@ -8,24 +8,36 @@ a setting silently ignored.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from policies.types import Duration, Period, Unit
 
 
 class Strict(BaseModel):
-    """Base of every policy model: unknown fields are errors; values are immutable."""
+    """Base of every policy model: unknown fields are errors; values are immutable; numbers
+    are finite (``.inf`` and ``.nan`` are refused)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
+
+
+def _whole_number_as_text(value: object) -> object:
+    """``revision: 2`` means ``"2"``; a decimal (``1.10``) stays refused: YAML reads it 1.1."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 class Metadata(Strict):
     """Who wrote this revision of the policy."""
 
     name: str = Field(min_length=1)
-    revision: str = Field(default="1", description="The committee's label for this revision.")
+    revision: Annotated[str, BeforeValidator(_whole_number_as_text)] = Field(
+        default="1", description="The committee's label for this revision (2 reads as '2')."
+    )
     description: str = ""
 
 

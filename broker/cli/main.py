@@ -12,6 +12,8 @@ from broker.cli.allocation_cmds import explain, usage
 from broker.cli.common import client as _client
 from broker.cli.common import dump as _dump
 from broker.cli.common import user_errors
+from broker.cli.policy_admin import COMMANDS as POLICY_ADMIN
+from broker.cli.policy_cmds import policy
 from broker.cli.render import JobProgress, jobs_table, summary
 from broker.errors import BrokerError
 from broker.jobfile import load_job
@@ -158,6 +160,9 @@ def backends(as_json: bool) -> None:
 
 cli.add_command(usage)
 cli.add_command(explain)
+for _command in POLICY_ADMIN:
+    policy.add_command(_command)
+cli.add_command(policy)
 
 
 def main() -> None:
