@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from broker.models import JobResult, JobSpec, JobStatus
 from broker.orchestrator import Broker
 from broker.policy_source import read_policy_text
 from broker.store import revisions
+from broker.trace_export import export_trace
 from broker.usage import BurnPoint, ProposalUsage
 from policies.explain import Explanation
 from policies.loader import LoadedPolicy, format_loc
@@ -155,6 +157,13 @@ class Client:
         return self._broker.policy_source.apply(
             read_policy_text(path), source=str(path), author=self.user, reason=reason
         )
+
+    def export_trace(
+        self, path: Path, *, since: datetime | None = None, until: datetime | None = None
+    ) -> tuple[int, int]:
+        """Write the finished jobs submitted in [since, until) (naive UTC) as a trace for
+        ``qcb policy simulate``; returns (jobs, tasks)."""
+        return export_trace(self._broker, path, since=since, until=until)
 
     def cancel(self, job_id: str) -> JobStatus:
         """Cancel a job; returns its status afterwards."""

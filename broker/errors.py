@@ -55,5 +55,11 @@ class PolicyFileError(BrokerError):
     exit_code = 2
 
 
+class InvalidTrace(BrokerError):
+    """A workload trace given to ``qcb policy simulate`` cannot be read."""
+
+    exit_code = 2
+
+
 class RuntimeUnavailable(BrokerError):
     """The embedded runtime (worker and scheduler) could not be started or reached."""

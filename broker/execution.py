@@ -31,8 +31,7 @@ from broker.orchestrator import Broker
 from broker.store import ledger
 from broker.store.db import utcnow
 from broker.store.schema import jobs, tasks
-from policies.schema import Policy
-from policies.types import CLASSICAL_UNITS
+from policies.charging import charges
 
 log = logging.getLogger(__name__)
 
@@ -217,21 +216,6 @@ def _seconds(result: QuantumResult | ClassicalResult | None) -> float | None:
     if isinstance(result, ClassicalResult):
         return result.elapsed_s
     return None
-
-
-def charges(
-    policy: Policy, backend: str, qos: str | None, usage: dict[str, float]
-) -> dict[str, float]:
-    """What to charge for raw usage: classical units x the QOS usage factor x the backend's
-    charge factor; quantum units in the backend's own unit x its charge factor."""
-    config = policy.backends.get(backend)
-    factor = config.charge_factor if config is not None else 1.0
-    level = policy.qos.get(qos or "")
-    usage_factor = level.usage_factor if level is not None else 1.0
-    return {
-        unit: amount * factor * (usage_factor if unit in CLASSICAL_UNITS else 1.0)
-        for unit, amount in usage.items()
-    }
 
 
 def raw_usage(result: QuantumResult | ClassicalResult | None) -> dict[str, float]:
