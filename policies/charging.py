@@ -1,0 +1,37 @@
+"""Charging rules shared by the replay and (through the same formulas) the broker: what a
+finished task is charged in budget units, and what it occupied for fair share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from policies.schema import Policy
+from policies.trace import Task
+from policies.types import CLASSICAL_UNITS
+
+
+def charge_factors(policy: Policy, backend: str, qos: str | None) -> tuple[float, float]:
+    """The backend's charge factor and the QOS level's usage factor (1 when unknown)."""
+    config = policy.backends.get(backend)
+    level = policy.qos.get(qos or "")
+    return (
+        config.charge_factor if config is not None else 1.0,
+        level.usage_factor if level is not None else 1.0,
+    )
+
+
+def charges(
+    policy: Policy, backend: str, qos: str | None, usage: Mapping[str, float]
+) -> dict[str, float]:
+    """What to charge for raw usage (the broker's rule): classical units x the QOS usage
+    factor x the backend's charge factor; other units x the backend's charge factor."""
+    factor, usage_factor = charge_factors(policy, backend, qos)
+    return {
+        unit: amount * factor * (usage_factor if unit in CLASSICAL_UNITS else 1.0)
+        for unit, amount in usage.items()
+    }
+
+
+def occupancy(task: Task) -> float:
+    """Backend-seconds a task occupies: its duration, x its size (nodes) if classical."""
+    return task.duration * (task.size if task.kind == "classical" else 1.0)

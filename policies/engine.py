@@ -1,0 +1,327 @@
+"""The policy engine: the one place that decides which pending tasks start, and in what
+order. The broker's scheduler calls :meth:`Engine.cycle` every tick; ``qcb explain`` calls
+:meth:`Engine.explain`; ``qcb policy simulate`` replays a trace with the same ordering.
+
+Order is by priority ``P`` (:mod:`policies.priority`), then creation time, then task id
+(Slurm: priority, then submit time, then job id). A task never starts when the policy does
+not know its proposal, when its proposal's security domain does not allow its backend, or
+when its proposal is blocked (a hard stop, or its maximum of running jobs reached),
+whatever its priority.
+
+A cycle is vectorized: the parts of ``P`` that belong to a (backend, proposal, user) are
+computed once (the Fair Tree once per backend), the rest per task with numpy, and each
+backend's best tasks are picked with a partial sort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from policies.fairshare import DecayedUsage, FairTree
+from policies.pending import PendingTasks, TaskRow
+from policies.priority import age_factors, combine, qos_factor, size_factors, static_part
+from policies.schema import Policy, Proposal
+
+if TYPE_CHECKING:
+    from policies.explain import Explanation
+
+__all__ = ["Engine", "PendingTasks", "Release", "Scored", "TaskRow"]
+
+_NO_PENALTIES: Mapping[str, float] = {}
+
+
+@dataclass(frozen=True)
+class Release:
+    """A task to start now."""
+
+    task_id: str
+    backend: str
+    proposal: str
+    user: str
+    priority: float
+    index: int
+    """Its position in the :class:`PendingTasks` of the cycle."""
+
+
+@dataclass(frozen=True, eq=False)
+class Scored:
+    """Priorities and factors of every pending task, and why some may not start."""
+
+    priority: np.ndarray
+    age: np.ndarray
+    fairshare: np.ndarray
+    score: np.ndarray
+    qos: np.ndarray
+    size: np.ndarray
+    hybrid: np.ndarray
+    known: np.ndarray
+    domain_ok: np.ndarray
+    blocked: np.ndarray
+    penalty: np.ndarray
+
+    @property
+    def eligible(self) -> np.ndarray:
+        """Tasks that may start now (if their backend has room)."""
+        result: np.ndarray = self.known & self.domain_ok & ~self.blocked
+        return result
+
+
+class Engine:
+    """Orders pending tasks under one policy revision."""
+
+    def __init__(self, policy: Policy, revision: str = "") -> None:
+        self.policy = policy
+        self.revision = revision or f"{policy.metadata.name}@{policy.metadata.revision}"
+        self.weights = policy.priority.weights
+        self.tree = FairTree(policy)
+        self._qos = {name: qos_factor(policy, name) for name in policy.qos}
+        self._proposals = {p.id: p for p in policy.proposals}
+        self._default_qos = {
+            p.id: self._qos.get(policy.qos_of(p, None), 0.0) for p in policy.proposals
+        }
+        self._users: dict[str, int] = {}
+        self._user_names: list[str] = []
+        self._user_rank: np.ndarray | None = None
+        self._usage_cache: dict[str, tuple[DecayedUsage, list[int], list[int]]] = {}
+
+    def qos_value(self, proposal: str, qos: str | None) -> float:
+        """The QOS factor of a task of ``proposal`` at ``qos`` (None: the proposal's
+        default QOS; 0 for a level the policy does not know)."""
+        if qos is None:
+            return self._default_qos.get(proposal, 0.0)
+        return self._qos.get(qos, 0.0) if qos else 0.0
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def score(
+        self,
+        pending: PendingTasks,
+        usage: DecayedUsage,
+        now: float,
+        *,
+        penalties: Mapping[str, float] = _NO_PENALTIES,
+        blocked: Collection[str] = (),
+    ) -> Scored:
+        """Every pending task's factors and priority at ``now``."""
+        proposals = [self._proposals.get(pid) for pid in pending.proposals]
+        known_v = np.array([p is not None for p in proposals], dtype=bool)
+        score_v = np.array([p.committee_score if p else 0.0 for p in proposals])
+        penalty_v = np.array([float(penalties.get(pid, 0.0)) for pid in pending.proposals])
+        blocked_v = np.array([pid in blocked for pid in pending.proposals], dtype=bool)
+        prop = pending.proposal
+        domain_ok = self._domain_ok(pending, proposals)
+        qos = self._qos_factors(pending)
+        fairshare = self._fairshare(pending, usage)
+        max_size = np.zeros(len(pending.backends))
+        np.maximum.at(max_size, pending.backend, pending.size)
+        size = size_factors(pending.size, max_size[pending.backend], self.policy.priority.favor)
+        age = age_factors(now, pending.created, penalty_v[prop], self.policy.priority.max_age)
+        hybrid = pending.hybrid.astype(np.float64)
+        score = score_v[prop]
+        static = static_part(self.weights, score, qos, size, hybrid)
+        return Scored(
+            priority=combine(self.weights, static, fairshare, age),
+            age=age,
+            fairshare=fairshare,
+            score=score,
+            qos=qos,
+            size=size,
+            hybrid=hybrid,
+            known=known_v[prop],
+            domain_ok=domain_ok,
+            blocked=blocked_v[prop],
+            penalty=penalty_v[prop],
+        )
+
+    def _domain_ok(self, pending: PendingTasks, proposals: list[Proposal | None]) -> np.ndarray:
+        domains = self.policy.security_domains
+        names = list(domains)
+        allowed = np.zeros((len(pending.backends), len(names) + 1), dtype=bool)
+        for j, name in enumerate(names):
+            for i, backend in enumerate(pending.backends):
+                allowed[i, j] = domains[name].allows(backend)
+        unknown = len(names)
+        column = {name: j for j, name in enumerate(names)}
+        dom_v = np.array(
+            [column.get(p.security_domain, unknown) if p else unknown for p in proposals],
+            dtype=np.int64,
+        )
+        result: np.ndarray = allowed[pending.backend, dom_v[pending.proposal]]
+        return result
+
+    def _qos_factors(self, pending: PendingTasks) -> np.ndarray:
+        table = np.array([self._qos.get(q, 0.0) if q else 0.0 for q in pending.qos_names])
+        out: np.ndarray = table[pending.qos] if len(table) else np.zeros(0)
+        if None in pending.qos_names:
+            default_v = np.array([self._default_qos.get(pid, 0.0) for pid in pending.proposals])
+            unset = pending.qos == pending.qos_names.index(None)
+            out[unset] = default_v[pending.proposal[unset]]
+        return out
+
+    def _user_code(self, name: str) -> int:
+        code = self._users.get(name)
+        if code is None:
+            code = self._users[name] = len(self._user_names)
+            self._user_names.append(name)
+            self._user_rank = None
+        return code
+
+    def _user_ranks(self) -> np.ndarray:
+        if self._user_rank is None:
+            names = self._user_names
+            order = sorted(range(len(names)), key=names.__getitem__)
+            self._user_rank = np.empty(len(names), dtype=np.int64)
+            self._user_rank[order] = np.arange(len(names))
+        return self._user_rank
+
+    def _usage_codes(self, usage: DecayedUsage, backend: str) -> tuple[np.ndarray, np.ndarray]:
+        """Policy proposal index (-1: unknown) and user code of each leaf of ``backend``,
+        converted once: leaves are only ever appended."""
+        keys, _ = usage.columns(backend)
+        cached = self._usage_cache.get(backend)
+        if cached is None or cached[0] is not usage or len(cached[1]) > len(keys):
+            cached = self._usage_cache[backend] = (usage, [], [])
+        _, props, users = cached
+        index = self.tree.index
+        for proposal, user in keys[len(props) :]:
+            props.append(index.get(proposal, -1))
+            users.append(self._user_code(user))
+        return np.array(props, dtype=np.int64), np.array(users, dtype=np.int64)
+
+    def _fairshare(self, pending: PendingTasks, usage: DecayedUsage) -> np.ndarray:
+        """Each task's Fair Tree factor on its backend (0 for an unknown proposal)."""
+        held = {b: self._usage_codes(usage, b) for b in pending.backends}
+        prop_v = np.array([self.tree.index.get(p, -1) for p in pending.proposals], dtype=np.int64)
+        user_v = np.array([self._user_code(u) for u in pending.users], dtype=np.int64)
+        n_users = max(len(self._user_names), 1)
+        n_props = len(self.tree.ids) + 1
+        leaf = (prop_v[pending.proposal] + 1) * n_users + user_v[pending.user]
+        combo = pending.backend.astype(np.int64) * (n_props * n_users) + leaf
+        unique, inverse = np.unique(combo, return_inverse=True)
+        combo_backend = unique // (n_props * n_users)
+        combo_leaf = unique % (n_props * n_users)
+        edges = np.searchsorted(combo_backend, np.arange(len(pending.backends) + 1))
+        ranks = self._user_ranks()
+        out = np.zeros(unique.size)
+        for b, name in enumerate(pending.backends):
+            lo, hi = int(edges[b]), int(edges[b + 1])
+            wanted = combo_leaf[lo:hi]
+            known = wanted >= n_users
+            up, uu = held[name]
+            mine = up >= 0
+            _, values = usage.columns(name)
+            w_used = np.array(values, dtype=np.float64)[mine]
+            keys = np.concatenate([(up[mine] + 1) * n_users + uu[mine], wanted[known]])
+            leaves, first = np.unique(keys, return_index=True)
+            w = np.concatenate([w_used, np.zeros(int(known.sum()))])[first]
+            order = self.tree.order_arrays(leaves // n_users - 1, ranks[leaves % n_users], w)
+            n = leaves.size
+            factor = np.empty(n)
+            factor[order] = (n - np.arange(n)) / n
+            part = np.zeros(hi - lo)
+            part[known] = factor[np.searchsorted(leaves, wanted[known])]
+            out[lo:hi] = part
+        result: np.ndarray = out[inverse.reshape(-1)]
+        return result
+
+    # -- a scheduling cycle ----------------------------------------------------------------
+
+    def cycle(
+        self,
+        pending: PendingTasks,
+        free: Mapping[str, int],
+        usage: DecayedUsage,
+        now: float,
+        *,
+        penalties: Mapping[str, float] = _NO_PENALTIES,
+        blocked: Collection[str] = (),
+    ) -> list[Release]:
+        """The tasks to start now, best first: at most ``free[backend]`` per backend (0 for
+        a backend missing from ``free``). ``penalties``: age penalty in seconds per
+        proposal (overrun bands); ``blocked``: proposals that may not start anything."""
+        if len(pending) == 0 or not any(free.get(b, 0) > 0 for b in pending.backends):
+            return []
+        scored = self.score(pending, usage, now, penalties=penalties, blocked=blocked)
+        eligible = scored.eligible
+        chosen: list[int] = []
+        for b, name in enumerate(pending.backends):
+            k = int(free.get(name, 0))
+            if k > 0:
+                idx = np.flatnonzero(eligible & (pending.backend == b))
+                chosen += top_k(scored.priority, pending.created, pending.ids, idx, k)
+        chosen.sort(key=lambda i: order_key(scored.priority, pending.created, pending.ids, i))
+        return [
+            Release(
+                task_id=str(pending.ids[i]),
+                backend=pending.backends[pending.backend[i]],
+                proposal=pending.proposals[pending.proposal[i]],
+                user=pending.users[pending.user[i]],
+                priority=float(scored.priority[i]),
+                index=i,
+            )
+            for i in chosen
+        ]
+
+    def explain(
+        self,
+        task: TaskRow | str,
+        pending: PendingTasks,
+        usage: DecayedUsage,
+        now: float,
+        *,
+        free: Mapping[str, int] | None = None,
+        capacity: Mapping[str, int] | None = None,
+        penalties: Mapping[str, float] = _NO_PENALTIES,
+        blocked: Collection[str] = (),
+    ) -> Explanation:
+        """Why a pending task stands where it does: see :mod:`policies.explain`."""
+        from policies.explain import explain
+
+        return explain(
+            self,
+            task,
+            pending,
+            usage,
+            now,
+            free=free,
+            capacity=capacity,
+            penalties=penalties,
+            blocked=blocked,
+        )
+
+
+def order_key(
+    priority: np.ndarray, created: np.ndarray, ids: np.ndarray, i: int
+) -> tuple[float, float, str]:
+    """The sort key of task ``i``: priority (highest first), then created, then id."""
+    return (-float(priority[i]), float(created[i]), str(ids[i]))
+
+
+def top_k(
+    priority: np.ndarray, created: np.ndarray, ids: np.ndarray, idx: np.ndarray, k: int
+) -> list[int]:
+    """The ``k`` best of the tasks ``idx``, best first (see :func:`order_key`).
+
+    A partial sort on priority keeps the tasks at or above the k-th priority; among those
+    tied at the k-th, another on creation time keeps the earliest; only what is left
+    (about k tasks) is sorted in Python, where ids can be compared.
+    """
+    if k <= 0 or idx.size == 0:
+        return []
+    if idx.size > k:
+        neg = -priority[idx]
+        kth = np.partition(neg, k - 1)[k - 1]
+        better = idx[neg < kth]
+        tied = idx[neg == kth]
+        need = k - better.size
+        if tied.size > need:
+            c = created[tied]
+            cut = np.partition(c, need - 1)[need - 1]
+            tied = tied[c <= cut]
+        idx = np.concatenate([better, tied])
+    ordered = sorted(idx.tolist(), key=lambda i: order_key(priority, created, ids, i))
+    return ordered[:k]
