@@ -38,6 +38,7 @@ def shell_commands() -> list[str]:
 def workdir(tmp_path: Path) -> Path:
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     (tmp_path / "docker").symlink_to(ROOT / "docker")
+    (tmp_path / "policies").symlink_to(ROOT / "policies")
     return tmp_path
 
 
