@@ -227,9 +227,11 @@ class _Sim:
         tally.tasks_admitted += sum(len(step) for step in job.steps)
         for b, u, a in job.needs:
             held[(b, u)] = held.get((b, u), 0.0) + a
-        proposal = self.policy.proposal(job.proposal)
-        qos = self.policy.qos_of(proposal, job.qos) if proposal is not None else job.qos
-        run = Run(job, self.engine.tree.index.get(job.proposal, -1), qos, tally)
+        index = self.engine.tree.index.get(job.proposal, -1)
+        qos = job.qos
+        if index >= 0:
+            qos = self.policy.qos_of(self.policy.proposals[index], job.qos)
+        run = Run(job, index, qos, tally)
         if self._may_start(run):
             self._start(run, t)
         else:
@@ -330,12 +332,12 @@ class _Sim:
 
     def _refresh(self, proposals: set[str], t: float) -> None:
         for pid in proposals:
-            proposal = self.policy.proposal(pid)
-            if proposal is None:
+            i = self.engine.tree.index.get(pid, -1)
+            if i < 0:
                 continue
+            proposal = self.policy.proposals[i]
             states = budget_states(self.policy, proposal, self.book, self.held.get(pid, {}), t)
             stand = standing(self.policy, states)
-            i = self.engine.tree.index[pid]
             self.penalty[i] = stand.age_penalty
             self.blocked[i] = stand.stopped
             before = self.max_jobs.get(pid)
