@@ -222,7 +222,7 @@ class Broker:
                 amount=need.amount,
                 revision=revision,
             )
-        self._persist_step(conn, job_id, spec, 0, outcome)
+        self._persist_step(conn, job_id, spec, 0, outcome, revision)
         record_audit(conn, user, "submit", job_id, proposal=spec.proposal, revision=revision)
 
     # --- stepping -------------------------------------------------------------------------
@@ -258,7 +258,13 @@ class Broker:
             )
 
     def _persist_step(
-        self, conn: Connection, job_id: str, spec: JobSpec, step: int, outcome: StepOutcome
+        self,
+        conn: Connection,
+        job_id: str,
+        spec: JobSpec,
+        step: int,
+        outcome: StepOutcome,
+        revision: str,
     ) -> bool:
         """Record a step's state, its tasks or the final result; False if already recorded."""
         try:
@@ -276,7 +282,7 @@ class Broker:
             "updated_at": utcnow(),
         }
         if outcome.result is not None:
-            self._finish(conn, job_id, TaskState.COMPLETED, "", result=outcome.result)
+            self._finish(conn, job_id, TaskState.COMPLETED, "", revision, result=outcome.result)
         else:
             self._insert_tasks(conn, job_id, spec, step, outcome.tasks)
         conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
@@ -288,6 +294,7 @@ class Broker:
         job_id: str,
         state: TaskState,
         message: str,
+        revision: str,
         result: dict[str, Any] | None = None,
     ) -> None:
         now = utcnow()
@@ -296,7 +303,7 @@ class Broker:
             .where(jobs.c.id == job_id)
             .values(state=state, message=message, result=result, finished_at=now, updated_at=now)
         )
-        ledger.release(conn, job_id=job_id, revision=self.policy.revision)
+        ledger.release(conn, job_id=job_id, revision=revision)
 
     def advance(self, job_id: str) -> bool:
         """Take the job one step further if its current step's tasks are all final.
@@ -304,6 +311,9 @@ class Broker:
         Safe to call any number of times from any process: a step is recorded once.
         Returns True when it did something.
         """
+        # Read the revision before taking the write lock: reading it may record a changed
+        # policy file, which takes the lock itself.
+        revision = self.policy.revision
         with self.db.write() as conn:
             job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
             if job is None or TaskState(job.state).final:
@@ -318,7 +328,7 @@ class Broker:
                 r = bad[0]
                 message = f"task {r.key!r} ({r.id}) on {r.backend} ended {r.state}: {r.message}"
                 end = TaskState.CANCELLED if r.state == TaskState.CANCELLED else TaskState.FAILED
-                self._finish(conn, job_id, end, message)
+                self._finish(conn, job_id, end, message, revision)
                 return True
             spec = JobSpec.model_validate(job.spec)
             algorithm, inputs = self.parse_inputs(spec)
@@ -334,14 +344,17 @@ class Broker:
             try:
                 outcome = algorithm.step(inputs, spec, dict(state), results)
             except BrokerError as exc:  # e.g. a classical step returned something unusable
-                self._finish(conn, job_id, TaskState.FAILED, f"step {job.step + 1}: {exc}")
+                self._finish(
+                    conn, job_id, TaskState.FAILED, f"step {job.step + 1}: {exc}", revision
+                )
                 return True
-            return self._persist_step(conn, job_id, spec, job.step + 1, outcome)
+            return self._persist_step(conn, job_id, spec, job.step + 1, outcome, revision)
 
     # --- cancellation ---------------------------------------------------------------------
 
     def cancel(self, job_id: str, user: str) -> None:
         """Cancel a job: pending tasks never start, running ones are stopped by their worker."""
+        revision = self.policy.revision  # before the write lock (see advance)
         with self.db.write() as conn:
             job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
             if job is None or TaskState(job.state).final:
@@ -359,5 +372,5 @@ class Broker:
                 )
                 .values(cancel_requested=True)
             )
-            self._finish(conn, job_id, TaskState.CANCELLED, f"cancelled by {user}")
+            self._finish(conn, job_id, TaskState.CANCELLED, f"cancelled by {user}", revision)
             record_audit(conn, user, "cancel", job_id)
