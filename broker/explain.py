@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from backends.states import TaskState
 from broker.allocation import AllocationState, snapshot
@@ -17,11 +17,11 @@ from policies.explain import Explanation
 
 def explain(broker: Broker, ident: str, user: str | None) -> list[Explanation]:
     """Explain a pending task of ``user`` (any user's with ``None``), or every pending task
-    of a job (up to ``limit``)."""
+    of a job."""
     with broker.db.read() as conn:
         job = conn.execute(select(jobs.c.user).where(jobs.c.id == ident)).one_or_none()
         if job is None:
-            return [explain_task(broker, ident, user)]
+            return _explain(broker, [ident], user)
         if user is not None and job.user != user:
             raise NotFound(f"no job {ident!r} of yours", hint="`qcb jobs` lists your jobs")
         ids = conn.execute(
@@ -35,44 +35,61 @@ def explain(broker: Broker, ident: str, user: str | None) -> list[Explanation]:
             f"job {ident} has no task waiting to start",
             hint=f"`qcb status {ident}` shows where it stands",
         )
-    return [explain_task(broker, t, user) for t in task_ids]
+    return _explain(broker, task_ids, user)
 
 
 def explain_task(broker: Broker, task_id: str, user: str | None) -> Explanation:
     """Explain a pending task of ``user`` (any user's with ``None``)."""
+    return _explain(broker, [task_id], user)[0]
+
+
+def _explain(broker: Broker, task_ids: list[str], user: str | None) -> list[Explanation]:
+    """Explain pending tasks against one snapshot of the store."""
     loaded = broker.policy
     engine = Engine(loaded.policy, loaded.revision)
     state = AllocationState()
     with broker.db.read() as conn:
-        row = conn.execute(
-            select(tasks.c.id, tasks.c.state, tasks.c.job_id, tasks.c.message, jobs.c.user)
-            .join(jobs, jobs.c.id == tasks.c.job_id)
-            .where(tasks.c.id == task_id)
-        ).one_or_none()
-        if row is None or (user is not None and row.user != user):
-            raise NotFound(
-                f"no task {task_id!r} of yours",
-                hint="give a task id or a job id (`qcb jobs` lists your jobs)",
-            )
-        if row.state != TaskState.PENDING:
-            raise BrokerError(
-                f"task {task_id} does not wait: it is {row.state}"
-                + (f" ({row.message})" if row.message else ""),
-                hint="only pending tasks have a priority to explain",
-            )
+        for task_id in task_ids:
+            _check_waits(conn, task_id, user)
         snap = snapshot(conn, loaded.policy, state, broker.capacity)
-    if task_id not in snap.queues:
-        reason = next(iter(snap.blocked.values()), "its proposal is blocked")
-        raise BrokerError(
-            f"task {task_id} waits for its job to be allowed to start: {reason}",
-            hint="`qcb usage` shows the proposal's budgets and standing",
+    now = time.time()
+    out = []
+    for task_id in task_ids:
+        if task_id not in snap.queues:
+            reason = next(iter(snap.blocked.values()), "its proposal is blocked")
+            raise BrokerError(
+                f"task {task_id} waits for its job to be allowed to start: {reason}",
+                hint="`qcb usage` shows the proposal's budgets and standing",
+            )
+        out.append(
+            engine.explain(
+                task_id,
+                snap.pending,
+                state.usage,
+                now,
+                free=snap.free,
+                capacity=snap.capacity,
+                penalties=snap.penalties,
+            )
         )
-    return engine.explain(
-        task_id,
-        snap.pending,
-        state.usage,
-        time.time(),
-        free=snap.free,
-        capacity=snap.capacity,
-        penalties=snap.penalties,
-    )
+    return out
+
+
+def _check_waits(conn: Connection, task_id: str, user: str | None) -> None:
+    """``NotFound`` unless the task is ``user``'s; ``BrokerError`` unless it is pending."""
+    row = conn.execute(
+        select(tasks.c.state, tasks.c.message, jobs.c.user)
+        .join(jobs, jobs.c.id == tasks.c.job_id)
+        .where(tasks.c.id == task_id)
+    ).one_or_none()
+    if row is None or (user is not None and row.user != user):
+        raise NotFound(
+            f"no task {task_id!r} of yours",
+            hint="give a task id or a job id (`qcb jobs` lists your jobs)",
+        )
+    if row.state != TaskState.PENDING:
+        raise BrokerError(
+            f"task {task_id} does not wait: it is {row.state}"
+            + (f" ({row.message})" if row.message else ""),
+            hint="only pending tasks have a priority to explain",
+        )
