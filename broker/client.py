@@ -22,7 +22,6 @@ from broker.explain import explain
 from broker.jobfile import load_job, parse_job
 from broker.models import JobResult, JobSpec, JobStatus
 from broker.orchestrator import Broker
-from broker.policy_source import read_policy_text
 from broker.store import revisions
 from broker.trace_export import export_trace
 from broker.usage import BurnPoint, ProposalUsage
@@ -154,9 +153,7 @@ class Client:
         revision stays in force then.
         """
         _ = self._broker.policy  # the file's revision first, so that this one comes after it
-        return self._broker.policy_source.apply(
-            read_policy_text(path), source=str(path), author=self.user, reason=reason
-        )
+        return self._broker.policy_source.apply(path, author=self.user, reason=reason)
 
     def export_trace(
         self, path: Path, *, since: datetime | None = None, until: datetime | None = None

@@ -10,7 +10,6 @@ every error, and the running one stays in force. Processes see a new revision wi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from pathlib import Path
@@ -21,30 +20,11 @@ from broker.errors import PolicyFileError
 from broker.store import revisions
 from broker.store.db import Database, serialize
 from policies.errors import PolicyError
-from policies.loader import MAX_POLICY_BYTES, LoadedPolicy, parse_policy
+from policies.loader import LoadedPolicy, load_policy, parse_policy
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 1.0
-
-
-def read_policy_text(path: Path) -> str:
-    """A policy file's text; ``PolicyError`` when it cannot be read or is too large."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_POLICY_BYTES:
-            raise PolicyError(
-                str(path),
-                [
-                    f"the file is {size / 1e6:.1f} MB; a policy file may be at most "
-                    f"{MAX_POLICY_BYTES // 2**20} MiB"
-                ],
-            )
-        return path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise PolicyError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
-    except UnicodeDecodeError:
-        raise PolicyError(str(path), ["the file is not UTF-8 text"]) from None
 
 
 class PolicySource:
@@ -94,8 +74,7 @@ class PolicySource:
             return
         source = f"file:{path.resolve()}"
         try:
-            text = read_policy_text(path)
-            loaded = parse_policy(text, str(path))
+            loaded = load_policy(path)
         except PolicyError as exc:
             self._file_seen = (path, mtime)
             with self.db.read() as conn:
@@ -112,28 +91,27 @@ class PolicySource:
                     conn,
                     revision=loaded.revision,
                     sha256=loaded.sha256,
-                    text=text,
+                    text=loaded.text,
                     author="policy file",
                     reason=f"{path} changed" if last else f"first read of {path}",
                     source=source,
                 )
         self._file_seen = (path, mtime)
 
-    def apply(
-        self, text: str, *, source: str, author: str, reason: str
-    ) -> tuple[int, LoadedPolicy]:
-        """Validate and record a new revision (``PolicyError`` lists every problem; the
-        running revision stays in force then). Returns its number and the policy."""
+    def apply(self, path: Path, *, author: str, reason: str) -> tuple[int, LoadedPolicy]:
+        """Validate the policy file ``path`` and record it as a new revision
+        (``PolicyError`` lists every problem; the running revision stays in force then).
+        Returns its number and the policy."""
         if not reason.strip():
-            raise PolicyError(source, ["a reason is required: --reason 'what changes and why'"])
-        loaded = parse_policy(text, source)
+            raise PolicyError(str(path), ["a reason is required: --reason 'what changes and why'"])
+        loaded = load_policy(path)
         with self.db.write() as conn:
             _serialize(conn)
             number = revisions.record(
                 conn,
                 revision=loaded.revision,
                 sha256=loaded.sha256,
-                text=text,
+                text=loaded.text,
                 author=author,
                 reason=reason,
                 source="apply",
@@ -146,8 +124,3 @@ def _serialize(conn: Connection) -> None:
     """On PostgreSQL, one writer of the policy history at a time (SQLite's BEGIN IMMEDIATE
     already serializes writers)."""
     serialize(conn, "qcb.policy_revisions")
-
-
-def text_sha256(text: str) -> str:
-    """sha256 of a policy text (what revisions are compared by)."""
-    return hashlib.sha256(text.encode()).hexdigest()
