@@ -31,7 +31,7 @@ from broker.orchestrator import Broker
 from broker.store import ledger
 from broker.store.db import utcnow
 from broker.store.schema import jobs, tasks
-from policies.charging import charges
+from policies.charging import charges, occupied
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class Executor:
                     backend=row.backend,
                     proposal=job.proposal,
                     user=job.user,
-                    seconds=seconds * ((row.size or 1.0) if row.kind == "classical" else 1.0),
+                    seconds=occupied(row.kind, seconds, row.size or 1.0),
                 )
 
 

@@ -32,6 +32,11 @@ def charges(
     }
 
 
+def occupied(kind: str, seconds: float, size: float) -> float:
+    """Backend-seconds (fair-share usage): run seconds, x size (nodes) for a classical task."""
+    return seconds * (size if kind == "classical" else 1.0)
+
+
 def occupancy(task: Task) -> float:
-    """Backend-seconds a task occupies: its duration, x its size (nodes) if classical."""
-    return task.duration * (task.size if task.kind == "classical" else 1.0)
+    """Backend-seconds a trace task occupies (see :func:`occupied`)."""
+    return occupied(task.kind, task.duration, task.size)
