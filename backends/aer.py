@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
+from qiskit.transpiler import Target
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
@@ -43,6 +44,8 @@ from circuits.canonical import Circuit
 from circuits.observables import PauliSum
 
 METHODS = ("statevector", "matrix_product_state", "density_matrix")
+TRANSPILE_SEED = 7
+"""The transpiler's seed for device models: one layout per circuit, whatever the batch seed."""
 
 
 def _as_sparse(obs: PauliSum) -> SparsePauliOp:
@@ -77,7 +80,8 @@ class AerBackend(InProcessSimulator):
         self.device = fake_device(self.device_name) if self.device_name else None
         self.optimization_level = int(options.get("optimization_level", 1))
         self._simulator = self._make_simulator()
-        self._transpiled: dict[tuple[str, int | None], QuantumCircuit] = {}
+        self._transpiled: dict[str, QuantumCircuit] = {}
+        self._target: Target | None = None
         self._capabilities: Capabilities | None = None
 
     def _make_simulator(self) -> AerSimulator:
@@ -157,7 +161,7 @@ class AerBackend(InProcessSimulator):
         when = getattr(props, "last_update_date", None) if props is not None else None
         return when.isoformat() if when is not None else None
 
-    def _prepared(self, circuit: Circuit, seed: int | None) -> QuantumCircuit:
+    def _prepared(self, circuit: Circuit) -> QuantumCircuit:
         """The circuit as Aer will run it: transpiled to the device model, or to the gates
         the simulation method supports (``ch`` for every method, controlled rotations for
         MPS and density matrix).
@@ -166,10 +170,13 @@ class AerBackend(InProcessSimulator):
         qiskit-aer 0.18 binds their parameters wrongly when it binds them itself (seen as
         results for an angle of 0; ``tests/unit/backends/test_aer.py`` checks each).
 
-        Done once per circuit and seed: a VQE sends the same parameterized ansatz at every
-        step, and transpiling is slower than simulating a small circuit.
+        Done once per circuit: a VQE sends the same parameterized ansatz at every step, with
+        a new seed each step, and transpiling is slower than simulating a small circuit. The
+        layout on a device model is therefore chosen with a fixed transpiler seed
+        (:data:`TRANSPILE_SEED`), not the batch's: every step of a job runs on the same
+        physical qubits, as it would on hardware, and results stay reproducible.
         """
-        key = (circuit.sha256, seed)
+        key = circuit.sha256
         if key not in self._transpiled:
             from qiskit import transpile
             from qiskit.transpiler import generate_preset_pass_manager
@@ -179,11 +186,15 @@ class AerBackend(InProcessSimulator):
                 pm = generate_preset_pass_manager(
                     backend=self.device,
                     optimization_level=self.optimization_level,
-                    seed_transpiler=seed,
+                    seed_transpiler=TRANSPILE_SEED,
                 )
                 qc = pm.run(qc)
             else:
-                qc = transpile(qc, backend=self._simulator, optimization_level=0)
+                # Aer rebuilds its Target on every access (about 3 ms each, dozens of
+                # accesses per transpile): take it once per backend instance.
+                if self._target is None:
+                    self._target = self._simulator.target
+                qc = transpile(qc, target=self._target, optimization_level=0)
             if len(self._transpiled) >= 64:
                 self._transpiled.pop(next(iter(self._transpiled)))
             self._transpiled[key] = qc
@@ -206,7 +217,7 @@ class AerBackend(InProcessSimulator):
         }
         pubs = []
         for run in exact_runs(batch):
-            isa = self._prepared(run.circuit, batch.seed)
+            isa = self._prepared(run.circuit)
             values = _qiskit_values(run.circuit, isa, run.values)
             observables = [_as_sparse(obs) for obs in run.observables]
             if isa.layout is not None:
@@ -221,7 +232,7 @@ class AerBackend(InProcessSimulator):
         plan = sampling_plan(batch)
         pubs: list[tuple[QuantumCircuit, np.ndarray]] = []
         for run in plan.runs:
-            isa = self._prepared(run.circuit, batch.seed)
+            isa = self._prepared(run.circuit)
             pubs.append((isa, _qiskit_values(run.circuit, isa, run.values)))
         options = {"backend_options": self._backend_options()}
         sampler = SamplerV2(default_shots=shots, seed=batch.seed, options=options)
