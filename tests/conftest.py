@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,19 +85,56 @@ class SlurmCluster:
         """Slurm's state of one job (``""`` if the controller does not know it)."""
         return self.jobs().get(job_id, ("", ""))[1]
 
+    def dead_daemons(self) -> list[str]:
+        """The daemons whose recorded process is gone (start.sh records each one's PID)."""
+        dead = []
+        for pidfile in sorted((self.run / "pids").glob("*.pid")):
+            try:
+                os.kill(int(pidfile.read_text().split()[0]), 0)
+            except (ValueError, IndexError, ProcessLookupError):
+                dead.append(pidfile.stem)
+            except PermissionError:
+                pass
+        return dead
+
+    def ensure_up(self) -> None:
+        """Restart any daemon that died, with a warning that keeps its log's last lines.
+
+        slurmrestd died once in the middle of a full run (cause unknown): the warning shows
+        why, instead of a dozen unrelated failures.
+        """
+        dead = self.dead_daemons()
+        if not dead:
+            return
+        tails = []
+        for name in dead:
+            log = self.run / "log" / f"{name}.log"
+            lines = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+            tails.append(f"--- {name}.log ---\n" + "\n".join(lines))
+        warnings.warn(
+            f"Slurm daemon(s) {', '.join(dead)} had died; restarted.\n" + "\n".join(tails),
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        _start_slurm()
+
     def node_states(self) -> dict[str, str]:
         """Each node's state as ``sinfo`` shows it (idle, mix, alloc, drain, down, ...)."""
         out = self.tool("sinfo", "-h", "-N", "-o", "%N %t")
         return dict(line.split() for line in out.splitlines() if line)
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster() -> SlurmCluster:
-    """The Slurm that ``make test`` starts; started here when it is not running (the start
-    script is idempotent), never skipped."""
+def _start_slurm() -> None:
     proc = subprocess.run(
         [str(ROOT / "docker" / "slurm" / "start.sh")], capture_output=True, text=True
     )
     assert proc.returncode == 0, f"cannot start Slurm:\n{proc.stdout}\n{proc.stderr}"
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> SlurmCluster:
+    """The Slurm that ``make test`` starts; started here when it is not running (the start
+    script is idempotent), never skipped."""
+    _start_slurm()
     options = yaml.safe_load((SLURM_RUN / "backends.yaml").read_text())
     return SlurmCluster(run=SLURM_RUN, options=options)

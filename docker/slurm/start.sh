@@ -100,7 +100,10 @@ if [ "$idle" -lt "$NODES" ]; then
 fi
 
 if ! alive slurmrestd; then
-  runuser -u slurmrest -- env SLURM_CONF="$SLURM_CONF" SLURM_JWT=daemon \
+  # slurmrestd does not daemonize: setsid puts it in a session of its own, so that a signal
+  # to the process group or session that ran this script (a test harness stopping a job,
+  # a closed terminal) does not take it down with them.
+  setsid runuser -u slurmrest -- env SLURM_CONF="$SLURM_CONF" SLURM_JWT=daemon \
     slurmrestd -a rest_auth/jwt -s openapi/v0.0.38 "127.0.0.1:$REST_PORT" \
     >>"$RUN/log/slurmrestd.log" 2>&1 &
   echo $! >"$RUN/pids/slurmrestd.pid"

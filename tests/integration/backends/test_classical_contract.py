@@ -54,6 +54,7 @@ def backend(
     name = request.param
     if name == "local":
         return LocalBackend(workdir=workdir)
+    slurm_cluster.ensure_up()
     options = {**slurm_cluster.options[name], "workdir": workdir, "poll_seconds": 0.05}
     if name == "slurm":
         return SlurmBackend(**options)
