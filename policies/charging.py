@@ -20,15 +20,27 @@ def charge_factors(policy: Policy, backend: str, qos: str | None) -> tuple[float
     )
 
 
+def charged_units(policy: Policy, backend: str) -> frozenset[str] | None:
+    """The units the policy counts ``backend`` in (``None``: a backend the policy does not
+    name, charged in every unit it reports)."""
+    config = policy.backends.get(backend)
+    return frozenset(config.units) if config is not None else None
+
+
 def charges(
     policy: Policy, backend: str, qos: str | None, usage: Mapping[str, float]
 ) -> dict[str, float]:
-    """What to charge for raw usage (the broker's rule): classical units x the QOS usage
-    factor x the backend's charge factor; other units x the backend's charge factor."""
+    """What to charge for raw usage (the broker's rule), in the units the policy counts the
+    backend in: classical units x the QOS usage factor x the backend's charge factor; other
+    units x the backend's charge factor. Usage in other units (a simulator's run seconds
+    where only evaluations and shots count) is not charged; a trace keeps it raw, so a new
+    policy that counts it can charge it."""
     factor, usage_factor = charge_factors(policy, backend, qos)
+    units = charged_units(policy, backend)
     return {
         unit: amount * factor * (usage_factor if unit in CLASSICAL_UNITS else 1.0)
         for unit, amount in usage.items()
+        if units is None or unit in units
     }
 
 

@@ -51,6 +51,7 @@ def test_ibm_runs_vqe_steps_on_a_noisy_fake_device(
     history = result.result["history"]
     assert result.result["energy"] < history[0] - 0.05, history
     assert result.result["energy"] > EXACT - 0.05
+    # Charged in the units the default policy counts ibm in; its run seconds are not.
     charged = {c.unit for c in result.charges if c.kind == "charge" and c.backend == "ibm"}
-    assert charged == {"evaluations", "shots", "qpu_seconds"}
+    assert charged == {"evaluations", "shots"}
     client.shutdown()
