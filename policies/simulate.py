@@ -34,7 +34,7 @@ from typing import Any
 
 from policies.admission import Decision, Need, admit
 from policies.budgets import UsageBook, budget_states, standing
-from policies.charging import charge_factors, charges, occupancy
+from policies.charging import charge_factors, charged_units, charges, occupancy
 from policies.engine import Engine
 from policies.fairshare import DecayedUsage
 from policies.pending import TaskRow
@@ -155,7 +155,7 @@ class _Sim:
         )
         self.dirty: set[str] = set()
         self.touched: set[Backend] = set()
-        self._factors: dict[tuple[str, str | None], tuple[float, float]] = {}
+        self._factors: dict[tuple[str, str | None], tuple[float, float, frozenset[str] | None]] = {}
         self.backend_list = list(self.backends.values())
 
     # -- the loop --------------------------------------------------------------------------
@@ -296,11 +296,17 @@ class _Sim:
         key = (backend, qos)
         factors = self._factors.get(key)
         if factors is None:
-            factors = self._factors[key] = charge_factors(self.policy, backend, qos)
-        factor, usage_factor = factors
+            factor, usage_factor = charge_factors(self.policy, backend, qos)
+            factors = self._factors[key] = (
+                factor,
+                usage_factor,
+                charged_units(self.policy, backend),
+            )
+        factor, usage_factor, units = factors
         return {
             unit: amount * factor * (usage_factor if unit in CLASSICAL_UNITS else 1.0)
             for unit, amount in usage.items()
+            if units is None or unit in units
         }
 
     def _complete(self, backend: Backend, entry: Entry, t: float) -> None:
