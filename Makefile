@@ -1,7 +1,8 @@
 # qcbroker: the two commands a new user needs.
 #   make demo   create .venv, install, run the H2 VQE on the embedded default (no server)
 #   make test   install what the tests need (every optional quantum SDK), start what they
-#               need (a real single-host Slurm with slurmrestd: docker/slurm/start.sh),
+#               need (Redis and PostgreSQL: docker/services/start.sh; a real single-host
+#               Slurm with slurmrestd: docker/slurm/start.sh),
 #               run ruff, mypy and pytest
 
 PYTHON ?= python3
@@ -38,6 +39,7 @@ typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
 services:
+	docker/services/start.sh
 	docker/slurm/start.sh
 	docker/install-compose.sh
 

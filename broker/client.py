@@ -32,14 +32,42 @@ from policies.loader import LoadedPolicy, format_loc
 class Client:
     """Submit, follow and fetch hybrid jobs.
 
+    With ``url`` (or ``QCB_URL``) and ``token`` (or ``QCB_TOKEN``) it is a
+    :class:`broker.remote.RemoteClient` that works against a qcbroker service instead, with
+    the same methods.
+
     Args:
         settings: where the store and queue live; default from ``QCB_*`` variables.
         user: who submits; default ``settings.user``.
         autostart: start the embedded runtime when a job needs it.
+        url: a qcbroker API to work against (remote mode).
+        token: the bearer token for ``url``.
     """
 
+    def __new__(
+        cls,
+        settings: Settings | None = None,
+        *,
+        user: str | None = None,
+        autostart: bool = True,
+        url: str | None = None,
+        token: str | None = None,
+    ) -> Client:
+        """An embedded client, or a remote one when a URL is given or configured."""
+        if cls is Client and (url or (settings or Settings()).url):
+            from broker.remote import RemoteClient
+
+            return super().__new__(RemoteClient)
+        return super().__new__(cls)
+
     def __init__(
-        self, settings: Settings | None = None, *, user: str | None = None, autostart: bool = True
+        self,
+        settings: Settings | None = None,
+        *,
+        user: str | None = None,
+        autostart: bool = True,
+        url: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.user = user or self.settings.user

@@ -3,23 +3,50 @@
 from __future__ import annotations
 
 import getpass
+import os
 from pathlib import Path
 
 import platformdirs
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "examples" / "default.yaml"
+
+
+CONFIG_VARIABLE = "QCB_CONFIG"
 
 
 class Settings(BaseSettings):
     """Where the broker keeps its state and how its processes talk.
 
     Every field can be set by an environment variable ``QCB_<FIELD>``, e.g.
-    ``QCB_HOME=/scratch/qcb`` or ``QCB_BROKER_URL=redis://127.0.0.1:6379/0``.
+    ``QCB_HOME=/scratch/qcb`` or ``QCB_BROKER_URL=redis://127.0.0.1:6379/0``, or in a YAML
+    file named by ``QCB_CONFIG`` (``broker_url: redis://...``, one field per line).
+    The environment wins over the file.
     """
 
     model_config = SettingsConfigDict(env_prefix="QCB_", extra="forbid")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then ``QCB_*`` variables, then the file named by ``QCB_CONFIG``."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get(CONFIG_VARIABLE)
+        if config:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=Path(config)))
+        return tuple(sources)
 
     home: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("qcbroker"),
@@ -38,6 +65,12 @@ class Settings(BaseSettings):
         description="YAML file of options per backend ({slurm: {workdir: ...}, ...}).",
     )
     user: str = Field(default_factory=getpass.getuser, description="Who submits (embedded).")
+    url: str | None = Field(
+        default=None,
+        description="A qcbroker API (e.g. https://qcb.example.org): the SDK and CLI then work "
+        "against it instead of a local store.",
+    )
+    token: str | None = Field(default=None, description="Bearer token for the API at url.")
     worker_concurrency: int = Field(default=2, ge=1, description="Tasks one worker runs at once.")
     lease_seconds: float = Field(
         default=6.0, gt=0, description="A worker silent for this long is taken for dead."
@@ -49,6 +82,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="The embedded runtime stops after this long with no work."
     )
     poll_seconds: float = Field(default=0.02, gt=0, description="Polling period of loops.")
+    scheduler_seconds: float = Field(
+        default=0.2, gt=0, description="Period of the service scheduler's tick (qcb scheduler)."
+    )
 
     def env(self) -> dict[str, str]:
         """These settings as ``QCB_*`` variables, for a child process (or a pilot job)."""

@@ -63,3 +63,15 @@ class InvalidTrace(BrokerError):
 
 class RuntimeUnavailable(BrokerError):
     """The embedded runtime (worker and scheduler) could not be started or reached."""
+
+
+class Unauthenticated(BrokerError):
+    """A request to the API carried no valid token."""
+
+    exit_code = 6
+
+
+class Forbidden(BrokerError):
+    """The token is valid but its user may not do this (not their proposal, not their role)."""
+
+    exit_code = 6

@@ -91,10 +91,37 @@ class Executor:
             conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
 
     def execute(self, task_id: str) -> None:
-        """Run one task to a final state (or hand it back for a retry), then advance its job."""
+        """Run one task to a final state (or hand it back for a retry), then advance its job.
+
+        An unexpected error (the store or the transport restarting under it) hands the task
+        back instead of leaving it RUNNING under a live worker that no longer follows it: the
+        scheduler re-sends it, and the next worker re-attaches to its native job.
+        """
         row = self._claim(task_id)
         if row is None:
             return
+        try:
+            self._run(row)
+        except Exception:
+            log.exception("task %s: unexpected error; handing it back", task_id)
+            self._hand_back(task_id)
+
+    def _hand_back(self, task_id: str) -> None:
+        for attempt in range(20):
+            try:
+                with self.broker.db.write() as conn:
+                    conn.execute(
+                        update(tasks)
+                        .where(tasks.c.id == task_id, tasks.c.state == TaskState.RUNNING)
+                        .values(state=TaskState.QUEUED, worker_id=None, dispatched_at=utcnow())
+                    )
+                return
+            except Exception:
+                time.sleep(min(0.5 * (attempt + 1), 5.0))
+        log.error("task %s: could not hand it back; its worker lease will", task_id)
+
+    def _run(self, row: Any) -> None:
+        task_id = row.id
         try:
             backend = self.backend(row.backend, row.kind)
             spec: QuantumBatch | ClassicalSpec = (
@@ -127,7 +154,10 @@ class Executor:
 
     def _advance(self, job_id: str) -> None:
         if self.broker.advance(job_id) and self.release is not None:
-            self.release()
+            try:
+                self.release()
+            except Exception:  # the transport may be down: the scheduler re-sends later
+                log.warning("could not release the next tasks now", exc_info=True)
 
     def _follow(self, task_id: str, backend: Backend, native_id: str) -> BackendStatus:
         cancelled = False

@@ -136,8 +136,12 @@ class Broker:
                 raise InvalidJob(f"{field}: {name!r} is a {actual} backend, not a {kind} one")
         return algorithm, inputs
 
-    def submit(self, spec: JobSpec, user: str) -> str:
-        """Admit and decompose a job; return its id. Raises ``InvalidJob`` or ``JobRefused``."""
+    def submit(self, spec: JobSpec, user: str, client_key: str | None = None) -> str:
+        """Admit and decompose a job; return its id. Raises ``InvalidJob`` or ``JobRefused``.
+
+        ``client_key`` makes a retried submission safe: a second submission of ``user`` with
+        the same key returns the first one's job id and admits nothing.
+        """
         algorithm, inputs = self.parse_inputs(spec)
         needs = algorithm.needs(inputs, spec)
         loaded = self.policy
@@ -154,6 +158,12 @@ class Broker:
         qos = policy.qos_of(proposal, spec.qos) if proposal is not None else spec.qos
         with self.db.write() as conn:
             serialize(conn, f"qcb.proposal.{spec.proposal}")
+            if client_key is not None:
+                earlier = conn.execute(
+                    select(jobs.c.id).where(jobs.c.user == user, jobs.c.client_key == client_key)
+                ).scalar_one_or_none()
+                if earlier is not None:
+                    return str(earlier)
             book, held = ledger.standing_inputs(conn, spec.proposal)
             decision = admit(
                 policy,
@@ -168,6 +178,10 @@ class Broker:
             )
             if decision.admitted:
                 self._admit(conn, job_id, spec, user, loaded.revision, seed, qos, needs, outcome)
+                if client_key is not None:
+                    conn.execute(
+                        update(jobs).where(jobs.c.id == job_id).values(client_key=client_key)
+                    )
         if not decision.admitted:
             with self.db.write() as conn:
                 record_audit(

@@ -104,7 +104,14 @@ class PolicySource:
         Returns its number and the policy."""
         if not reason.strip():
             raise PolicyError(str(path), ["a reason is required: --reason 'what changes and why'"])
-        loaded = load_policy(path)
+        return self.apply_loaded(load_policy(path), author=author, reason=reason)
+
+    def apply_loaded(
+        self, loaded: LoadedPolicy, *, author: str, reason: str
+    ) -> tuple[int, LoadedPolicy]:
+        """Record an already validated policy as a new revision (see :meth:`apply`)."""
+        if not reason.strip():
+            raise PolicyError(loaded.source, ["a reason is required"])
         with self.db.write() as conn:
             _serialize(conn)
             number = revisions.record(

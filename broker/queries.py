@@ -47,7 +47,8 @@ def _job_row(conn: Connection, job_id: str, user: str | None) -> Row[Any]:
     return row
 
 
-def _status(row: Row[Any], counts: dict[str, int]) -> JobStatus:
+def status_of_row(row: Row[Any], counts: dict[str, int]) -> JobStatus:
+    """A job row (and its task counts) as a :class:`JobStatus`."""
     return JobStatus(
         id=row.id,
         name=row.name,
@@ -70,7 +71,7 @@ def job_status(db: Database, job_id: str, user: str | None = None) -> JobStatus:
     with db.read() as conn:
         row = _job_row(conn, job_id, user)
         states = conn.execute(select(tasks.c.state).where(tasks.c.job_id == job_id)).scalars()
-        return _status(row, dict(Counter(states)))
+        return status_of_row(row, dict(Counter(states)))
 
 
 def list_jobs(db: Database, user: str | None, limit: int = 50) -> list[JobStatus]:
@@ -79,7 +80,7 @@ def list_jobs(db: Database, user: str | None, limit: int = 50) -> list[JobStatus
         query = select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
         if user is not None:
             query = query.where(jobs.c.user == user)
-        return [_status(row, {}) for row in conn.execute(query)]
+        return [status_of_row(row, {}) for row in conn.execute(query)]
 
 
 def active_jobs(db: Database) -> int:

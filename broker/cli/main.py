@@ -15,6 +15,7 @@ from broker.cli.common import user_errors
 from broker.cli.policy_admin import COMMANDS as POLICY_ADMIN
 from broker.cli.policy_cmds import policy
 from broker.cli.render import JobProgress, jobs_table, summary
+from broker.cli.service_cmds import COMMANDS as SERVICE
 from broker.errors import BrokerError
 from broker.jobfile import load_job
 
@@ -163,6 +164,8 @@ cli.add_command(explain)
 for _command in POLICY_ADMIN:
     policy.add_command(_command)
 cli.add_command(policy)
+for _command in SERVICE:
+    cli.add_command(_command)
 
 
 def main() -> None:

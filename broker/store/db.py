@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from broker.store.schema import metadata
+from broker.store import jsoncodec, migrate
 
 
 def utcnow() -> datetime:
@@ -23,6 +23,12 @@ def utcnow() -> datetime:
 def new_id(prefix: str) -> str:
     """A fresh identifier such as ``j-3f2a9c1d0b7e``."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+# Every exclusive write transaction on PostgreSQL takes this advisory lock first, so that
+# writers take turns as SQLite's BEGIN IMMEDIATE makes them (b"qcbwrite" as a bigint, apart
+# from serialize()'s hashtext() keys, which are int4).
+_WRITE_LOCK = text(f"SELECT pg_advisory_xact_lock({int.from_bytes(b'qcbwrite', 'big')})")
 
 
 def serialize(conn: Connection, name: str) -> None:
@@ -36,7 +42,10 @@ def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 60})
+    engine = create_engine(
+        url, connect_args={"timeout": 60}, json_serializer=jsoncodec.dumps,
+        json_deserializer=jsoncodec.loads,
+    )  # fmt: skip
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -60,21 +69,37 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 class Database:
-    """An engine with the schema created, and transactions as context managers."""
+    """An engine on a store migrated to the current schema, and transactions as context
+    managers. Writers take turns on SQLite and PostgreSQL alike (see :meth:`write`)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite"):
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
             self.engine = _sqlite_engine(url)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
-        metadata.create_all(self.engine)
-        _add_missing_columns(self.engine)
+            if parsed.drivername == "postgresql":
+                # The default driver would be psycopg2; the service extra installs psycopg 3.
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            self.engine = create_engine(
+                parsed, pool_pre_ping=True, json_serializer=jsoncodec.dumps,
+                json_deserializer=jsoncodec.loads,
+            )  # fmt: skip
+        migrate.upgrade(self.engine)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A transaction that may write; committed on success, rolled back on error."""
+    def write(self, *, exclusive: bool = True) -> Iterator[Connection]:
+        """A transaction that may write; committed on success, rolled back on error.
+
+        Exclusive write transactions take turns, so that a read-check-write sequence in one
+        cannot interleave with another's: on SQLite from ``BEGIN IMMEDIATE``, on PostgreSQL
+        from an advisory lock held until the transaction ends. ``exclusive=False`` skips the
+        PostgreSQL lock, for writes that need no turn (a single statement such as a
+        heartbeat); SQLite's writers take turns all the same.
+        """
         with self.engine.connect() as conn, conn.begin():
+            if exclusive and conn.dialect.name == "postgresql":
+                conn.execute(_WRITE_LOCK)
             yield conn
 
     @contextmanager
@@ -86,21 +111,3 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections (call after fork)."""
         self.engine.dispose()
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Add the nullable columns that a store made by an earlier version lacks.
-
-    A stop-gap for stores on this machine made before a column existed; versioned
-    migrations (Alembic) replace it in service mode.
-    """
-    with engine.connect() as conn, conn.begin():
-        inspector = inspect(conn)
-        for table in metadata.sorted_tables:
-            present = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    conn.exec_driver_sql(
-                        f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'
-                    )

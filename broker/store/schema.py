@@ -47,6 +47,12 @@ jobs = Table(
     Column("created_at", DateTime(), nullable=False),
     Column("updated_at", DateTime(), nullable=False),
     Column("finished_at", DateTime()),
+    Column(
+        "client_key",
+        String(100),
+        comment="The submitter's idempotency key: a retried submission returns the same job.",
+    ),
+    Index("uq_job_client_key", "user", "client_key", unique=True),
 )
 
 tasks = Table(
@@ -125,6 +131,23 @@ workers = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", DateTime(), nullable=False),
     Column("last_seen", DateTime(), nullable=False),
+)
+
+# API tokens: only a token's sha256 is kept (tokens are 256-bit random, so a plain hash is
+# enough; no salt or slow hash is needed). ``role`` is the token's global role (researcher,
+# committee, admin); a PI is a researcher who is a proposal's PI in the policy.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user", String(100), nullable=False, index=True),
+    Column("role", String(20), nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("expires_at", DateTime()),
+    Column("revoked_at", DateTime()),
 )
 
 # Fair-share usage: how long each finished task occupied its backend (seconds, x nodes for

@@ -1,0 +1,80 @@
+"""The FastAPI application: error handling, authentication, and the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from backends.errors import BackendError
+from broker.access import Principal
+from broker.api.service import Service
+from broker.api.wire import API_PREFIX, encode, status_of
+from broker.config import Settings
+from broker.errors import BrokerError, Unauthenticated
+from circuits.errors import CircuitError
+from policies.errors import PolicyError, format_loc
+
+
+def service(request: Request) -> Service:
+    """The process's :class:`Service`."""
+    found: Service = request.app.state.service
+    return found
+
+
+def principal(request: Request) -> Principal:
+    """Who the request acts for (401 and an audit line without a valid token)."""
+    return service(request).authenticate(request)
+
+
+Who = Annotated[Principal, Depends(principal)]
+Svc = Annotated[Service, Depends(service)]
+
+
+def _error(_: Request, exc: Exception) -> JSONResponse:
+    status = status_of(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    return JSONResponse(encode(exc), status_code=status, headers=headers)
+
+
+def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    lines = [f"  {format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+    body: dict[str, Any] = {
+        "error": "InvalidJob",
+        "message": "the request is not valid:\n" + "\n".join(lines),
+        "hint": f"see {API_PREFIX}/docs for the request bodies",
+    }
+    return JSONResponse(body, status_code=422)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for the store, transport and policy in ``settings``."""
+    from broker.api import admin, jobs
+
+    app = FastAPI(
+        title="qcbroker",
+        summary="Hybrid HPC-quantum jobs under allocation proposals.",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.service = Service(settings or Settings())
+    for cls in (BrokerError, PolicyError, CircuitError, BackendError):
+        app.add_exception_handler(cls, _error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.include_router(jobs.router, prefix=API_PREFIX)
+    app.include_router(admin.router, prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, Any]:
+        """Liveness: the store answers (no token needed)."""
+        svc: Service = app.state.service
+        with svc.broker.db.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"ok": True}
+
+    return app

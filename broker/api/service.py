@@ -1,0 +1,103 @@
+"""What the API process holds for all requests: the broker, a sender to Celery, and the
+checks every endpoint shares (who is asking, may they, and the audit line when they may not).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import select
+
+from broker import tokens
+from broker.access import Principal, may_see_job
+from broker.config import Settings
+from broker.errors import Forbidden, NotFound, Unauthenticated
+from broker.orchestrator import Broker, record_audit
+from broker.store.schema import jobs, tasks
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS = "anonymous"
+
+
+class Service:
+    """The broker as the API process uses it."""
+
+    def __init__(self, settings: Settings) -> None:
+        from broker.celery_app import make_app, sender
+        from broker.scheduler import Scheduler
+
+        self.settings = settings
+        self.broker = Broker(settings)
+        self.scheduler = Scheduler(self.broker, sender(make_app(settings)))
+
+    def release(self) -> None:
+        """Send what capacity allows now, so that a new job need not wait for the
+        scheduler's next tick. A transport that is down only delays: the scheduler re-sends
+        every queued task nobody claimed."""
+        try:
+            self.scheduler.release()
+        except Exception:  # the transport (Redis) may be restarting
+            log.warning("could not release tasks now; the scheduler will", exc_info=True)
+
+    def deny(self, request: Request, actor: str, exc: Unauthenticated | Forbidden) -> None:
+        """Record a refused request in the audit log."""
+        with self.broker.db.write() as conn:
+            record_audit(
+                conn,
+                actor,
+                "deny",
+                request.url.path[:100],
+                method=request.method,
+                status=401 if isinstance(exc, Unauthenticated) else 403,
+                reason=exc.message,
+            )
+
+    def authenticate(self, request: Request) -> Principal:
+        """The principal of a request's bearer token, or ``Unauthenticated`` (audited)."""
+        header = request.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            exc = Unauthenticated(
+                "no bearer token", hint="send 'Authorization: Bearer <token>' (qcb token create)"
+            )
+            self.deny(request, ANONYMOUS, exc)
+            raise exc
+        with self.broker.db.read() as conn:
+            who = tokens.authenticate(conn, secret.strip())
+        if who is None:
+            exc = Unauthenticated(
+                "the token is unknown, revoked or expired", hint="ask an admin for a new one"
+            )
+            self.deny(request, ANONYMOUS, exc)
+            raise exc
+        return who
+
+    def forbid(self, request: Request, who: Principal, message: str) -> Forbidden:
+        """A ``Forbidden`` for ``who``, recorded in the audit log."""
+        exc = Forbidden(message)
+        self.deny(request, who.user, exc)
+        return exc
+
+    def job_owner(self, request: Request, who: Principal, ident: str) -> tuple[str, str, str]:
+        """``(job id, proposal, owner)`` of a job or task id that ``who`` may see;
+        ``NotFound`` for no such id, ``Forbidden`` (audited) for someone else's."""
+        with self.broker.db.read() as conn:
+            row: Any = conn.execute(
+                select(jobs.c.id, jobs.c.proposal, jobs.c.user).where(jobs.c.id == ident)
+            ).first()
+            if row is None:
+                row = conn.execute(
+                    select(jobs.c.id, jobs.c.proposal, jobs.c.user)
+                    .join(tasks, tasks.c.job_id == jobs.c.id)
+                    .where(tasks.c.id == ident)
+                ).first()
+        if row is None:
+            raise NotFound(f"no job or task {ident!r}", hint="`qcb jobs` lists your jobs")
+        if not may_see_job(self.broker.policy.policy, who, row.proposal, row.user):
+            raise self.forbid(
+                request, who, f"{ident} belongs to proposal {row.proposal!r}, not yours"
+            )
+        return str(row.id), str(row.proposal), str(row.user)

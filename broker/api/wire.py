@@ -1,0 +1,124 @@
+"""What crosses the wire between the REST API and the remote SDK: request bodies, and
+errors as JSON that the client raises again as the same exception class.
+
+An error body is ``{"error": CLASS, "message": ..., "hint": ..., "problems": [...]}``; the
+remote client turns it back into ``CLASS`` so that the CLI prints the same paragraph and
+exits with the same code against a server as on a laptop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backends.errors import BackendError
+from broker import errors
+from broker.errors import BrokerError
+from circuits.errors import CircuitError
+from policies.errors import PolicyError
+
+API_PREFIX = "/v1"
+
+STATUS: dict[type[Exception], int] = {
+    errors.InvalidJob: 422,
+    errors.JobRefused: 409,
+    errors.NotFound: 404,
+    errors.NotFinished: 409,
+    errors.PolicyFileError: 422,
+    errors.InvalidTrace: 422,
+    errors.RuntimeUnavailable: 503,
+    errors.Forbidden: 403,
+    errors.Unauthenticated: 401,
+    PolicyError: 422,
+    CircuitError: 422,
+    BackendError: 502,
+    BrokerError: 400,
+}
+
+_BROKER_ERRORS: dict[str, type[BrokerError]] = {
+    cls.__name__: cls
+    for cls in (
+        BrokerError,
+        errors.InvalidJob,
+        errors.JobRefused,
+        errors.NotFound,
+        errors.NotFinished,
+        errors.PolicyFileError,
+        errors.InvalidTrace,
+        errors.RuntimeUnavailable,
+        errors.Forbidden,
+        errors.Unauthenticated,
+    )
+}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PolicyText(_Body):
+    """A policy file's text, as a committee member sends it."""
+
+    text: str = Field(description="The YAML text of the policy file.")
+    source: str = Field(default="<request>", description="A name for it in messages.")
+
+
+class PolicyApply(PolicyText):
+    """A policy revision to put in force, with the reason the history records."""
+
+    reason: str = Field(min_length=1)
+
+
+class PolicyDiff(_Body):
+    """Two policy texts to compare; ``old`` defaults to the revision in force."""
+
+    new: PolicyText
+    old: PolicyText | None = None
+
+
+class TokenRequest(_Body):
+    """A token to create (admins only)."""
+
+    user: str = Field(min_length=1, max_length=100)
+    role: str = Field(default="researcher", description="researcher, committee or admin.")
+    note: str = ""
+    expires_days: float | None = Field(default=None, gt=0)
+
+
+class TraceRequest(_Body):
+    """Which finished jobs to export as a trace."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status for a user-facing error."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def encode(exc: Exception) -> dict[str, Any]:
+    """An error as the API sends it."""
+    body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc), "hint": None}
+    if isinstance(exc, BrokerError):
+        body["message"], body["hint"] = exc.message, exc.hint
+    elif isinstance(exc, PolicyError):
+        body["error"], body["problems"], body["source"] = "PolicyError", exc.errors, exc.source
+    elif isinstance(exc, CircuitError | BackendError):
+        body["error"] = "BrokerError"
+    return body
+
+
+def decode(status: int, body: Any) -> Exception:
+    """The exception an API error body stands for (``BrokerError`` for anything unknown)."""
+    if not isinstance(body, dict) or "error" not in body:
+        return BrokerError(f"the server answered HTTP {status}: {str(body)[:500]}")
+    if body["error"] == "PolicyError":
+        return PolicyError(str(body.get("source", "<request>")), list(body.get("problems", [])))
+    cls = _BROKER_ERRORS.get(str(body["error"]), BrokerError)
+    return cls(str(body.get("message", "")), hint=body.get("hint"))

@@ -1,0 +1,85 @@
+"""The end-to-end jobs of the other issues, in service mode: through the REST API and the
+remote SDK, on Redis and PostgreSQL, with the scheduler and two worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from backends.states import TaskState
+from broker.stack import LocalStack
+from circuits.observables import PauliSum
+from tests.conftest import EXAMPLES, H2_TERMS, ROOT
+from tests.integration.providers.ionq_standin import IonQStandIn
+from tests.integration.service.conftest import charge_lines, h2, logs, task_rows
+
+pytestmark = pytest.mark.integration
+
+EXACT = PauliSum.from_list(H2_TERMS).ground_energy() + 0.7199689944489797
+
+
+def test_h2_vqe_with_classical_steps_on_slurm(stack: LocalStack) -> None:
+    client = stack.client("alice")
+    job_id = client.submit(h2("vqe_h2_slurm.yaml"))
+    seen: list[str] = []
+    status = client.wait(job_id, timeout=300, on_progress=lambda s: seen.append(s.state))
+    assert status.state == TaskState.COMPLETED, status.message + logs(stack)
+    assert TaskState.RUNNING in seen  # progress arrived as events while it ran
+    result = client.result(job_id)
+    assert result.result is not None
+    assert abs(result.result["energy"] - EXACT) < 1e-5
+    rows = task_rows(stack, job_id)
+    classical = [r for r in rows if r.kind == "classical"]
+    assert {r.key for r in classical} >= {"problem", "reference", "analysis"}
+    assert all(r.backend == "slurm" and r.native_id for r in classical)
+    # Both workers took tasks: the work scales out over processes.
+    assert len({r.worker_id.split(":")[-1] for r in rows if r.worker_id}) == 2
+    # Charged once per task and unit.
+    lines = charge_lines(stack, job_id)
+    keys = [(c.task_id, c.unit) for c in lines]
+    assert len(keys) == len(set(keys)) and {c.task_id for c in lines} <= {r.id for r in rows}
+    assert len({c.task_id for c in lines}) == len(rows)
+
+
+def test_vqe_on_the_provider_stand_in(stack: LocalStack, ionq: IonQStandIn) -> None:
+    client = stack.client("alice")
+    posted = len(ionq.posted)
+    job = h2(backend="ionq", inputs={"shots": 1000, "optimizer": {"name": "adam", "maxiter": 5}})
+    job_id = client.submit(job)
+    status = client.wait(job_id, timeout=300)
+    assert status.state == TaskState.COMPLETED, status.message + logs(stack)
+    quantum = [r for r in task_rows(stack, job_id) if r.kind == "quantum"]
+    assert len(quantum) == 5 and all(r.backend == "ionq" and r.native_id for r in quantum)
+    # One provider job per circuit of each task, none submitted twice.
+    assert len(ionq.posted) - posted == sum(len(r.native_id.split(",")) for r in quantum)
+
+
+def test_the_cli_works_against_the_service(stack: LocalStack) -> None:
+    env = {**os.environ, "QCB_URL": stack.url, "QCB_TOKEN": stack.token("bob")}
+    env.pop("QCB_HOME", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "run", str(EXAMPLES / "vqe_h2.yaml"), "--json"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + logs(stack)
+    finished = json.loads(done.stdout)
+    assert finished["state"] == "COMPLETED"
+    assert abs(finished["result"]["energy"] - EXACT) < 1e-5
+    listed = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "jobs", "--json"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert finished["id"] in [j["id"] for j in json.loads(listed.stdout)]
+    # A wrong token is a clear error and an exit code, no traceback.
+    env["QCB_TOKEN"] = "qcb_wrong"
+    refused = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "jobs"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert refused.returncode == 6
+    assert "token is unknown" in refused.stderr and "Traceback" not in refused.stderr
