@@ -29,7 +29,7 @@ from broker.usage import BurnPoint, ProposalUsage
 from policies.explain import Explanation
 from policies.loader import LoadedPolicy, load_policy, parse_policy
 
-RETRIES = 5
+RETRIES = 8
 """Attempts for a request that did not reach the server (same idempotency key each time)."""
 
 

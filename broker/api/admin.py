@@ -51,9 +51,9 @@ def _proposals(request: Request, svc: Service, who: Principal, proposal: str | N
     policy = svc.broker.policy.policy
     if proposal is None:
         return visible_proposals(policy, who)
-    if policy.proposal(proposal) is None:
+    if policy.proposal(proposal) is None and who.governs_policy:
         raise NotFound(f"no proposal {proposal!r} in the policy in force")
-    if not may_see_usage(policy, who, proposal):
+    if not may_see_usage(policy, who, proposal):  # unknown ones too: no hint they exist
         raise svc.forbid(request, who, f"you are not a member of proposal {proposal!r}")
     return [proposal]
 

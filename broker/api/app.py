@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from backends.errors import BackendError
 from broker.access import Principal
@@ -24,9 +26,14 @@ def service(request: Request) -> Service:
     return found
 
 
+PUBLIC = ("/healthz", f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/docs")
+
+
 def principal(request: Request) -> Principal:
-    """Who the request acts for (401 and an audit line without a valid token)."""
-    return service(request).authenticate(request)
+    """Who the request acts for: found by the authentication middleware, before the body
+    is even read (so that no anonymous request learns how a body is validated)."""
+    who: Principal = request.state.principal
+    return who
 
 
 Who = Annotated[Principal, Depends(principal)]
@@ -66,6 +73,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for cls in (BrokerError, PolicyError, CircuitError, BackendError):
         app.add_exception_handler(cls, _error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+
+    @app.middleware("http")
+    async def authenticate(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if request.url.path.startswith(PUBLIC):
+            return await call_next(request)
+        svc: Service = app.state.service
+        try:
+            request.state.principal = await run_in_threadpool(svc.authenticate, request)
+        except Unauthenticated as exc:
+            return _error(request, exc)
+        return await call_next(request)
+
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(admin.router, prefix=API_PREFIX)
 

@@ -109,8 +109,11 @@ def encode(exc: Exception) -> dict[str, Any]:
         body["message"], body["hint"] = exc.message, exc.hint
     elif isinstance(exc, PolicyError):
         body["error"], body["problems"], body["source"] = "PolicyError", exc.errors, exc.source
-    elif isinstance(exc, CircuitError | BackendError):
-        body["error"] = "BrokerError"
+    elif isinstance(exc, CircuitError):
+        body.update(error="CircuitError", message=str(exc), hint=None, line=exc.line)
+    elif isinstance(exc, BackendError):
+        body.update(error="BackendError", message=exc.message, hint=exc.hint)
+        body["transient"] = exc.transient
     return body
 
 
@@ -120,5 +123,16 @@ def decode(status: int, body: Any) -> Exception:
         return BrokerError(f"the server answered HTTP {status}: {str(body)[:500]}")
     if body["error"] == "PolicyError":
         return PolicyError(str(body.get("source", "<request>")), list(body.get("problems", [])))
+    if body["error"] == "CircuitError":
+        line = body.get("line")
+        return CircuitError(
+            str(body.get("message", "")), line=line if isinstance(line, int) else None
+        )
+    if body["error"] == "BackendError":
+        return BackendError(
+            str(body.get("message", "")),
+            transient=bool(body.get("transient")),
+            hint=body.get("hint"),
+        )
     cls = _BROKER_ERRORS.get(str(body["error"]), BrokerError)
     return cls(str(body.get("message", "")), hint=body.get("hint"))

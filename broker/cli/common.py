@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import OperationalError
 
 from backends.errors import BackendError
 from broker.errors import BrokerError
@@ -42,6 +43,14 @@ def user_errors(func: F) -> F:
         except (CircuitError, PolicyError, BackendError) as exc:
             show_error(exc)
             sys.exit(2)
+        except OperationalError as exc:
+            show_error(
+                BrokerError(
+                    f"cannot use the job store: {str(exc.orig).strip().splitlines()[0]}",
+                    hint="check QCB_DATABASE_URL, and that the database server runs",
+                )
+            )
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 

@@ -184,11 +184,16 @@ def db() -> None:
 @db.command("upgrade")
 @user_errors
 def db_upgrade() -> None:
-    """Bring the store to the newest schema (the processes also do it when they start)."""
+    """Create the store if it does not exist (a PostgreSQL database: needs the right to
+    create one) and bring it to the newest schema. The processes also migrate when they
+    start; this is for doing it once, before them."""
     from broker.store import migrate
-    from broker.store.db import Database
+    from broker.store.db import Database, ensure_database
 
-    database = Database(Settings().store_url)
+    url = Settings().store_url
+    if ensure_database(url):
+        click.echo("created the database")
+    database = Database(url)
     click.echo(f"store at revision {migrate.current(database.engine)}")
 
 

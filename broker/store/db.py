@@ -111,3 +111,31 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections (call after fork)."""
         self.engine.dispose()
+
+
+def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database of ``url`` if it does not exist; True if it did.
+    (A SQLite file is created on first use anyway.)"""
+    from sqlalchemy.exc import OperationalError
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return False
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    probe = create_engine(parsed)
+    try:
+        with probe.connect():
+            return False
+    except OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    finally:
+        probe.dispose()
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        admin.dispose()
+    return True
