@@ -28,14 +28,21 @@ def _logging() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the REST API in this process until SIGTERM or Ctrl-C."""
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Run the REST API until SIGTERM or Ctrl-C: in this process, or in ``workers``
+    processes sharing the port (each reads the same ``QCB_*`` settings)."""
     import uvicorn
 
     from broker.api import create_app
 
     _logging()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning",
+                               "access_log": False}  # fmt: skip
+    if workers > 1:
+        os.environ.update(settings.env())
+        uvicorn.run("broker.api:create_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
 
 
 def run_scheduler(settings: Settings, stop: threading.Event | None = None) -> None:

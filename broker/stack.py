@@ -120,6 +120,7 @@ class LocalStack:
         workdir: home of the deployment (logs, task folders); a temporary folder if None.
         database_url: the store; a fresh PostgreSQL database (dropped at exit) if None.
         workers: worker processes, each consuming ``queues`` (default: every backend).
+        api_workers: processes of the API.
         env: extra environment for every process (``QCB_BACKENDS_FILE``, ...).
     """
 
@@ -129,6 +130,7 @@ class LocalStack:
         *,
         database_url: str | None = None,
         workers: int = 2,
+        api_workers: int = 1,
         queues: list[str] | None = None,
         env: dict[str, str] | None = None,
         settings: dict[str, Any] | None = None,
@@ -153,12 +155,13 @@ class LocalStack:
         self.queues = queues or worker_queues()
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.workers = [f"worker{n + 1}" for n in range(workers)]
+        self.api_workers = api_workers
         self.tokens: dict[str, str] = {}
 
     def _argv(self, name: str) -> list[str]:
         qcb = [sys.executable, "-m", "broker.cli"]
         if name == "api":
-            return [*qcb, "serve", "--port", str(self.port)]
+            return [*qcb, "serve", "--port", str(self.port), "-w", str(self.api_workers)]
         if name == "scheduler":
             return [*qcb, "scheduler"]
         return [*qcb, "worker", "--queues", ",".join(self.queues)]

@@ -5,6 +5,7 @@ checks every endpoint shares (who is asking, may they, and the audit line when t
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from fastapi import Request
@@ -32,15 +33,24 @@ class Service:
         self.settings = settings
         self.broker = Broker(settings)
         self.scheduler = Scheduler(self.broker, sender(make_app(settings)))
+        self._wake = threading.Event()
+        threading.Thread(target=self._releaser, name="qcb-release", daemon=True).start()
 
     def release(self) -> None:
-        """Send what capacity allows now, so that a new job need not wait for the
-        scheduler's next tick. A transport that is down only delays: the scheduler re-sends
-        every queued task nobody claimed."""
-        try:
-            self.scheduler.release()
-        except Exception:  # the transport (Redis) may be restarting
-            log.warning("could not release tasks now; the scheduler will", exc_info=True)
+        """Ask for a release cycle now, so that a new job need not wait for the scheduler's
+        next tick. One thread runs the cycles: a burst of submissions shares one cycle
+        instead of each taking the store's write turn for a cycle of its own."""
+        self._wake.set()
+
+    def _releaser(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                self.scheduler.release()
+            except Exception:  # the transport (Redis) may be restarting: the scheduler
+                # re-sends every queued task nobody claimed
+                log.warning("could not release tasks now; the scheduler will", exc_info=True)
 
     def deny(self, request: Request, actor: str, exc: Unauthenticated | Forbidden) -> None:
         """Record a refused request in the audit log."""

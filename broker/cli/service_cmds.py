@@ -26,8 +26,11 @@ def _queues(value: str | None) -> list[str]:
 @click.command()
 @_host
 @_port
+@click.option(
+    "--workers", "-w", default=1, show_default=True, help="API processes sharing the port."
+)
 @user_errors
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, workers: int) -> None:
     """Run the REST API (FastAPI) for the store and transport in the settings.
 
     \b
@@ -37,7 +40,7 @@ def serve(host: str, port: int) -> None:
     """
     from broker.processes import serve as run
 
-    run(Settings(), host, port)
+    run(Settings(), host, port, workers)
 
 
 @click.command()
