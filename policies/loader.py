@@ -258,6 +258,8 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         what = "; ".join(str(p) for p in (exc.context, exc.problem) if p)
+        if "maximum nesting depth" in what:  # PyYAML >= 6.0.3 stops at its own depth limit
+            return f"{where}refused: nested deeper than {MAX_DEPTH} levels"
         verb = "refused" if isinstance(exc, _Refused) else "not valid YAML"
         return f"{where}{verb}: {what}"
     return f"not valid YAML: {exc}"

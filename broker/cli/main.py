@@ -36,6 +36,10 @@ def cli() -> None:
 
     Everything runs on this machine by default (no server): qcb starts a scheduler and a
     Celery worker itself and stops them when idle. State lives in $QCB_HOME.
+
+    Against a qcbroker service, set QCB_URL and QCB_TOKEN: the same commands then go
+    through its REST API. Running a service: qcb up (one host), or qcb serve, qcb
+    scheduler and qcb worker on several; qcb token create USER for each user.
     """
 
 

@@ -35,7 +35,7 @@ def stack(
     """API, scheduler and two workers on Redis and PostgreSQL, reaching Slurm and IonQ."""
     workdir = tmp_path_factory.mktemp("stack")
     options: dict[str, Any] = dict(slurm_cluster.options)
-    options["ionq"] = {"url": ionq.url, "api_key": ionq.api_key}
+    options["ionq"] = {"url": ionq.url, "api_key": ionq.api_key, "poll_seconds": 0.1}
     backends = workdir / "backends.yaml"
     backends.write_text(yaml.safe_dump(options))
     env = {
