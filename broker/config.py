@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config = os.environ.get(CONFIG_VARIABLE)
         if config:
+            if not Path(config).is_file():
+                from broker.errors import BrokerError
+
+                raise BrokerError(
+                    f"{CONFIG_VARIABLE} names {config}, which is not a file",
+                    hint=f"unset {CONFIG_VARIABLE}, or point it at a YAML file of settings",
+                )
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=Path(config)))
         return tuple(sources)
 

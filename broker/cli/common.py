@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import OperationalError
@@ -42,6 +43,15 @@ def user_errors(func: F) -> F:
             sys.exit(exc.exit_code)
         except (CircuitError, PolicyError, BackendError) as exc:
             show_error(exc)
+            sys.exit(2)
+        except ValidationError as exc:  # only settings reach here: jobs become InvalidJob
+            lines = "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            show_error(
+                BrokerError(
+                    f"the settings are not valid:\n{lines}",
+                    hint="check the QCB_* variables and the file QCB_CONFIG names",
+                )
+            )
             sys.exit(2)
         except OperationalError as exc:
             show_error(
