@@ -136,10 +136,15 @@ class Executor:
                     status = backend.status(native_id)
                 except NativeJobLost:
                     native_id = None
+            recorded: dict[str, Any] = {}
             if native_id is None:
+                capabilities = backend.capabilities()
                 native_id = _submit(backend, spec, task_id)
-                version = backend.capabilities().version
-                self._set(task_id, native_id=native_id, backend_version=version)
+                recorded = {"native_id": native_id, "backend_version": capabilities.version}
+                if capabilities.reattach:  # before the ack: a redelivery re-attaches to it
+                    self._set(task_id, **recorded)
+                    recorded = {}
+                # else the id is worthless after a crash: it goes in with the result
             status = self._follow(task_id, backend, native_id)
         except BackendError as exc:
             self._backend_failed(row, exc)
@@ -149,7 +154,7 @@ class Executor:
             result = backend.result(native_id)
         if status.state in (TaskState.FAILED, TaskState.TIMEOUT):
             _leave_nothing_behind(backend, native_id)
-        self._record(row, status, result)
+        self._record(row, status, result, recorded)
         self._advance(row.job_id)
 
     def _advance(self, job_id: str) -> None:
@@ -185,7 +190,11 @@ class Executor:
         self._advance(row.job_id)
 
     def _record(
-        self, row: Any, status: BackendStatus, result: QuantumResult | ClassicalResult | None
+        self,
+        row: Any,
+        status: BackendStatus,
+        result: QuantumResult | ClassicalResult | None,
+        recorded: dict[str, Any],
     ) -> None:
         loaded = self.broker.policy
         revision = loaded.revision
@@ -199,6 +208,7 @@ class Executor:
                     result=result.model_dump(mode="json") if result is not None else None,
                     run_seconds=_seconds(result),
                     finished_at=utcnow(),
+                    **recorded,
                 )
             )
             if done.rowcount != 1:

@@ -37,6 +37,9 @@ from broker.store.schema import algorithm_states, audit, jobs, tasks
 from policies.admission import Need, admit
 from policies.loader import LoadedPolicy, format_loc
 
+CAPACITY_KEY = "capacity"
+"""The backends file's broker-level key: tasks of the backend running at once."""
+
 
 def queue_for(kind: str, backend: str) -> str:
     """The Celery queue that carries tasks of ``kind`` for ``backend``."""
@@ -90,7 +93,26 @@ class Broker:
             except (OSError, yaml.YAMLError) as exc:
                 raise BrokerError(f"cannot read the backends file {path}: {exc}") from None
             options.update(configured.get(name) or {})
+        options.pop(CAPACITY_KEY, None)
         return options
+
+    def _configured_capacity(self, name: str) -> int | None:
+        path = self.settings.backends_file
+        if path is None:
+            return None
+        try:
+            entry = (yaml.safe_load(path.read_text()) or {}).get(name) or {}
+        except (OSError, yaml.YAMLError, AttributeError):
+            return None  # backend_options reports an unreadable file
+        value = entry.get(CAPACITY_KEY) if isinstance(entry, dict) else None
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise BrokerError(
+                f"backends file {path}: {name}.{CAPACITY_KEY} must be a whole number >= 1, "
+                f"not {value!r}"
+            )
+        return value
 
     def backend(self, name: str) -> Backend:
         """This process's instance of a backend, configured from the settings."""
@@ -100,8 +122,15 @@ class Broker:
         return self._backends[name]
 
     def capacity(self, name: str) -> int:
-        """How many tasks a backend takes at once (its capabilities; 1 if it cannot say)."""
+        """How many tasks of a backend run at once in the whole deployment: the backends
+        file's ``capacity`` for it, else its capabilities' ``max_concurrency`` (1 if it
+        cannot say). A local simulator runs one task per worker process; with several
+        workers, ``capacity`` lets each of them run one."""
         if name not in self._capacity:
+            configured = self._configured_capacity(name)
+            if configured is not None:
+                self._capacity[name] = configured
+                return configured
             try:
                 self._capacity[name] = self.backend(name).capabilities().max_concurrency
             except BackendError:

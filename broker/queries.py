@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import json
 from collections import Counter
@@ -31,6 +33,12 @@ _PACKAGES = (
 
 def package_versions() -> dict[str, str]:
     """Versions of the packages a result depends on."""
+    return dict(_package_versions())
+
+
+@functools.cache
+def _package_versions() -> dict[str, str]:
+    # importlib.metadata scans sys.path: a few ms, once per process is enough
     out = {}
     for name in _PACKAGES:
         try:

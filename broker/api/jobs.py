@@ -26,6 +26,7 @@ from policies.explain import Explanation
 router = APIRouter(tags=["jobs"])
 
 KEEPALIVE_SECONDS = 15.0
+FULL_STATUS_SECONDS = 0.5
 
 
 def _spec(body: dict[str, Any]) -> JobSpec:
@@ -117,11 +118,20 @@ def events(request: Request, svc: Svc, who: Who, job_id: str) -> StreamingRespon
     """Progress as server-sent events: an ``status`` event (a JobStatus) whenever the job
     changes, then ``end`` when it is final. Comments keep idle connections open."""
     svc.job_owner(request, who, job_id)
-    period = max(svc.settings.poll_seconds, 0.1)
+    period = svc.settings.poll_seconds
+    probe = select(jobs.c.state, jobs.c.step, jobs.c.updated_at).where(jobs.c.id == job_id)
 
     def stream() -> Iterator[str]:
-        last, quiet = "", time.monotonic()
+        # A one-row probe every poll period catches state and step changes at once; the
+        # full status (with task counts) is read when the probe changes, or twice a second.
+        last, seen, quiet, full_at = "", None, time.monotonic(), 0.0
         while True:
+            with svc.broker.db.read() as conn:
+                mark = tuple(conn.execute(probe).one())
+            if mark == seen and time.monotonic() - full_at < FULL_STATUS_SECONDS:
+                time.sleep(period)
+                continue
+            seen, full_at = mark, time.monotonic()
             now = queries.job_status(svc.broker.db, job_id)
             data = now.model_dump_json()
             if data != last:
