@@ -12,7 +12,6 @@ import secrets
 import time
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +20,7 @@ from backends import registry
 from backends.base import Backend, ClassicalResult, QuantumResult
 from backends.errors import BackendError
 from backends.states import TaskState
-from broker import algorithms, fitting
+from broker import algorithms, backend_config, fitting
 from broker.algorithms.base import StepOutcome, TaskResult
 from broker.config import Settings
 from broker.errors import (
@@ -36,9 +35,6 @@ from broker.store.db import Database, new_id, serialize, utcnow
 from broker.store.schema import algorithm_states, audit, jobs, tasks
 from policies.admission import Need, admit
 from policies.loader import LoadedPolicy, format_loc
-
-CAPACITY_KEY = "capacity"
-"""The backends file's broker-level key: tasks of the backend running at once."""
 
 
 def queue_for(kind: str, backend: str) -> str:
@@ -83,36 +79,7 @@ class Broker:
 
     def backend_options(self, name: str) -> dict[str, Any]:
         """Options for a backend: the backends file's entry, with defaults for ``local``."""
-        options: dict[str, Any] = {}
-        if name == "local":
-            options["workdir"] = str(self.settings.task_dir)
-        path = self.settings.backends_file
-        if path is not None:
-            try:
-                configured = yaml.safe_load(path.read_text()) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise BrokerError(f"cannot read the backends file {path}: {exc}") from None
-            options.update(configured.get(name) or {})
-        options.pop(CAPACITY_KEY, None)
-        return options
-
-    def _configured_capacity(self, name: str) -> int | None:
-        path = self.settings.backends_file
-        if path is None:
-            return None
-        try:
-            entry = (yaml.safe_load(path.read_text()) or {}).get(name) or {}
-        except (OSError, yaml.YAMLError, AttributeError):
-            return None  # backend_options reports an unreadable file
-        value = entry.get(CAPACITY_KEY) if isinstance(entry, dict) else None
-        if value is None:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise BrokerError(
-                f"backends file {path}: {name}.{CAPACITY_KEY} must be a whole number >= 1, "
-                f"not {value!r}"
-            )
-        return value
+        return backend_config.options(self.settings, name)
 
     def backend(self, name: str) -> Backend:
         """This process's instance of a backend, configured from the settings."""
@@ -127,7 +94,7 @@ class Broker:
         cannot say). A local simulator runs one task per worker process; with several
         workers, ``capacity`` lets each of them run one."""
         if name not in self._capacity:
-            configured = self._configured_capacity(name)
+            configured = backend_config.capacity(self.settings, name)
             if configured is not None:
                 self._capacity[name] = configured
                 return configured
