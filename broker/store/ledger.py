@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from broker.store.db import utcnow
@@ -179,8 +179,37 @@ def standing_inputs(
     """What admission needs about a proposal: its charges (with times) and what it holds."""
     book = UsageBook()
     add_to_book(book, charges_since(conn, 0, proposal))
-    held = {key: b.held for key, b in balances(conn, proposal).items()}
-    return book, held
+    return book, held_amounts(conn, proposal)
+
+
+def held_amounts(conn: Connection, proposal: str) -> dict[tuple[str, str], float]:
+    """What a proposal holds now per (backend, unit): the ``held`` of :func:`balances`,
+    summed by the database (admission runs it under the store's write turn, so it must not
+    grow with the proposal's history in Python)."""
+    signed = case(
+        (ledger.c.kind == "hold", ledger.c.amount),
+        (ledger.c.kind == "charge", -ledger.c.amount),
+        else_=0.0,
+    )
+    released = func.max(case((ledger.c.kind == "release", 1), else_=0))
+    per_job = (
+        select(
+            ledger.c.backend,
+            ledger.c.unit,
+            func.sum(signed).label("rest"),
+            released.label("released"),
+        )
+        .where(ledger.c.proposal == proposal)
+        .group_by(ledger.c.job_id, ledger.c.backend, ledger.c.unit)
+        .subquery()
+    )
+    positive = case((per_job.c.rest > 0, per_job.c.rest), else_=0.0)
+    rows = conn.execute(
+        select(per_job.c.backend, per_job.c.unit, func.sum(positive))
+        .where(per_job.c.released == 0)
+        .group_by(per_job.c.backend, per_job.c.unit)
+    ).all()
+    return {(r[0], r[1]): float(r[2]) for r in rows}
 
 
 def occupy(
