@@ -83,3 +83,14 @@ def test_the_cli_works_against_the_service(stack: LocalStack) -> None:
     )  # fmt: skip
     assert refused.returncode == 6
     assert "token is unknown" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_openapi_and_docs_are_served_without_a_token(stack: LocalStack) -> None:
+    import httpx
+
+    spec = httpx.get(f"{stack.url}/v1/openapi.json", timeout=10)
+    assert spec.status_code == 200
+    paths = spec.json()["paths"]
+    assert {"/v1/jobs", "/v1/jobs/{job_id}/events", "/v1/policy/apply", "/v1/tokens"} <= set(paths)
+    assert httpx.get(f"{stack.url}/v1/docs", timeout=10).status_code == 200
+    assert httpx.get(f"{stack.url}/v1/jobs", timeout=10).status_code == 401
