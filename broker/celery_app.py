@@ -101,7 +101,7 @@ class _WorkerState:
         period = self.settings.lease_seconds / 4
         while not self.stop.wait(period):
             try:
-                with db.write() as conn:
+                with db.write(exclusive=False) as conn:  # one statement: no turn needed
                     conn.execute(
                         update(workers)
                         .where(workers.c.id == self.worker_id)

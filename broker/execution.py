@@ -1,5 +1,8 @@
 """What a worker does with one task id: claim, submit or re-attach, poll, record, charge.
 
+Its writes need no turn at the store's global write lock (``write(exclusive=False)``): each
+is a compare-and-set on the task's state, and charges are unique per task in the ledger.
+
 The native id is written to the store right after ``submit`` returns and before the Celery
 message is acknowledged (tasks are acked late), so a redelivered message re-attaches to the
 same backend job instead of submitting it again. A task is claimed with a compare-and-set on
@@ -58,7 +61,7 @@ class Executor:
 
     def _claim(self, task_id: str) -> Any:
         db = self.broker.db
-        with db.write() as conn:
+        with db.write(exclusive=False) as conn:
             row = conn.execute(select(tasks).where(tasks.c.id == task_id)).one_or_none()
             if row is None or row.state != TaskState.QUEUED:
                 return None
@@ -69,7 +72,7 @@ class Executor:
                     .values(state=TaskState.CANCELLED, message="cancelled", finished_at=utcnow())
                 )
                 return None
-            conn.execute(
+            claimed = conn.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id, tasks.c.state == TaskState.QUEUED)
                 .values(
@@ -79,6 +82,8 @@ class Executor:
                     started_at=row.started_at or utcnow(),
                 )
             )
+            if claimed.rowcount != 1:  # another worker's claim of a duplicate message won
+                return None
             conn.execute(
                 update(jobs)
                 .where(jobs.c.id == row.job_id, jobs.c.state == TaskState.PENDING)
@@ -87,7 +92,7 @@ class Executor:
             return row
 
     def _set(self, task_id: str, **values: Any) -> None:
-        with self.broker.db.write() as conn:
+        with self.broker.db.write(exclusive=False) as conn:
             conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
 
     def execute(self, task_id: str) -> None:
@@ -109,7 +114,7 @@ class Executor:
     def _hand_back(self, task_id: str) -> None:
         for attempt in range(20):
             try:
-                with self.broker.db.write() as conn:
+                with self.broker.db.write(exclusive=False) as conn:
                     conn.execute(
                         update(tasks)
                         .where(tasks.c.id == task_id, tasks.c.state == TaskState.RUNNING)
@@ -198,7 +203,7 @@ class Executor:
     ) -> None:
         loaded = self.broker.policy
         revision = loaded.revision
-        with self.broker.db.write() as conn:
+        with self.broker.db.write(exclusive=False) as conn:
             done = conn.execute(
                 update(tasks)
                 .where(tasks.c.id == row.id, tasks.c.state == TaskState.RUNNING)

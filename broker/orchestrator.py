@@ -324,7 +324,8 @@ class Broker:
         # Read the revision before taking the write lock: reading it may record a changed
         # policy file, which takes the lock itself.
         revision = self.policy.revision
-        with self.db.write() as conn:
+        with self.db.write(exclusive=False) as conn:
+            serialize(conn, f"qcb.job.{job_id}")  # one advance or cancel of a job at a time
             job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
             if job is None or TaskState(job.state).final:
                 return False
@@ -365,7 +366,8 @@ class Broker:
     def cancel(self, job_id: str, user: str) -> None:
         """Cancel a job: pending tasks never start, running ones are stopped by their worker."""
         revision = self.policy.revision  # before the write lock (see advance)
-        with self.db.write() as conn:
+        with self.db.write(exclusive=False) as conn:
+            serialize(conn, f"qcb.job.{job_id}")
             job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
             if job is None or TaskState(job.state).final:
                 return

@@ -122,10 +122,8 @@ class RemoteClient(Client):
     ) -> JobStatus:
         """Block until the job is final (or ``timeout`` passes), following its events."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        status = self.status(job_id)
-        while not status.state.final:
-            if deadline is not None and time.monotonic() > deadline:
-                break
+        status: JobStatus | None = None  # the stream's first event is the status now
+        while status is None or not status.state.final:
             try:
                 for status in self.events(job_id, timeout=timeout):
                     if on_progress is not None:
@@ -134,7 +132,10 @@ class RemoteClient(Client):
                         break
             except RuntimeUnavailable:
                 time.sleep(1.0)  # the API restarts: follow again
-            status = self.status(job_id)
+            if status is None or not status.state.final:  # ended early (a restart)
+                status = self.status(job_id)
+            if deadline is not None and time.monotonic() > deadline:
+                break
         if on_progress is not None:
             on_progress(status)
         return status

@@ -25,7 +25,7 @@ from broker.allocation import AllocationState, snapshot
 from broker.orchestrator import Broker
 from broker.pilot_manager import PilotManager
 from broker.queries import active_jobs
-from broker.store.db import utcnow
+from broker.store.db import serialize, utcnow
 from broker.store.schema import jobs, tasks, workers
 from policies.engine import Engine
 
@@ -97,21 +97,21 @@ class Scheduler:
         with self.broker.db.write() as conn:
             dead = conn.execute(select(workers.c.id).where(workers.c.last_seen < cutoff)).scalars()
             dead_ids = list(dead)
+            # One statement: a task its (slow, not dead) worker finishes meanwhile is not
+            # taken back (workers write without the global write turn).
             orphaned = conn.execute(
-                select(tasks.c.id, tasks.c.queue).where(
+                update(tasks)
+                .where(
                     tasks.c.state.in_(_ACTIVE),
                     tasks.c.worker_id.is_not(None),
                     tasks.c.worker_id.not_in(
                         select(workers.c.id).where(workers.c.last_seen >= cutoff)
                     ),
                 )
+                .values(state=TaskState.QUEUED, worker_id=None, dispatched_at=utcnow())
+                .returning(tasks.c.id, tasks.c.queue)
             ).all()
             if orphaned:
-                conn.execute(
-                    update(tasks)
-                    .where(tasks.c.id.in_([t.id for t in orphaned]))
-                    .values(state=TaskState.QUEUED, worker_id=None, dispatched_at=utcnow())
-                )
                 log.warning("re-queued %d task(s) of dead worker(s)", len(orphaned))
             if dead_ids:
                 conn.execute(delete(workers).where(workers.c.id.in_(dead_ids)))
@@ -144,7 +144,8 @@ class Scheduler:
 
     def _release(self) -> list[tuple[str, str]]:
         engine = self.engine()
-        with self.broker.db.write() as conn:
+        with self.broker.db.write(exclusive=False) as conn:
+            serialize(conn, "qcb.release")  # one release cycle at a time, deployment-wide
             snap = snapshot(conn, engine.policy, self.allocation, self.capacity)
             if not snap.queues:
                 return []
@@ -157,11 +158,20 @@ class Scheduler:
             )
             released = [(r.task_id, snap.queues[r.task_id]) for r in releases]
             if released:
-                conn.execute(
-                    update(tasks)
-                    .where(tasks.c.id.in_([t for t, _ in released]))
-                    .values(state=TaskState.QUEUED, dispatched_at=utcnow())
+                # Only tasks still pending: a job cancelled since the snapshot keeps its
+                # cancelled tasks cancelled.
+                still = set(
+                    conn.execute(
+                        update(tasks)
+                        .where(
+                            tasks.c.id.in_([t for t, _ in released]),
+                            tasks.c.state == TaskState.PENDING,
+                        )
+                        .values(state=TaskState.QUEUED, dispatched_at=utcnow())
+                        .returning(tasks.c.id)
+                    ).scalars()
                 )
+                released = [(t, q) for t, q in released if t in still]
         return released
 
     def _advance_stuck(self) -> None:
