@@ -12,21 +12,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from broker import catalog, queries, runtime, usage
 from broker.catalog import BackendInfo
 from broker.config import Settings
-from broker.errors import InvalidJob
 from broker.explain import explain
-from broker.jobfile import load_job, parse_job
+from broker.jobfile import load_job, parse_job, validate_job
 from broker.models import JobResult, JobSpec, JobStatus
 from broker.orchestrator import Broker
 from broker.store import revisions
 from broker.trace_export import export_trace
 from broker.usage import BurnPoint, ProposalUsage
 from policies.explain import Explanation
-from policies.loader import LoadedPolicy, format_loc
+from policies.loader import LoadedPolicy
 
 
 class Client:
@@ -98,11 +95,7 @@ class Client:
             if "\n" not in job and Path(job).is_file():
                 return load_job(Path(job))
             return parse_job(job)
-        try:
-            return JobSpec.model_validate(job)
-        except ValidationError as exc:
-            lines = [f"  {format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
-            raise InvalidJob("the job is not valid:\n" + "\n".join(lines)) from None
+        return validate_job(job)
 
     def status(self, job_id: str) -> JobStatus:
         """State, progress and task counts of a job."""

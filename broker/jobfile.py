@@ -59,6 +59,15 @@ def parse_job(text: str, source: str = "<job>", overrides: dict[str, Any] | None
         ) from None
 
 
+def validate_job(data: dict[str, Any]) -> JobSpec:
+    """Validate a job given as data (SDK dict, API body); ``InvalidJob`` names each field."""
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"  {format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise InvalidJob("the job is not valid:\n" + "\n".join(lines)) from None
+
+
 def load_job(path: Path, overrides: dict[str, Any] | None = None) -> JobSpec:
     """Read and validate a job file; ``overrides`` replace top-level fields (e.g. backend)."""
     try:

@@ -9,7 +9,7 @@ from collections import Counter
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, func, or_, select
 
 from backends.states import TaskState
 from broker.errors import NotFinished, NotFound
@@ -54,8 +54,7 @@ def _job_row(conn: Connection, job_id: str, user: str | None) -> Row[Any]:
     return row
 
 
-def status_of_row(row: Row[Any], counts: dict[str, int]) -> JobStatus:
-    """A job row (and its task counts) as a :class:`JobStatus`."""
+def _status(row: Row[Any], counts: dict[str, int]) -> JobStatus:
     return JobStatus(
         id=row.id,
         name=row.name,
@@ -78,16 +77,19 @@ def job_status(db: Database, job_id: str, user: str | None = None) -> JobStatus:
     with db.read() as conn:
         row = _job_row(conn, job_id, user)
         states = conn.execute(select(tasks.c.state).where(tasks.c.job_id == job_id)).scalars()
-        return status_of_row(row, dict(Counter(states)))
+        return _status(row, dict(Counter(states)))
 
 
-def list_jobs(db: Database, user: str | None, limit: int = 50) -> list[JobStatus]:
-    """The most recent jobs, newest first."""
+def list_jobs(
+    db: Database, user: str | None, limit: int = 50, *, led: list[str] | None = None
+) -> list[JobStatus]:
+    """The most recent jobs of ``user`` (every user's with None), and with ``led`` every
+    job of those proposals too; newest first."""
     with db.read() as conn:
         query = select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
         if user is not None:
-            query = query.where(jobs.c.user == user)
-        return [status_of_row(row, {}) for row in conn.execute(query)]
+            query = query.where(or_(jobs.c.user == user, jobs.c.proposal.in_(led or [])))
+        return [_status(row, {}) for row in conn.execute(query)]
 
 
 def active_jobs(db: Database) -> int:

@@ -10,31 +10,22 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import or_, select
+from pydantic import TypeAdapter
+from sqlalchemy import select
 
 from broker import queries
 from broker.access import belongs, job_scope, may_see_job
 from broker.api.app import Svc, Who
-from broker.errors import InvalidJob
 from broker.explain import explain
-from broker.models import JobResult, JobSpec, JobStatus
+from broker.jobfile import validate_job
+from broker.models import JobResult, JobStatus
 from broker.store.schema import jobs
-from policies.errors import format_loc
 from policies.explain import Explanation
 
 router = APIRouter(tags=["jobs"])
 
 KEEPALIVE_SECONDS = 15.0
 FULL_STATUS_SECONDS = 0.5
-
-
-def _spec(body: dict[str, Any]) -> JobSpec:
-    try:
-        return JobSpec.model_validate(body)
-    except ValidationError as exc:
-        lines = [f"  {format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise InvalidJob("the job is not valid:\n" + "\n".join(lines)) from None
 
 
 @router.post("/jobs", status_code=201)
@@ -51,7 +42,7 @@ def submit(
 ) -> dict[str, str]:
     """Admit a job under one of your proposals: 201 with its id, or 409 with the refusal's
     reason and the balance that remains. Nothing is queued for a refused job."""
-    spec = _spec(job)
+    spec = validate_job(job)
     policy = svc.broker.policy.policy
     if not belongs(policy, who.user, spec.proposal):  # unknown ones too: no hint they exist
         raise svc.forbid(request, who, f"you are not a member of proposal {spec.proposal!r}")
@@ -65,16 +56,8 @@ def list_jobs(svc: Svc, who: Who, limit: int = Query(default=50, ge=1, le=1000))
     """Your most recent jobs, and every job of the proposals you lead; newest first."""
     policy = svc.broker.policy.policy
     user, led = job_scope(policy, who)
-    query = select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
-    if user is not None:
-        query = query.where(or_(jobs.c.user == user, jobs.c.proposal.in_(led or [])))
-    with svc.broker.db.read() as conn:
-        rows = conn.execute(query).all()
-    return [
-        queries.status_of_row(row, {})
-        for row in rows
-        if may_see_job(policy, who, row.proposal, row.user)
-    ]
+    found = queries.list_jobs(svc.broker.db, user, limit, led=led or [])
+    return [s for s in found if may_see_job(policy, who, s.proposal, s.user)]
 
 
 @router.get("/jobs/{job_id}")

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from backends.errors import BackendError
 from broker.errors import BrokerError
 from circuits.errors import CircuitError
-from policies.errors import PolicyError
+from policies.errors import PolicyError, format_loc
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,7 +45,7 @@ def user_errors(func: F) -> F:
             show_error(exc)
             sys.exit(2)
         except ValidationError as exc:  # only settings reach here: jobs become InvalidJob
-            lines = "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            lines = "\n".join(f"  {format_loc(e['loc'])}: {e['msg']}" for e in exc.errors())
             show_error(
                 BrokerError(
                     f"the settings are not valid:\n{lines}",

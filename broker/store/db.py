@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from broker.store import jsoncodec, migrate
 
@@ -68,19 +68,25 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _with_driver(url: str) -> URL:
+    """``url`` parsed; plain ``postgresql://`` means psycopg 3 (the service extra installs
+    it; SQLAlchemy's default would be psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 class Database:
     """An engine on a store migrated to the current schema, and transactions as context
     managers. Writers take turns on SQLite and PostgreSQL alike (see :meth:`write`)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        parsed = make_url(url)
+        parsed = _with_driver(url)
         if parsed.get_backend_name() == "sqlite":
             self.engine = _sqlite_engine(url)
         else:
-            if parsed.drivername == "postgresql":
-                # The default driver would be psycopg2; the service extra installs psycopg 3.
-                parsed = parsed.set(drivername="postgresql+psycopg")
             self.engine = create_engine(
                 parsed, pool_pre_ping=True, json_serializer=jsoncodec.dumps,
                 json_deserializer=jsoncodec.loads,
@@ -118,11 +124,9 @@ def ensure_database(url: str) -> bool:
     (A SQLite file is created on first use anyway.)"""
     from sqlalchemy.exc import OperationalError
 
-    parsed = make_url(url)
+    parsed = _with_driver(url)
     if parsed.get_backend_name() != "postgresql":
         return False
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
     probe = create_engine(parsed)
     try:
         with probe.connect():
