@@ -74,7 +74,7 @@ class LocalBackend(ClassicalBackend):
         if not spec.argv and not spec.entrypoint:
             raise BackendError("a classical task needs either argv or entrypoint")
         workdir = self.root / f"{task_id}-{uuid.uuid4().hex[:8]}"
-        workdir.mkdir(parents=True)
+        workdir.mkdir(parents=True, mode=0o700)  # spec.json may hold a token
         (workdir / "spec.json").write_text(spec.model_dump_json())
         for name, text in self.extra_files(spec).items():
             (workdir / name).write_text(text)

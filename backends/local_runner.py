@@ -38,6 +38,9 @@ def _write_state(workdir: Path, state: str, exit_code: int | None, started: floa
 
 def _call_entrypoint(spec: dict[str, Any], workdir: Path) -> int:
     module_name, func_name = spec["entrypoint"].split(":")
+    # The task's own PYTHONPATH finds the entry point's module (a user's program folder).
+    extra = spec.get("env", {}).get("PYTHONPATH", "")
+    sys.path[:0] = [p for p in extra.split(os.pathsep) if p and p not in sys.path]
     try:
         func = getattr(importlib.import_module(module_name), func_name)
         output = func(spec.get("payload"))

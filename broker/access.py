@@ -10,6 +10,9 @@ Roles:
 - ``committee``: reads the usage of every proposal and the policy history; validates,
   diffs and applies policy revisions. Sees jobs only where also a member.
 - ``admin``: everything, and creates and revokes tokens.
+- ``driver``: a driver program's token (:mod:`broker.driver`), made by the worker that
+  starts the program and revoked when its job ends. It acts for the job's owner but only
+  within that one job: read it, follow its events, submit quantum tasks to it and read them.
 
 Membership always comes from the policy in force (``Proposal.admits``), so a committee that
 removes a member removes their access with the next revision.
@@ -29,6 +32,7 @@ class Role(StrEnum):
     RESEARCHER = "researcher"
     COMMITTEE = "committee"
     ADMIN = "admin"
+    DRIVER = "driver"
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Principal:
     user: str
     role: Role
     token_id: str = ""
+    job_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -63,7 +68,10 @@ def belongs(policy: Policy, user: str, proposal: str) -> bool:
 
 
 def may_see_job(policy: Policy, who: Principal, proposal: str, owner: str) -> bool:
-    """Whether ``who`` may read a job of ``owner`` under ``proposal`` (and cancel it)."""
+    """Whether ``who`` may read a job of ``owner`` under ``proposal`` (and cancel it).
+
+    A driver token's scope to its one job is checked where the job id is known
+    (:func:`within_scope`)."""
     if who.is_admin:
         return True
     if not belongs(policy, who.user, proposal):
@@ -71,8 +79,16 @@ def may_see_job(policy: Policy, who: Principal, proposal: str, owner: str) -> bo
     return owner == who.user or is_pi(policy, who.user, proposal)
 
 
+def within_scope(who: Principal, job_id: str) -> bool:
+    """Whether ``who`` may act on job ``job_id`` at all: always, but for a driver token,
+    which acts only within its own job."""
+    return who.job_id is None or who.job_id == job_id
+
+
 def may_see_usage(policy: Policy, who: Principal, proposal: str) -> bool:
     """Whether ``who`` may read the usage and budgets of ``proposal``."""
+    if who.role is Role.DRIVER:
+        return False
     return who.role in (Role.ADMIN, Role.COMMITTEE) or belongs(policy, who.user, proposal)
 
 

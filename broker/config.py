@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         "against it instead of a local store.",
     )
     token: str | None = Field(default=None, description="Bearer token for the API at url.")
+    driver_url: str | None = Field(
+        default=None,
+        description="The API that driver programs call back (service mode), as reached from "
+        "the classical backend's nodes; unset: drivers use the store directly (embedded).",
+    )
     worker_concurrency: int = Field(default=2, ge=1, description="Tasks one worker runs at once.")
     lease_seconds: float = Field(
         default=6.0, gt=0, description="A worker silent for this long is taken for dead."

@@ -30,6 +30,7 @@ from backends.base import (
 )
 from backends.errors import BackendError, BackendNotFound, NativeJobLost
 from backends.states import TaskState
+from broker import driver
 from broker.orchestrator import Broker
 from broker.store import ledger
 from broker.store.db import utcnow
@@ -143,6 +144,10 @@ class Executor:
                     native_id = None
             recorded: dict[str, Any] = {}
             if native_id is None:
+                if isinstance(spec, ClassicalSpec) and driver.is_driver(spec.env):
+                    # the token goes to the backend only, never into the store's payload
+                    extra = driver.environment(self.broker, row, spec.time_limit_s)
+                    spec = spec.model_copy(update={"env": {**spec.env, **extra}})
                 capabilities = backend.capabilities()
                 native_id = _submit(backend, spec, task_id)
                 recorded = {"native_id": native_id, "backend_version": capabilities.version}

@@ -32,7 +32,7 @@ from broker.models import JobSpec, TaskRequest
 from broker.policy_source import PolicySource
 from broker.store import ledger
 from broker.store.db import Database, new_id, serialize, utcnow
-from broker.store.schema import algorithm_states, audit, jobs, tasks
+from broker.store.schema import algorithm_states, audit, jobs, tasks, tokens
 from policies.admission import Need, admit
 from policies.loader import LoadedPolicy, format_loc
 
@@ -146,8 +146,8 @@ class Broker:
         outcome = algorithm.start(inputs, spec, seed)
         fitting.check_classical(spec, outcome.tasks, self.backend)
         widths = fitting.circuit_widths(spec, outcome.tasks)
-        for width in algorithm.circuit_widths(inputs):
-            widths[spec.backend] = max(widths.get(spec.backend, 0), width)
+        for name, width in algorithm.backend_widths(inputs, spec).items():
+            widths[name] = max(widths.get(name, 0), width)
         fitting.check_quantum(spec, widths, loaded.policy, self.backend)
         policy = loaded.policy
         proposal = policy.proposal(spec.proposal)
@@ -237,9 +237,10 @@ class Broker:
 
     # --- stepping -------------------------------------------------------------------------
 
-    def _insert_tasks(
+    def insert_tasks(
         self, conn: Connection, job_id: str, spec: JobSpec, step: int, requests: list[TaskRequest]
     ) -> None:
+        """Record ``requests`` as PENDING tasks of ``step`` (in the caller's transaction)."""
         now = utcnow()
         for req in requests:
             default = spec.backend if req.kind == "quantum" else spec.classical_backend
@@ -294,7 +295,7 @@ class Broker:
         if outcome.result is not None:
             self._finish(conn, job_id, TaskState.COMPLETED, "", revision, result=outcome.result)
         else:
-            self._insert_tasks(conn, job_id, spec, step, outcome.tasks)
+            self.insert_tasks(conn, job_id, spec, step, outcome.tasks)
         conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
         return True
 
@@ -314,6 +315,11 @@ class Broker:
             .values(state=state, message=message, result=result, finished_at=now, updated_at=now)
         )
         ledger.release(conn, job_id=job_id, revision=revision)
+        conn.execute(  # a driver program's token ends with its job
+            update(tokens)
+            .where(tokens.c.job_id == job_id, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
 
     def advance(self, job_id: str) -> bool:
         """Take the job one step further if its current step's tasks are all final.

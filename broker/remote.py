@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter
 
+from backends.base import QuantumBatch
 from broker.api.wire import API_PREFIX, decode
 from broker.catalog import BackendInfo
 from broker.client import Client
@@ -179,6 +180,23 @@ class RemoteClient(Client):
         return TypeAdapter(list[Explanation]).validate_python(found)
 
     # --- the service ----------------------------------------------------------------------
+
+    def driver_submit(
+        self, job_id: str, batch: QuantumBatch, *, backend: str | None, step: str | None
+    ) -> str:
+        """Add a quantum task to a job's running driver step (driver tokens only; see
+        :mod:`broker.driver_sdk`); the task's id."""
+        body = {
+            "batch": batch.model_dump(mode="json"),
+            "backend": backend,
+            "step": step,
+        }
+        return str(self._call("POST", f"/jobs/{job_id}/tasks", json=body)["id"])
+
+    def driver_task(self, job_id: str, task_id: str) -> dict[str, Any]:
+        """A task of a job: state, message and, once final, result."""
+        found: dict[str, Any] = self._call("GET", f"/jobs/{job_id}/tasks/{task_id}")
+        return found
 
     def whoami(self) -> dict[str, Any]:
         """Your user, role and proposals as the service sees them."""

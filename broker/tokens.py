@@ -45,12 +45,13 @@ def digest(secret: str) -> str:
 def parse_role(role: str) -> Role:
     """A role by name, or an error that lists the valid ones."""
     try:
-        return Role(role)
+        chosen = Role(role)
     except ValueError:
-        valid = ", ".join(r.value for r in Role)
-        raise BrokerError(
-            f"no role {role!r}", hint=f"valid roles: {valid} (a PI is a researcher)"
-        ) from None
+        chosen = Role.DRIVER
+    if chosen is Role.DRIVER:  # made only by the worker that starts a driver program
+        valid = ", ".join(r.value for r in Role if r is not Role.DRIVER)
+        raise BrokerError(f"no role {role!r}", hint=f"valid roles: {valid} (a PI is a researcher)")
+    return chosen
 
 
 def create(
@@ -111,4 +112,4 @@ def authenticate(conn: Connection, secret: str) -> Principal | None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
         return None
-    return Principal(user=row.user, role=Role(row.role), token_id=row.id)
+    return Principal(user=row.user, role=Role(row.role), token_id=row.id, job_id=row.job_id)

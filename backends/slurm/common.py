@@ -112,7 +112,7 @@ class SlurmBackendBase(ClassicalBackend):
             raise BackendError("a classical task needs either argv or entrypoint")
         workdir = self.root / f"{task_id}-{uuid.uuid4().hex[:8]}"
         try:
-            workdir.mkdir(parents=True)
+            workdir.mkdir(parents=True, mode=0o700)  # spec.json may hold a token
             (workdir / "spec.json").write_text(spec.model_dump_json())
             launcher = requests.launcher(spec)
             if launcher:

@@ -37,12 +37,24 @@ def classical_task(job: JobSpec, key: str, spec: ClassicalSpec) -> TaskRequest:
 def classical_need(job: JobSpec, spec: ClassicalSpec) -> Need:
     """The most a classical task may use, in its backend's unit: its time limit times its
     nodes (``node_hours``) or cores (``core_hours``)."""
-    spec = with_resources(spec, job)
-    cls = registry.load_class(job.classical_backend)
+    return classical_need_on(job.classical_backend, with_resources(spec, job))
+
+
+def classical_need_on(backend: str, spec: ClassicalSpec) -> Need:
+    """The most ``spec`` may use on the classical ``backend``, in that backend's unit."""
+    cls = registry.load_class(backend)
     unit = cls.charge_unit if issubclass(cls, ClassicalBackend) else "core_hours"
     size = spec.nodes if unit == "node_hours" else spec.nodes * spec.ntasks * spec.cpus_per_task
     seconds = spec.time_limit_s or DEFAULT_CLASSICAL_ESTIMATE_S
-    return Need(job.classical_backend, unit, size * seconds / 3600)
+    return Need(backend, unit, size * seconds / 3600)
+
+
+def sum_needs(needs: list[Need]) -> list[Need]:
+    """``needs`` with the amounts of each (backend, unit) added up, in first-seen order."""
+    total: dict[tuple[str, str], float] = {}
+    for need in needs:
+        total[(need.backend, need.unit)] = total.get((need.backend, need.unit), 0.0) + need.amount
+    return [Need(backend, unit, amount) for (backend, unit), amount in total.items()]
 
 
 @dataclass
@@ -87,6 +99,13 @@ class Algorithm(ABC):
         """Qubits of the circuits this algorithm will run on the job's backend (admission
         refuses a job whose circuits its backend cannot take)."""
         return []
+
+    def backend_widths(self, inputs: Any, job: JobSpec) -> dict[str, int]:
+        """The widest circuit known at submission per quantum backend (admission refuses a
+        job whose circuits a backend cannot take). Default: :meth:`circuit_widths` on the
+        job's backend."""
+        widths = self.circuit_widths(inputs)
+        return {job.backend: max(widths)} if widths else {}
 
     def circuits(self, inputs: Any) -> list[str]:
         """sha256 of the circuits this algorithm runs (for the lineage)."""

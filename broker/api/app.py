@@ -59,7 +59,7 @@ def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for the store, transport and policy in ``settings``."""
-    from broker.api import admin, jobs
+    from broker.api import admin, driver, jobs
 
     app = FastAPI(
         title="qcbroker",
@@ -82,12 +82,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return await call_next(request)
         svc: Service = app.state.service
         try:
-            request.state.principal = await run_in_threadpool(svc.authenticate, request)
+            who = await run_in_threadpool(svc.authenticate, request)
         except Unauthenticated as exc:
             return _error(request, exc)
+        if not driver.scope_allows(who, request.method, request.url.path):
+            message = f"a driver token acts only within its job {who.job_id}"
+            refused = await run_in_threadpool(svc.forbid, request, who, message)
+            return _error(request, refused)
+        request.state.principal = who
         return await call_next(request)
 
     app.include_router(jobs.router, prefix=API_PREFIX)
+    app.include_router(driver.router, prefix=API_PREFIX)
     app.include_router(admin.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["service"])

@@ -12,7 +12,7 @@ from fastapi import Request
 from sqlalchemy import select
 
 from broker import tokens
-from broker.access import Principal, may_see_job
+from broker.access import Principal, may_see_job, within_scope
 from broker.config import Settings
 from broker.errors import Forbidden, NotFound, Unauthenticated
 from broker.orchestrator import Broker, record_audit
@@ -106,6 +106,8 @@ class Service:
                 ).first()
         if row is None:
             raise NotFound(f"no job or task {ident!r}", hint="`qcb jobs` lists your jobs")
+        if not within_scope(who, str(row.id)):
+            raise self.forbid(request, who, f"this token acts only within job {who.job_id}")
         if not may_see_job(self.broker.policy.policy, who, row.proposal, row.user):
             raise self.forbid(
                 request, who, f"{ident} belongs to proposal {row.proposal!r}, not yours"

@@ -135,7 +135,8 @@ workers = Table(
 
 # API tokens: only a token's sha256 is kept (tokens are 256-bit random, so a plain hash is
 # enough; no salt or slow hash is needed). ``role`` is the token's global role (researcher,
-# committee, admin); a PI is a researcher who is a proposal's PI in the policy.
+# committee, admin, or driver: a driver program's token, scoped to ``job_id``); a PI is a
+# researcher who is a proposal's PI in the policy.
 tokens = Table(
     "tokens",
     metadata,
@@ -148,6 +149,7 @@ tokens = Table(
     Column("created_at", DateTime(), nullable=False),
     Column("expires_at", DateTime()),
     Column("revoked_at", DateTime()),
+    Column("job_id", String(32), index=True, comment="A driver token acts only within this job."),
 )
 
 # Fair-share usage: how long each finished task occupied its backend (seconds, x nodes for

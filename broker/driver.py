@@ -1,0 +1,264 @@
+"""Driver programs: classical tasks that submit quantum tasks back to their own job.
+
+A graph step of ``kind: driver`` runs a researcher's program on the classical backend
+(Slurm, say). The worker that starts it mints a token scoped to the job
+(:func:`environment`), hands it to the program in ``QCB_TOKEN`` with ``QCB_JOB_ID`` and
+``QCB_DRIVER_STEP``, and the program submits quantum tasks with :class:`broker.driver_sdk.Driver`
+— through the REST API when ``QCB_URL`` is set, else on the store directly. Either way the
+same functions here decide:
+
+- a driver token acts only within its job (:func:`broker.access.within_scope`), and only
+  while its driver step runs; it is revoked when the job ends;
+- each task must fit the allowance the driver step declared per backend (held at
+  admission), counting every task the driver submitted before;
+- the tasks join the driver's wave (key ``STEP/0001``...), so the job's next wave waits for
+  them, and they are charged and traced like every other task.
+
+The secret is never stored: the store keeps its sha256, and the task's payload in the store
+does not carry it (only the copy handed to the backend does).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from backends import registry
+from backends.base import QuantumBatch
+from backends.errors import BackendError
+from backends.states import TaskState
+from broker import fitting
+from broker.access import Principal, Role, within_scope
+from broker.algorithms.graph import DRIVER_ENV
+from broker.algorithms.graph_model import DriverStep, GraphInputs
+from broker.errors import Forbidden, InvalidJob, JobRefused, NotFound
+from broker.models import JobSpec, TaskRequest
+from broker.orchestrator import Broker, record_audit
+from broker.store.db import new_id, serialize, utcnow
+from broker.store.schema import jobs, tasks, tokens
+from broker.tokens import PREFIX, digest
+from circuits import resources
+from circuits.canonical import Circuit
+from circuits.errors import CircuitError
+
+ENV_JOB = "QCB_JOB_ID"
+ENV_STEP = "QCB_DRIVER_STEP"
+ENV_TOKEN = "QCB_TOKEN"
+ENV_URL = "QCB_URL"
+
+# A driver token outlives its step's time limit by this much, in case the job's end (which
+# revokes it) is recorded late.
+_GRACE = timedelta(hours=1)
+
+
+def is_driver(env: dict[str, str]) -> bool:
+    """Whether a classical task's environment marks it as a driver program."""
+    return env.get(DRIVER_ENV) == "1"
+
+
+def mint(conn: Connection, *, job_id: str, user: str, step: str, seconds: float) -> str:
+    """A new driver token for ``step`` of ``job_id``, acting for ``user``; the secret."""
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token_id = new_id("t")
+    now = utcnow()
+    conn.execute(
+        tokens.insert().values(
+            id=token_id,
+            user=user,
+            role=Role.DRIVER.value,
+            sha256=digest(secret),
+            note=f"driver {step} of {job_id}",
+            created_by="broker",
+            created_at=now,
+            expires_at=now + timedelta(seconds=seconds) + _GRACE,
+            job_id=job_id,
+        )
+    )
+    record_audit(conn, "broker", "token-create", token_id, user=user, role="driver", job=job_id)
+    return secret
+
+
+def environment(broker: Broker, row: Any, time_limit_s: int | None) -> dict[str, str]:
+    """What a driver task's program needs to reach the broker: a fresh token scoped to the
+    task's job, the job and step, and where to send requests (``QCB_URL`` in service mode,
+    else the settings that locate the store)."""
+    with broker.db.write(exclusive=False) as conn:
+        owner = conn.execute(select(jobs.c.user).where(jobs.c.id == row.job_id)).scalar_one()
+        secret = mint(
+            conn,
+            job_id=row.job_id,
+            user=owner,
+            step=row.key,
+            seconds=float(time_limit_s or 3600),
+        )
+    env: dict[str, str] = {}
+    if broker.settings.driver_url:
+        env[ENV_URL] = broker.settings.driver_url
+    else:  # the same store as this worker's, and no API
+        env.update(broker.settings.env())
+        env.pop(ENV_URL, None)
+    env.update({ENV_JOB: row.job_id, ENV_STEP: row.key, ENV_TOKEN: secret})
+    return env
+
+
+def batch_need(batch: QuantumBatch) -> dict[str, float]:
+    """What a batch may use: circuit evaluations, and shots over all measurement groups."""
+    evaluations = 0.0
+    shots = 0.0
+    for item in batch.items:
+        points = len(item.parameter_values) or 1
+        evaluations += points
+        if batch.shots:
+            cost = resources.estimate(
+                Circuit(qasm=item.circuit), points, batch.shots, item.observables
+            )
+            shots += float(cost.total_shots or 0)
+    return {"evaluations": evaluations, "shots": shots}
+
+
+def _driver_step(spec: JobSpec, step: str) -> DriverStep:
+    inputs = GraphInputs.model_validate(spec.algorithm.inputs)
+    for candidate in inputs.steps:
+        if candidate.name == step and isinstance(candidate, DriverStep):
+            return candidate
+    raise Forbidden(f"step {step!r} of this job is not a driver step")
+
+
+def _check_batch(broker: Broker, spec: JobSpec, backend: str, batch: QuantumBatch) -> None:
+    try:
+        kind = registry.kind_of(backend)
+    except BackendError as exc:
+        raise InvalidJob(f"backend: {exc}") from None
+    if kind != "quantum":
+        raise InvalidJob(f"backend: {backend!r} is a {kind} backend, not a quantum one")
+    widths: dict[str, int] = {}
+    for index, item in enumerate(batch.items):
+        try:
+            circuit = Circuit(qasm=item.circuit)
+        except CircuitError as exc:
+            raise InvalidJob(f"items[{index}].circuit: {exc}") from None
+        widths[backend] = max(widths.get(backend, 0), circuit.num_qubits)
+    fitting.check_quantum(spec, widths, broker.policy.policy, broker.backend)
+
+
+def submit_task(
+    broker: Broker,
+    who: Principal,
+    job_id: str,
+    batch: QuantumBatch,
+    backend: str | None = None,
+    step: str | None = None,
+) -> str:
+    """Add a quantum task to a running driver's wave; its id.
+
+    ``step`` names the driver step (needed only when several run at once). ``Forbidden``
+    outside the token's job or when no such driver runs, ``JobRefused`` beyond the driver's
+    allowance, ``InvalidJob`` for a circuit that does not parse or an unknown backend.
+    """
+    if who.role is not Role.DRIVER or not within_scope(who, job_id):
+        raise Forbidden(f"only the driver program of job {job_id} may add tasks to it")
+    with broker.db.read() as conn:
+        job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+    if job is None:
+        raise NotFound(f"no job {job_id!r}")
+    spec = JobSpec.model_validate(job.spec)
+    name = backend or spec.backend
+    _check_batch(broker, spec, name, batch)
+    need = batch_need(batch)
+    with broker.db.write(exclusive=False) as conn:
+        serialize(conn, f"qcb.job.{job_id}")  # with advance and cancel of this job
+        job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+        if TaskState(job.state).final:
+            raise Forbidden(f"job {job_id} has ended ({job.state}); it takes no more tasks")
+        driver = conn.execute(
+            select(tasks.c.key, tasks.c.state).where(
+                tasks.c.job_id == job_id, tasks.c.step == job.step, tasks.c.kind == "classical"
+            )
+        ).all()
+        running = [r.key for r in driver if r.state == TaskState.RUNNING]
+        driver_step = _running_driver(spec, running, job_id, step)
+        allowance = driver_step.quantum.get(name)
+        if allowance is None:
+            raise JobRefused(
+                f"driver step {driver_step.name!r} may run nothing on {name}; its allowance "
+                f"names {', '.join(sorted(driver_step.quantum))} (add {name} to its quantum: "
+                "section)"
+            )
+        earlier = conn.execute(
+            select(tasks.c.payload).where(
+                tasks.c.job_id == job_id,
+                tasks.c.key.like(f"{driver_step.name}/%"),
+                tasks.c.backend == name,
+            )
+        ).all()
+        used = {"evaluations": 0.0, "shots": 0.0}
+        for (payload,) in earlier:
+            for unit, amount in batch_need(QuantumBatch.model_validate(payload)).items():
+                used[unit] += amount
+        limits = {"evaluations": float(allowance.evaluations), "shots": float(allowance.shots)}
+        for unit in ("evaluations", "shots"):
+            if need[unit] and used[unit] + need[unit] > limits[unit]:
+                left = limits[unit] - used[unit]
+                raise JobRefused(
+                    f"driver step {driver_step.name!r}: this task needs {need[unit]:g} {unit} on "
+                    f"{name} but its allowance has {left:g} of {limits[unit]:g} left"
+                )
+        count = conn.execute(
+            select(func.count())
+            .select_from(tasks)
+            .where(tasks.c.job_id == job_id, tasks.c.key.like(f"{driver_step.name}/%"))
+        ).scalar_one()
+        key = f"{driver_step.name}/{count + 1:04d}"
+        request = TaskRequest(key=key, kind="quantum", backend=name, quantum=batch)
+        broker.insert_tasks(conn, job_id, spec, job.step, [request])
+        task_id = conn.execute(
+            select(tasks.c.id).where(
+                tasks.c.job_id == job_id, tasks.c.step == job.step, tasks.c.key == key
+            )
+        ).scalar_one()
+        record_audit(conn, who.user, "driver-submit", task_id, job=job_id, backend=name)
+    return str(task_id)
+
+
+def _running_driver(
+    spec: JobSpec, running: list[str], job_id: str, wanted: str | None
+) -> DriverStep:
+    found: list[DriverStep] = []
+    if spec.algorithm.name == "graph":
+        for key in running:
+            if wanted is not None and key != wanted:
+                continue
+            try:
+                found.append(_driver_step(spec, key))
+            except Forbidden:
+                continue
+    if not found:
+        which = f"driver step {wanted!r}" if wanted else "no driver step"
+        raise Forbidden(f"{which} of job {job_id} is not running; it takes no tasks now")
+    if len(found) > 1:
+        names = ", ".join(s.name for s in found)
+        raise Forbidden(f"several driver steps of job {job_id} run ({names}); name the step")
+    return found[0]
+
+
+def task_view(broker: Broker, who: Principal, job_id: str, task_id: str) -> dict[str, Any]:
+    """A task of the job as its driver sees it: state, message and, once final, result."""
+    if not within_scope(who, job_id):
+        raise Forbidden(f"this token acts only within job {who.job_id}")
+    with broker.db.read() as conn:
+        row = conn.execute(
+            select(tasks).where(tasks.c.id == task_id, tasks.c.job_id == job_id)
+        ).one_or_none()
+    if row is None:
+        raise NotFound(f"no task {task_id!r} in job {job_id}")
+    return {
+        "id": row.id,
+        "key": row.key,
+        "backend": row.backend,
+        "state": row.state,
+        "message": row.message,
+        "result": row.result,
+    }
