@@ -147,8 +147,11 @@ class LocalBackend(ClassicalBackend):
         if state_file.exists():
             info = json.loads(state_file.read_text())
             state = TaskState(info["state"])
+            failed = f"exited with code {info['exit_code']}"
+            if info.get("error"):
+                failed += f": {info['error']}"
             message = {
-                TaskState.FAILED: f"exited with code {info['exit_code']}",
+                TaskState.FAILED: failed,
                 TaskState.TIMEOUT: "killed at its time limit",
             }.get(state, "")
             return BackendStatus(state=state, message=message)

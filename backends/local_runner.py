@@ -3,9 +3,10 @@
 It reads ``DIR/spec.json``, runs the command (never through a shell) or calls the entry
 point, and records what happened in files of DIR, so that the outcome survives the broker
 process that started it: ``started`` (the time it began), ``stdout``, ``stderr``,
-``output.json`` and, written last and atomically, ``state.json`` with the final state and exit
-code. If ``DIR/launcher.json`` holds a list (``["srun", ...]``), the command is started through
-it, so that a parallel task runs on every node of its Slurm allocation.
+``output.json``, ``error`` (the exception an entry point raised, in one line) and, written
+last and atomically, ``state.json`` with the final state and exit code. If
+``DIR/launcher.json`` holds a list (``["srun", ...]``), the command is started through it, so
+that a parallel task runs on every node of its Slurm allocation.
 
 The runner exits with the task's exit code, so that a batch system that runs it sees the
 task's own success or failure.
@@ -27,7 +28,13 @@ from typing import Any
 
 def _write_state(workdir: Path, state: str, exit_code: int | None, started: float) -> None:
     tmp = workdir / "state.json.tmp"
-    record = {"state": state, "exit_code": exit_code, "elapsed_s": time.time() - started}
+    record: dict[str, Any] = {
+        "state": state,
+        "exit_code": exit_code,
+        "elapsed_s": time.time() - started,
+    }
+    if (workdir / "error").exists():
+        record["error"] = (workdir / "error").read_text()
     # Under Slurm, where it ran (a fallback for when Slurm has forgotten the job).
     for key in ("SLURM_JOB_ID", "SLURM_JOB_NODELIST", "SLURM_JOB_NUM_NODES"):
         if key in os.environ:
@@ -45,8 +52,10 @@ def _call_entrypoint(spec: dict[str, Any], workdir: Path) -> int:
         func = getattr(importlib.import_module(module_name), func_name)
         output = func(spec.get("payload"))
         (workdir / "output.json").write_text(json.dumps(output))
-    except BaseException:
+    except BaseException as exc:
         traceback.print_exc()
+        # the one line a person needs, for the task's failure message
+        (workdir / "error").write_text(f"{type(exc).__name__}: {exc}"[:500])
         return 1
     return 0
 

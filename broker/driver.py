@@ -113,7 +113,7 @@ def batch_need(batch: QuantumBatch) -> dict[str, float]:
         evaluations += points
         if batch.shots:
             cost = resources.estimate(
-                Circuit(qasm=item.circuit), points, batch.shots, item.observables
+                Circuit.from_qasm(item.circuit), points, batch.shots, item.observables
             )
             shots += float(cost.total_shots or 0)
     return {"evaluations": evaluations, "shots": shots}
@@ -137,7 +137,7 @@ def _check_batch(broker: Broker, spec: JobSpec, backend: str, batch: QuantumBatc
     widths: dict[str, int] = {}
     for index, item in enumerate(batch.items):
         try:
-            circuit = Circuit(qasm=item.circuit)
+            circuit = Circuit.from_qasm(item.circuit)
         except CircuitError as exc:
             raise InvalidJob(f"items[{index}].circuit: {exc}") from None
         widths[backend] = max(widths.get(backend, 0), circuit.num_qubits)

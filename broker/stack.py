@@ -145,7 +145,7 @@ class LocalStack:
             home=workdir / "home",
             database_url=self.database_url,
             broker_url=self.redis.url,
-            **(settings or {}),
+            **{"driver_url": self.url, **(settings or {})},
         )
         self.env = {**os.environ, **(env or {}), **self.settings.env()}
         for name in ("QCB_URL", "QCB_TOKEN"):

@@ -225,7 +225,8 @@ def _runner_message(record: dict[str, Any]) -> str:
     if state == TaskState.TIMEOUT:
         return f"killed at its time limit after {record.get('elapsed_s', 0):.0f} s"
     if state == TaskState.FAILED:
-        return f"exited with code {record.get('exit_code')}"
+        error = f": {record['error']}" if record.get("error") else ""
+        return f"exited with code {record.get('exit_code')}{error}"
     return ""
 
 
