@@ -151,10 +151,12 @@ def submit_task(
     batch: QuantumBatch,
     backend: str | None = None,
     step: str | None = None,
+    via: str = "store",
 ) -> str:
     """Add a quantum task to a running driver's wave; its id.
 
-    ``step`` names the driver step (needed only when several run at once). ``Forbidden``
+    ``step`` names the driver step (needed only when several run at once); ``via`` (``api``
+    or ``store``) goes into the audit line. ``Forbidden``
     outside the token's job or when no such driver runs, ``JobRefused`` beyond the driver's
     allowance, ``InvalidJob`` for a circuit that does not parse or an unknown backend.
     """
@@ -219,7 +221,7 @@ def submit_task(
                 tasks.c.job_id == job_id, tasks.c.step == job.step, tasks.c.key == key
             )
         ).scalar_one()
-        record_audit(conn, who.user, "driver-submit", task_id, job=job_id, backend=name)
+        record_audit(conn, who.user, "driver-submit", task_id, job=job_id, backend=name, via=via)
     return str(task_id)
 
 

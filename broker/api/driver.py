@@ -41,7 +41,9 @@ def add_task(
     token but that job's driver token; 409 beyond the driver's allowance."""
     if who.role is not Role.DRIVER or who.job_id != job_id:
         raise svc.forbid(request, who, f"only the driver program of job {job_id} may add tasks")
-    task_id = driver.submit_task(svc.broker, who, job_id, body.batch, body.backend, body.step)
+    task_id = driver.submit_task(
+        svc.broker, who, job_id, body.batch, body.backend, body.step, via="api"
+    )
     svc.release()
     return {"id": task_id}
 

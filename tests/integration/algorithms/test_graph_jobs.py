@@ -57,9 +57,11 @@ def test_the_driver_example_runs_its_loop_as_tasks_of_the_job(qcb_home: Path) ->
     assert found.result["waves"] == [["problem"], ["exact", "optimize"], ["sample", "report"]]
     # every energy the program asked for was a quantum task of this job, charged once
     driven = [t for t in found.lineage.tasks if t.key.startswith("optimize/")]
-    assert len(driven) == outputs["optimize"]["evaluations"] == found.result["driver_tasks"][
-        "optimize"
-    ]
+    assert (
+        len(driven)
+        == outputs["optimize"]["evaluations"]
+        == found.result["driver_tasks"]["optimize"]
+    )
     assert all(t.backend == "aer" and t.state == TaskState.COMPLETED for t in driven)
     charged = [c for c in found.charges if c.kind == "charge" and c.unit == "evaluations"]
     by_task = {c.task_id: c.amount for c in charged}

@@ -150,12 +150,16 @@ def test_within_its_job_a_driver_reads_the_job_and_adds_and_reads_tasks(
 def test_only_the_jobs_driver_token_adds_tasks(api: Api, jobs_ab: tuple[str, str, str]) -> None:
     job_a, _, _ = jobs_ab
     for user in ("alice", "carol", "root"):  # the owner, the PI, an admin
-        answer = api.client.post(f"/v1/jobs/{job_a}/tasks", headers=api.auth(user), json=bell_task())
+        answer = api.client.post(
+            f"/v1/jobs/{job_a}/tasks", headers=api.auth(user), json=bell_task()
+        )
         assert answer.status_code == 403, user
         assert "only the driver program" in answer.json()["message"]
 
 
-def test_a_driver_adds_nothing_beyond_its_allowance(api: Api, jobs_ab: tuple[str, str, str]) -> None:
+def test_a_driver_adds_nothing_beyond_its_allowance(
+    api: Api, jobs_ab: tuple[str, str, str]
+) -> None:
     job_a, _, secret = jobs_ab
     url = f"/v1/jobs/{job_a}/tasks"
     for _ in range(4):  # 4 evaluations of 100 shots: within 4 evaluations and 1000 shots
