@@ -115,11 +115,30 @@ def status(job_id: str, as_json: bool) -> None:
 @cli.command()
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON with charges and lineage.")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw it into this PNG: convergence (VQE, QAOA), energy per iteration (SQD), "
+    "the grid (sweep), reconstructed values (cutting), and when each task ran.",
+)
 @user_errors
-def result(job_id: str, as_json: bool) -> None:
-    """Show a finished job's result, charges and lineage."""
-    res = _client().result(job_id)
+def result(job_id: str, as_json: bool, plot: Path | None) -> None:
+    """Show a finished job's result, charges and lineage.
+
+    \b
+    qcb result j-1234                 the summary
+    qcb result j-1234 --json          everything, with the lineage
+    qcb result j-1234 --plot run.png  draw it
+    """
+    client = _client()
+    res = client.result(job_id)
     click.echo(res.model_dump_json(indent=2) if as_json else summary(res))
+    if plot is not None:
+        from broker.cli.result_plots import plot_result
+
+        plot_result(res, client.status(job_id).algorithm, plot)
+        if not as_json:
+            click.echo(f"drawn in {plot}")
 
 
 @cli.command()

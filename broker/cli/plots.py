@@ -10,7 +10,8 @@ from broker.errors import BrokerError
 from broker.usage import BudgetUsage, BurnPoint, ProposalUsage
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on a file backend, or an error that says which extra to install."""
     try:
         import matplotlib
 
@@ -28,7 +29,7 @@ def plot_burn_down(
 ) -> Path:
     """One panel per budget: what remains over its current period, the even pace to zero
     (dashed), what is held now (shaded) and the limit after checkpoints (dotted)."""
-    plt = _pyplot()
+    plt = pyplot()
     budgets: list[BudgetUsage] = [b for u in usages for b in u.budgets]
     if not budgets:
         raise BrokerError("no budgets to draw", hint="`qcb usage` lists your proposals")

@@ -55,6 +55,11 @@ def test_run_json_prints_the_finished_job(qcb_home: Path) -> None:
     assert shown.returncode == 0 and "energy" in shown.stdout and "mHa" in shown.stdout
     status = qcb("status", job["id"], "--json")
     assert json.loads(status.stdout)["state"] == "COMPLETED"
+    picture = qcb_home / "run.png"
+    drawn = qcb("result", job["id"], "--plot", str(picture))
+    assert drawn.returncode == 0, drawn.stderr
+    assert f"drawn in {picture}" in drawn.stdout
+    assert picture.read_bytes().startswith(b"\x89PNG")
 
 
 def test_unknown_proposal_is_refused_without_traceback(qcb_home: Path, tmp_path: Path) -> None:

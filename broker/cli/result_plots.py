@@ -1,0 +1,147 @@
+"""``qcb result ID --plot FILE``: a finished job drawn, for those who would rather look.
+
+Two panels: what the algorithm found (the convergence of VQE and QAOA, the energy per SQD
+iteration against the exact energy and chemical accuracy, a sweep's values over its grid,
+the reconstructed expectation values of a cut circuit with their bounds) and, for every
+job, when each task ran on which backend (a timeline: parallel steps show as stacked bars).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from broker.cli.plots import pyplot
+from broker.errors import BrokerError
+from broker.models import JobResult
+
+CHEMICAL_ACCURACY = 1.6e-3  # Hartree
+
+
+def _convergence(ax: Any, result: dict[str, Any], algorithm: str) -> None:
+    history: Sequence[float] = result["history"]
+    ax.plot(range(1, len(history) + 1), history, marker=".", linewidth=1, label=algorithm)
+    if result.get("reference_energy") is not None:
+        ax.axhline(result["reference_energy"], linestyle="--", color="black", label="exact")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("energy (Ha)" if algorithm == "vqe" else "objective")
+    ax.set_title(f"{algorithm.upper()} convergence")
+    ax.legend(fontsize="small")
+
+
+def _sqd(ax: Any, result: dict[str, Any]) -> None:
+    rows: list[dict[str, Any]] = result["iterations"]
+    xs = [r.get("iteration", i + 1) for i, r in enumerate(rows)]
+    ax.plot(xs, [r["energy"] for r in rows], marker="o", label="SQD (best batch)")
+    for x, row in zip(xs, rows, strict=True):
+        batches = row.get("batch_energies") or []
+        ax.scatter([x] * len(batches), batches, s=10, alpha=0.5, color="grey")
+    exact = result.get("reference_energy")
+    if exact is not None:
+        ax.axhline(exact, linestyle="--", color="black", label="exact (FCI)")
+        ax.axhspan(exact - CHEMICAL_ACCURACY, exact + CHEMICAL_ACCURACY, alpha=0.15,
+                   label="chemical accuracy")  # fmt: skip
+    ax.set_xlabel("configuration-recovery iteration")
+    ax.set_ylabel("energy (Ha)")
+    ax.set_title("SQD energy per iteration")
+    ax.legend(fontsize="small")
+
+
+def _first_observable(values: Any) -> Any:
+    """``values`` indexed [grid...][observable] -> [grid...] of the first observable."""
+    if isinstance(values, list) and values and isinstance(values[0], list):
+        return [_first_observable(v) for v in values]
+    return values[0] if isinstance(values, list) else values
+
+
+def _sweep(ax: Any, result: dict[str, Any]) -> None:
+    axes: dict[str, list[float]] = result["axes"]
+    names = list(axes)
+    values = _first_observable(result["expectation_values"])
+    if len(names) == 1:
+        ax.plot(axes[names[0]], values, marker=".")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel("expectation value")
+    else:
+        import numpy as np
+
+        grid = np.asarray(values, dtype=float).reshape(len(axes[names[0]]), -1)
+        image = ax.imshow(grid.T, origin="lower", aspect="auto", extent=[
+            min(axes[names[0]]), max(axes[names[0]]), min(axes[names[1]]), max(axes[names[1]])
+        ])  # fmt: skip
+        ax.figure.colorbar(image, ax=ax, label="expectation value")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+    ax.set_title("parameter sweep (first observable)")
+
+
+def _cutting(ax: Any, result: dict[str, Any]) -> None:
+    values: list[float] = result["expectation_values"]
+    xs = list(range(len(values)))
+    bounds = result.get("bound") or [0.0] * len(values)
+    ax.errorbar(xs, values, yerr=bounds, fmt="o", capsize=4, label="reconstructed ± bound")
+    if result.get("reference") is not None:
+        ax.scatter(xs, result["reference"], marker="x", color="black", label="uncut (exact)")
+    ax.set_xticks(xs, [f"obs {i}" for i in xs])
+    ax.set_ylabel("expectation value")
+    ax.set_title(f"circuit cutting: {result.get('subexperiments', '?')} subexperiments")
+    ax.legend(fontsize="small")
+
+
+def _timeline(ax: Any, found: JobResult) -> None:
+    ran = [t for t in found.lineage.tasks if t.started_at and t.finished_at]
+    if not ran:
+        ax.text(0.5, 0.5, "no task ran", ha="center", transform=ax.transAxes)
+        return
+    origin = min(t.started_at for t in ran if t.started_at)
+    backends = sorted({t.backend for t in ran})
+    colours = {b: f"C{i % 10}" for i, b in enumerate(backends)}
+    ordered = sorted(ran, key=lambda t: (t.started_at, t.key))
+    for row, task in enumerate(ordered):
+        assert task.started_at and task.finished_at
+        start = (task.started_at - origin).total_seconds()
+        width = max((task.finished_at - task.started_at).total_seconds(), 1e-3)
+        ax.barh(row, width, left=start, color=colours[task.backend], height=0.8)
+    if len(ordered) <= 40:
+        ax.set_yticks(range(len(ordered)), [t.key for t in ordered], fontsize="x-small")
+    ax.invert_yaxis()
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colour, label=backend) for backend, colour in colours.items()]
+    ax.set_xlabel("seconds since the first task started")
+    ax.set_title(f"{len(ordered)} tasks over time")
+    ax.legend(handles=handles, fontsize="small", loc="lower right")
+
+
+def plot_result(found: JobResult, algorithm: str, path: Path) -> Path:
+    """Draw ``found`` (a job of ``algorithm``) into ``path``; the path."""
+    fig = draw_result(found, algorithm)
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
+def draw_result(found: JobResult, algorithm: str) -> Any:
+    """The figure of ``found``: the algorithm's panel (when its result has one) and the
+    timeline of its tasks."""
+    result = found.result or {}  # a failed job: only when its tasks ran
+    if not found.lineage.tasks:
+        raise BrokerError(f"job {found.id} ran no task; there is nothing to draw")
+    kind = next((k for k in ("history", "iterations", "axes", "bound") if k in result), None)
+    plt = pyplot()
+    panels = 2 if kind else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.2), squeeze=False)
+    first = axes[0][0]
+    if kind == "history":
+        _convergence(first, result, algorithm)
+    elif kind == "iterations":
+        _sqd(first, result)
+    elif kind == "axes":
+        _sweep(first, result)
+    elif kind == "bound":
+        _cutting(first, result)
+    _timeline(axes[0][panels - 1], found)
+    fig.suptitle(f"{algorithm} job {found.id}: {found.state.value}")
+    fig.tight_layout()
+    return fig

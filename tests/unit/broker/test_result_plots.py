@@ -1,0 +1,104 @@
+"""What ``qcb result --plot`` draws for each kind of result."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from backends.states import TaskState
+from broker.cli.result_plots import CHEMICAL_ACCURACY, draw_result
+from broker.errors import BrokerError
+from broker.models import JobResult, Lineage, TaskRecord
+
+T0 = datetime(2026, 12, 4, 12, 0, 0)
+
+
+def task(key: str, backend: str, start: float, seconds: float) -> TaskRecord:
+    """A finished task that ran from T0 + start for ``seconds``."""
+    return TaskRecord(
+        id=f"t-{key}",
+        step=0,
+        key=key,
+        kind="quantum",
+        backend=backend,
+        state=TaskState.COMPLETED,
+        created_at=T0,
+        started_at=T0 + timedelta(seconds=start),
+        finished_at=T0 + timedelta(seconds=start + seconds),
+    )
+
+
+def job(result: dict[str, Any] | None, tasks: list[TaskRecord]) -> JobResult:
+    """A job result with ``result`` and ``tasks``."""
+    lineage = Lineage(
+        job_id="j-1",
+        job_sha256="0",
+        inputs_sha256="0",
+        circuits=[],
+        backend="aer",
+        backend_version=None,
+        seed=1,
+        policy_revision="r",
+        packages={},
+        tasks=tasks,
+    )
+    state = TaskState.COMPLETED if result is not None else TaskState.FAILED
+    return JobResult(id="j-1", state=state, result=result, charges=[], lineage=lineage)
+
+
+TASKS = [task("a", "aer", 0, 2), task("b", "cirq", 1, 2), task("c", "aer", 3, 1)]
+
+
+def test_convergence_is_the_history_with_the_exact_energy() -> None:
+    history = [-0.5, -0.9, -1.1, -1.13]
+    fig = draw_result(job({"history": history, "reference_energy": -1.137}, TASKS), "vqe")
+    left, right = fig.axes
+    assert left.get_title() == "VQE convergence"
+    assert list(left.lines[0].get_ydata()) == history
+    assert list(left.lines[1].get_ydata()) == [-1.137, -1.137]
+    assert right.get_title() == "3 tasks over time"
+    widths = sorted(p.get_width() for p in right.patches)
+    assert widths == [1.0, 2.0, 2.0]
+
+
+def test_sqd_shows_each_iteration_against_chemical_accuracy() -> None:
+    rows = [
+        {"iteration": 1, "energy": -7.8, "batch_energies": [-7.8, -7.7]},
+        {"iteration": 2, "energy": -7.88, "batch_energies": [-7.88, -7.87]},
+    ]
+    fig = draw_result(job({"iterations": rows, "reference_energy": -7.882}, TASKS), "sqd")
+    left = fig.axes[0]
+    assert list(left.lines[0].get_ydata()) == [-7.8, -7.88]
+    band = [p for p in left.patches if p.get_label() == "chemical accuracy"][0]
+    low, high = band.get_y(), band.get_y() + band.get_height()
+    assert low == pytest.approx(-7.882 - CHEMICAL_ACCURACY)
+    assert high == pytest.approx(-7.882 + CHEMICAL_ACCURACY)
+
+
+def test_a_sweep_draws_a_line_in_one_dimension_and_an_image_in_two() -> None:
+    one = {"axes": {"theta": [0.0, 1.0, 2.0]}, "expectation_values": [[1.0], [0.5], [-0.4]]}
+    fig = draw_result(job(one, TASKS), "sweep")
+    assert list(fig.axes[0].lines[0].get_ydata()) == [1.0, 0.5, -0.4]
+    two = {
+        "axes": {"a": [0.0, 1.0], "b": [0.0, 1.0, 2.0]},
+        "expectation_values": [[[1.0], [2.0], [3.0]], [[4.0], [5.0], [6.0]]],
+    }
+    fig = draw_result(job(two, TASKS), "sweep")
+    image = fig.axes[0].images[0].get_array()
+    assert image.shape == (3, 2) and image[2][1] == 6.0  # b down the side, a across
+
+
+def test_cutting_shows_values_bounds_and_the_uncut_reference() -> None:
+    result = {"expectation_values": [0.2, -0.1], "bound": [0.05, 0.04], "reference": [0.21, -0.12]}
+    fig = draw_result(job(result, TASKS), "cutting")
+    assert "circuit cutting" in fig.axes[0].get_title()
+    assert len(fig.axes[0].collections) >= 2  # error bars and the reference markers
+
+
+def test_a_failed_job_still_shows_its_timeline_and_one_with_no_task_is_an_error() -> None:
+    fig = draw_result(job(None, TASKS), "graph")
+    assert len(fig.axes) == 1 and fig.axes[0].get_title() == "3 tasks over time"
+    with pytest.raises(BrokerError, match="ran no task"):
+        draw_result(job(None, []), "graph")
