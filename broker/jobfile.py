@@ -1,4 +1,10 @@
-"""Reading job files (YAML): every mistake reported with its line and field path."""
+"""Reading job files (YAML): every mistake reported with its line and field path.
+
+Files that a job file names are read here, relative to the job file's folder, and their
+content put in the job, so that the job sent to a broker (maybe remote) is self-contained:
+``algorithm.inputs.graph_file: PATH`` becomes ``algorithm.inputs.graph`` (see
+:mod:`broker.algorithms.graphs` for the formats).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from broker.algorithms.graphs import GraphFileError, load_graph_file
 from broker.errors import InvalidJob
 from broker.models import JobSpec
 from policies.loader import format_loc
@@ -30,8 +37,37 @@ def _line_of(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
     return line
 
 
-def parse_job(text: str, source: str = "<job>", overrides: dict[str, Any] | None = None) -> JobSpec:
-    """Validate job text; raise :class:`InvalidJob` naming each bad field and its line."""
+def _inline_files(data: dict[str, Any], node: yaml.Node | None, source: str, base: Path) -> None:
+    """Replace ``algorithm.inputs.graph_file`` by the graph it names (``base``-relative)."""
+    algorithm = data.get("algorithm")
+    inputs = algorithm.get("inputs") if isinstance(algorithm, dict) else None
+    if not isinstance(inputs, dict) or "graph_file" not in inputs:
+        return
+    line = _line_of(node, ("algorithm", "inputs", "graph_file"))
+    where = f"{source}: {f'line {line}, ' if line else ''}algorithm.inputs.graph_file"
+    if "graph" in inputs:
+        raise InvalidJob(f"{where}: give either graph (inline) or graph_file, not both")
+    name = inputs.pop("graph_file")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidJob(f"{where}: the path of a graph file, not {name!r}")
+    path = Path(name).expanduser()
+    try:
+        inputs["graph"] = load_graph_file(path if path.is_absolute() else base / path, name)
+    except GraphFileError as exc:
+        raise InvalidJob(f"{where}: {exc}") from None
+
+
+def parse_job(
+    text: str,
+    source: str = "<job>",
+    overrides: dict[str, Any] | None = None,
+    base_dir: Path | None = None,
+) -> JobSpec:
+    """Validate job text; raise :class:`InvalidJob` naming each bad field and its line.
+
+    Files the job names (``graph_file``) are read relative to ``base_dir`` (default: the
+    current directory) and inlined.
+    """
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -46,6 +82,7 @@ def parse_job(text: str, source: str = "<job>", overrides: dict[str, Any] | None
             hint="see examples/vqe_h2.yaml",
         )
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    _inline_files(data, node, source, base_dir if base_dir is not None else Path.cwd())
     try:
         return JobSpec.model_validate(data)
     except ValidationError as exc:
@@ -69,9 +106,10 @@ def validate_job(data: dict[str, Any]) -> JobSpec:
 
 
 def load_job(path: Path, overrides: dict[str, Any] | None = None) -> JobSpec:
-    """Read and validate a job file; ``overrides`` replace top-level fields (e.g. backend)."""
+    """Read and validate a job file; ``overrides`` replace top-level fields (e.g. backend).
+    Files it names are read relative to its folder."""
     try:
         text = path.read_text()
     except OSError as exc:
         raise InvalidJob(f"cannot read job file {path}: {exc.strerror}") from None
-    return parse_job(text, str(path), overrides)
+    return parse_job(text, str(path), overrides, base_dir=path.parent)

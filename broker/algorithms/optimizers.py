@@ -40,7 +40,25 @@ class SPSAOptions(_Options):
     gamma: float = 0.101
 
 
+class NelderMeadOptions(_Options):
+    """Nelder-Mead on a simplex: derivative-free, for any ansatz (a parameter may appear in
+    many gates, as QAOA's angles do). Each iteration asks every point it may need at once:
+    the reflection, the expansion and both contractions (4 points), or after a shrink the
+    P shrunk vertices; the first iteration asks the P+1 vertices of the initial simplex."""
+
+    name: Literal["nelder-mead"] = "nelder-mead"
+    maxiter: int = Field(default=200, ge=1)
+    initial_step: float = Field(
+        default=0.25, gt=0, description="Edge of the initial simplex along each parameter."
+    )
+    xtol: float = Field(
+        default=1e-4, gt=0, description="Converged when every vertex is this close to the best"
+    )
+    ftol: float = Field(default=1e-7, gt=0, description="... and their values this close.")
+
+
 OptimizerOptions = Annotated[AdamOptions | SPSAOptions, Field(discriminator="name")]
+AnyOptimizerOptions = AdamOptions | SPSAOptions | NelderMeadOptions
 
 
 class Optimizer(ABC):
@@ -156,14 +174,127 @@ class SPSA(Optimizer):
         self.state.update(x=(x - ak * grad).tolist(), iteration=k + 1)
 
 
-_KINDS: dict[str, type[Optimizer]] = {"adam": Adam, "spsa": SPSA}
+class NelderMead(Optimizer):
+    """Nelder-Mead (reflection 1, expansion 2, contractions 1/2, shrink 1/2), with every
+    candidate point of an iteration evaluated in one batch.
+
+    Extra state: ``simplex`` and ``values`` (the vertices, best first once sorted), and
+    ``phase``: ``"init"`` (evaluate the initial simplex), ``"move"`` (reflect, expand or
+    contract the worst vertex) or ``"shrink"`` (evaluate the vertices shrunk towards the
+    best). History records the best value after each iteration.
+    """
+
+    @classmethod
+    def start(cls, options: Any, x0: list[float], seed: int) -> Optimizer:
+        """A fresh optimizer whose initial simplex is ``x0`` and a step along each axis."""
+        opt = super().start(options, x0, seed)
+        step = options.initial_step
+        simplex = [list(x0)]
+        for i in range(len(x0)):
+            vertex = list(x0)
+            vertex[i] += step
+            simplex.append(vertex)
+        opt.state.update(simplex=simplex, values=[], phase="init")
+        return opt
+
+    def _candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(centroid of all vertices but the worst, the worst vertex)."""
+        simplex = np.asarray(self.state["simplex"])
+        return simplex[:-1].mean(axis=0), simplex[-1]
+
+    def ask(self) -> list[list[float]]:
+        """The initial simplex, the four candidates of a move, or the shrunk vertices."""
+        phase = self.state["phase"]
+        if phase == "init":
+            return [list(v) for v in self.state["simplex"]]
+        simplex = np.asarray(self.state["simplex"])
+        if phase == "shrink":
+            best = simplex[0]
+            return [(best + 0.5 * (v - best)).tolist() for v in simplex[1:]]
+        centroid, worst = self._candidates()
+        direction = centroid - worst
+        return [
+            (centroid + direction).tolist(),  # reflection
+            (centroid + 2.0 * direction).tolist(),  # expansion
+            (centroid + 0.5 * direction).tolist(),  # outside contraction
+            (centroid - 0.5 * direction).tolist(),  # inside contraction
+        ]
+
+    def tell(self, values: list[float]) -> None:
+        """Update the simplex from the values at the asked points."""
+        phase = self.state["phase"]
+        points = self.ask()
+        simplex: list[list[float]] = [list(v) for v in self.state["simplex"]]
+        fvals: list[float] = list(self.state["values"])
+        if phase == "init":
+            simplex, fvals = points, list(values)
+            phase = "move"
+        elif phase == "shrink":
+            simplex = [simplex[0], *points]
+            fvals = [fvals[0], *values]
+            phase = "move"
+        else:
+            phase = self._move(simplex, fvals, points, values)
+        order = sorted(range(len(fvals)), key=lambda i: fvals[i])
+        simplex = [simplex[i] for i in order]
+        fvals = [float(fvals[i]) for i in order]
+        self._record(simplex[0], fvals[0])
+        opt: NelderMeadOptions = self.options
+        spread = float(np.max(np.abs(np.asarray(simplex[1:]) - np.asarray(simplex[0]))))
+        converged = phase == "move" and spread <= opt.xtol and fvals[-1] - fvals[0] <= opt.ftol
+        self.state.update(
+            simplex=simplex,
+            values=fvals,
+            phase=phase,
+            x=simplex[0],
+            iteration=self.state["iteration"] + 1,
+            converged=bool(converged),
+        )
+
+    @staticmethod
+    def _move(
+        simplex: list[list[float]],
+        fvals: list[float],
+        points: list[list[float]],
+        values: list[float],
+    ) -> str:
+        """Replace the worst vertex in place as Nelder-Mead decides; the next phase."""
+        f_reflect, f_expand, f_outside, f_inside = values
+        reflect, expand, outside, inside = points
+        best, second_worst, worst = fvals[0], fvals[-2], fvals[-1]
+        if f_reflect < best:
+            vertex, value = (expand, f_expand) if f_expand < f_reflect else (reflect, f_reflect)
+        elif f_reflect < second_worst:
+            vertex, value = reflect, f_reflect
+        elif f_reflect < worst:
+            if f_outside > f_reflect:
+                return "shrink"
+            vertex, value = outside, f_outside
+        else:
+            if f_inside >= worst:
+                return "shrink"
+            vertex, value = inside, f_inside
+        simplex[-1], fvals[-1] = vertex, value
+        return "move"
 
 
-def make(options: AdamOptions | SPSAOptions, state: dict[str, Any]) -> Optimizer:
+_KINDS: dict[str, type[Optimizer]] = {"adam": Adam, "spsa": SPSA, "nelder-mead": NelderMead}
+
+
+def make(options: AnyOptimizerOptions, state: dict[str, Any]) -> Optimizer:
     """Rebuild an optimizer from its options and persisted state."""
     return _KINDS[options.name](options, state)
 
 
-def start(options: AdamOptions | SPSAOptions, x0: list[float], seed: int) -> Optimizer:
+def start(options: AnyOptimizerOptions, x0: list[float], seed: int) -> Optimizer:
     """A fresh optimizer of the kind ``options`` names."""
     return _KINDS[options.name].start(options, x0, seed)
+
+
+def max_points_per_iteration(options: AnyOptimizerOptions, num_parameters: int) -> int:
+    """The most points one iteration of the optimizer asks for (for cost estimates)."""
+    if options.name == "adam":
+        return 2 * num_parameters + 1
+    if options.name == "nelder-mead":
+        return max(num_parameters + 1, 4)
+    return 3

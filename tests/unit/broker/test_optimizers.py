@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -43,6 +44,61 @@ def test_adam_asks_for_the_point_and_its_parameter_shifts() -> None:
 def test_resuming_from_json_state_is_identical(options: optimizers.OptimizerOptions) -> None:
     straight = run(optimizers.start(options, [0.3, -0.2], seed=9), stop_after=40)
     half = run(optimizers.start(options, [0.3, -0.2], seed=9), stop_after=20)
+    resumed = optimizers.make(options, json.loads(json.dumps(half.state)))
+    run(resumed, stop_after=20)
+    assert resumed.state == straight.state
+
+
+# --- Nelder-Mead -------------------------------------------------------------------------
+
+
+def test_nelder_mead_minimizes_a_sinusoidal_function() -> None:
+    opt = run(optimizers.start(optimizers.NelderMeadOptions(maxiter=500), [0.3, -0.2, 0.5], 3))
+    assert opt.state["converged"]
+    assert opt.state["best_value"] == pytest.approx(-3.0, abs=1e-6)
+    assert np.allclose(np.abs(opt.state["best_x"]), math.pi, atol=1e-3)
+
+
+def test_nelder_mead_matches_scipy_on_a_skewed_quadratic() -> None:
+    from scipy.optimize import minimize
+
+    def g(x: list[float]) -> float:
+        return float((x[0] - 1) ** 2 + 10 * (x[1] + 0.5) ** 2 + x[0] * x[1])
+
+    opt = optimizers.start(optimizers.NelderMeadOptions(xtol=1e-7, ftol=1e-12), [0.0, 0.0], 0)
+    while not opt.done:
+        opt.tell([g(p) for p in opt.ask()])
+    reference = minimize(g, [0.0, 0.0], method="Nelder-Mead", options={"xatol": 1e-9})
+    assert np.allclose(opt.state["best_x"], reference.x, atol=1e-5)
+
+
+def test_nelder_mead_asks_the_simplex_then_four_candidates() -> None:
+    options = optimizers.NelderMeadOptions(initial_step=0.5)
+    opt = optimizers.start(options, [1.0, 2.0, 3.0], seed=0)
+    simplex = np.array(opt.ask())
+    assert np.allclose(simplex, [[1, 2, 3], [1.5, 2, 3], [1, 2.5, 3], [1, 2, 3.5]])
+    values = [f(p) for p in simplex.tolist()]
+    opt.tell(values)
+    ranked = simplex[np.argsort(values)]
+    centroid, worst = ranked[:-1].mean(axis=0), ranked[-1]
+    d = centroid - worst
+    expected = [centroid + d, centroid + 2 * d, centroid + 0.5 * d, centroid - 0.5 * d]
+    assert np.allclose(opt.ask(), expected)  # reflection, expansion, both contractions
+    assert optimizers.max_points_per_iteration(options, 3) == 4
+    assert optimizers.max_points_per_iteration(options, 6) == 7
+
+
+def test_nelder_mead_history_never_gets_worse() -> None:
+    opt = run(optimizers.start(optimizers.NelderMeadOptions(maxiter=60), [2.0, -2.5], seed=1))
+    history = opt.state["history"]
+    assert len(history) == opt.state["iteration"] > 10
+    assert all(b <= a for a, b in itertools.pairwise(history))
+
+
+def test_nelder_mead_resumes_from_json_state_identically() -> None:
+    options = optimizers.NelderMeadOptions()
+    straight = run(optimizers.start(options, [0.3, -0.2, 1.0], seed=9), stop_after=40)
+    half = run(optimizers.start(options, [0.3, -0.2, 1.0], seed=9), stop_after=20)
     resumed = optimizers.make(options, json.loads(json.dumps(half.state)))
     run(resumed, stop_after=20)
     assert resumed.state == straight.state

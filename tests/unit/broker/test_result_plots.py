@@ -71,7 +71,7 @@ def test_sqd_shows_each_iteration_against_chemical_accuracy() -> None:
     fig = draw_result(job({"iterations": rows, "reference_energy": -7.882}, TASKS), "sqd")
     left = fig.axes[0]
     assert list(left.lines[0].get_ydata()) == [-7.8, -7.88]
-    band = [p for p in left.patches if p.get_label() == "chemical accuracy"][0]
+    band = next(p for p in left.patches if p.get_label() == "chemical accuracy")
     low, high = band.get_y(), band.get_y() + band.get_height()
     assert low == pytest.approx(-7.882 - CHEMICAL_ACCURACY)
     assert high == pytest.approx(-7.882 + CHEMICAL_ACCURACY)
