@@ -77,6 +77,10 @@ MailProg=/bin/true
 ReturnToService=2
 NodeName=n[1-$NODES] NodeHostname=localhost NodeAddr=127.0.0.1 Port=$NODE_PORT0-$last CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxNodes=$NODES MaxTime=30 MaxMemPerNode=$MEM State=UP
+$(for k in $(seq 1 "$NODES"); do
+  # first-k: the first k nodes only, for measuring how a job scales with nodes
+  echo "PartitionName=first-$k Nodes=n[1-$k] MaxNodes=$k MaxTime=30 MaxMemPerNode=$MEM State=UP"
+done)
 CONF
 changed=1
 if [ -f "$RUN/slurm.conf" ] && cmp -s "$RUN/slurm.conf.new" "$RUN/slurm.conf"; then changed=0; fi
@@ -137,4 +141,4 @@ slurm-pilot:
   slurm_conf: $SLURM_CONF
   workdir: $RUN/jobs
 YAML
-echo "slurm up: $(sinfo -h -N -o '%N:%t' | tr '\n' ' ')rest: http://127.0.0.1:$REST_PORT (env: . $RUN/env.sh)"
+echo "slurm up: $(sinfo -h -N -o '%N:%t' | sort -u | tr '\n' ' ')rest: http://127.0.0.1:$REST_PORT (env: . $RUN/env.sh)"
