@@ -3,7 +3,8 @@
 Files that a job file names are read here, relative to the job file's folder, and their
 content put in the job, so that the job sent to a broker (maybe remote) is self-contained:
 ``algorithm.inputs.graph_file: PATH`` becomes ``algorithm.inputs.graph`` (see
-:mod:`broker.algorithms.graphs` for the formats).
+:mod:`broker.algorithms.graphs` for the formats), and a task graph's ``python_path``
+folders become absolute.
 """
 
 from __future__ import annotations
@@ -57,6 +58,21 @@ def _inline_files(data: dict[str, Any], node: yaml.Node | None, source: str, bas
         raise InvalidJob(f"{where}: {exc}") from None
 
 
+def _absolute_paths(data: dict[str, Any], base: Path) -> None:
+    """Make a task graph's ``python_path`` folders absolute (``base``-relative), so that its
+    programs are found wherever its steps run (the folder must be reachable there)."""
+    algorithm = data.get("algorithm")
+    inputs = algorithm.get("inputs") if isinstance(algorithm, dict) else None
+    steps = inputs.get("steps") if isinstance(inputs, dict) else None
+    for step in steps if isinstance(steps, list) else []:
+        folders = step.get("python_path") if isinstance(step, dict) else None
+        if isinstance(folders, list):
+            step["python_path"] = [
+                str((base / f).resolve()) if isinstance(f, str) and not Path(f).is_absolute() else f
+                for f in folders
+            ]
+
+
 def parse_job(
     text: str,
     source: str = "<job>",
@@ -82,7 +98,9 @@ def parse_job(
             hint="see examples/vqe_h2.yaml",
         )
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    _inline_files(data, node, source, base_dir if base_dir is not None else Path.cwd())
+    base = base_dir if base_dir is not None else Path.cwd()
+    _inline_files(data, node, source, base)
+    _absolute_paths(data, base)
     try:
         return JobSpec.model_validate(data)
     except ValidationError as exc:

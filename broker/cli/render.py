@@ -41,15 +41,63 @@ class JobProgress:
     def update(self, status: JobStatus) -> None:
         """Show the job's latest progress."""
         prog = status.progress
-        energy = prog.get("energy")
         step, total = prog.get("step", 0), prog.get("maxiter")
+        if prog.get("total") is not None:  # a task graph: steps done of all
+            step, total = prog.get("done", 0), prog["total"]
         self.progress.update(
             self.task,
             total=total,
             completed=step,
             steps=f"step {step}/{total}" if total else f"step {step}",
-            energy=f"E = {energy:.8f}" if energy is not None else status.state.value.lower(),
+            energy=_figure(prog) or status.state.value.lower(),
         )
+
+
+def _figure(prog: dict[str, Any]) -> str:
+    """The one number worth watching in a job's progress."""
+    if prog.get("energy") is not None:
+        return f"E = {prog['energy']:.8f}"
+    if prog.get("expectation") is not None:
+        return f"<C> = {prog['expectation']:.6g}"
+    if prog.get("running"):
+        return "running " + ", ".join(prog["running"])[:60]
+    return ""
+
+
+def _answer(res: dict[str, Any]) -> list[str]:
+    """The lines that give a result's answer, by what the result holds."""
+    lines = []
+    if isinstance(res.get("energy"), int | float):
+        lines.append(f"  energy           {res['energy']:.10f}")
+    if isinstance(res.get("reference_energy"), int | float):
+        lines.append(f"  exact (classical) {res['reference_energy']:.10f}")
+        if isinstance(res.get("error"), int | float):
+            lines.append(f"  error            {res['error'] * 1000:+.4f} mHa")
+    if "cut_value" in res:
+        sides = "".join(str(s) for s in res.get("cut", []))
+        lines.append(f"  cut value        {res['cut_value']:g}  (sides {sides})")
+    if "shape" in res:
+        lines.append(f"  grid             {' x '.join(map(str, res['shape']))} points")
+    best = res.get("best")
+    if isinstance(best, dict) and "value" in best:
+        at = ", ".join(f"{k}={v:.6g}" for k, v in best.get("parameters", {}).items())
+        lines.append(f"  lowest           {best['value']:.6g} at {at}")
+    if "bound" in res and "expectation_values" in res:
+        reference = res.get("reference") or [None] * len(res["expectation_values"])
+        for i, (value, bound, exact) in enumerate(
+            zip(res["expectation_values"], res["bound"], reference, strict=False)
+        ):
+            uncut = f"  (uncut {exact:.6f})" if exact is not None else ""
+            lines.append(f"  observable {i}     {value:.6f} ± {bound:.6f}{uncut}")
+    if "outputs" in res and "waves" in res:
+        lines.append(f"  steps            {', '.join(res['outputs'])}")
+        lines.append(f"  waves            {' -> '.join('+'.join(w) for w in res['waves'])}")
+    iterations = res.get("iterations")
+    if isinstance(iterations, int):
+        lines.append(f"  iterations       {iterations}")
+    elif isinstance(iterations, list):
+        lines.append(f"  iterations       {len(iterations)}")
+    return lines
 
 
 def summary(result: JobResult) -> str:
@@ -58,13 +106,7 @@ def summary(result: JobResult) -> str:
     if result.message:
         lines.append(f"  {result.message}")
     res = result.result or {}
-    if "energy" in res:
-        lines.append(f"  energy           {res['energy']:.10f}")
-    if "reference_energy" in res:
-        lines.append(f"  exact (classical) {res['reference_energy']:.10f}")
-        lines.append(f"  error            {res['error'] * 1000:+.4f} mHa")
-    if "iterations" in res:
-        lines.append(f"  iterations       {res['iterations']}")
+    lines += _answer(res)
     used: dict[str, float] = {}
     for c in result.charges:
         if c.kind == "charge":

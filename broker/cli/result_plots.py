@@ -25,7 +25,7 @@ def _convergence(ax: Any, result: dict[str, Any], algorithm: str) -> None:
     if result.get("reference_energy") is not None:
         ax.axhline(result["reference_energy"], linestyle="--", color="black", label="exact")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("energy (Ha)" if algorithm == "vqe" else "objective")
+    ax.set_ylabel({"vqe": "energy (Ha)", "qaoa": "expected cut <C>"}.get(algorithm, "objective"))
     ax.set_title(f"{algorithm.upper()} convergence")
     ax.legend(fontsize="small")
 
