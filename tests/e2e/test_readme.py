@@ -19,7 +19,7 @@ BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
 
 def shell_commands() -> list[str]:
     """Each ``qcb`` line of the README's sh blocks, after the set-up lines of its block
-    (``docker/...`` scripts and ``. env.sh``)."""
+    (``docker/...`` scripts, ``. env.sh`` and ``export``s)."""
     commands = []
     for lang, body in BLOCKS:
         if lang != "sh":
@@ -27,7 +27,7 @@ def shell_commands() -> list[str]:
         setup: list[str] = []
         for line in body.splitlines():
             command = line.split("  #")[0].strip()
-            if command.startswith(("docker/", ". ")):
+            if command.startswith(("docker/", ". ", "export ")):
                 setup.append(command)
             elif command.startswith("qcb "):
                 commands.append(" && ".join([*setup, command]))
