@@ -13,7 +13,8 @@ The baseline is k = 1 of the same example in the same run; the speed-up is its w
 over k's. Wall time is from submission to the job's end (the embedded runtime warm).
 Results go to ``hybrid_parallelism.json``; ``--plot`` draws them.
 
-    .venv/bin/python benchmarks/hybrid_parallelism.py --repeats 2 --plot benchmarks/hybrid_parallelism.png
+    .venv/bin/python benchmarks/hybrid_parallelism.py --repeats 2 \\
+        --plot benchmarks/hybrid_parallelism.png
 """
 
 from __future__ import annotations
