@@ -83,7 +83,12 @@ class Settings(BaseSettings):
         description="The API that driver programs call back (service mode), as reached from "
         "the classical backend's nodes; unset: drivers use the store directly (embedded).",
     )
-    worker_concurrency: int = Field(default=2, ge=1, description="Tasks one worker runs at once.")
+    worker_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Tasks one worker follows at once (threads: most wait on Slurm or a "
+        "provider; each backend's capacity bounds how many of its tasks run).",
+    )
     lease_seconds: float = Field(
         default=6.0, gt=0, description="A worker silent for this long is taken for dead."
     )
