@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_init, worker_process_init, worker_shutdown
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 
+from broker import heartbeat
 from broker.config import Settings
 from broker.execution import Executor
 from broker.orchestrator import Broker
@@ -79,7 +80,7 @@ class _WorkerState:
         self.broker = Broker(self.settings)
         scheduler = Scheduler(self.broker, sender(app))
         self.executor = Executor(self.broker, self.worker_id, release=scheduler.release)
-        self.stop = threading.Event()
+        self.heart: subprocess.Popen[bytes] | None = None
 
     def register(self) -> None:
         """Announce this worker in the store (before it takes any task)."""
@@ -94,21 +95,6 @@ class _WorkerState:
                     last_seen=utcnow(),
                 )
             )
-
-    def beat(self) -> None:
-        """Refresh ``last_seen`` until the worker stops; the scheduler reads it as a lease."""
-        db = self.broker.db
-        period = self.settings.lease_seconds / 4
-        while not self.stop.wait(period):
-            try:
-                with db.write(exclusive=False) as conn:  # one statement: no turn needed
-                    conn.execute(
-                        update(workers)
-                        .where(workers.c.id == self.worker_id)
-                        .values(last_seen=utcnow())
-                    )
-            except Exception:  # a busy database must not kill the heartbeat
-                log.exception("heartbeat failed")
 
 
 _state: _WorkerState | None = None
@@ -137,8 +123,9 @@ def _execute(task_id: str) -> None:
 
 @worker_init.connect
 def _on_ready(**_: Any) -> None:
-    worker_state().register()
-    threading.Thread(target=worker_state().beat, name="qcb-heartbeat", daemon=True).start()
+    state = worker_state()
+    state.register()
+    state.heart = heartbeat.start(state.worker_id)  # a process: see broker.heartbeat
 
 
 @worker_process_init.connect
@@ -150,7 +137,9 @@ def _on_fork(**_: Any) -> None:
 @worker_shutdown.connect
 def _on_shutdown(**_: Any) -> None:
     state = worker_state()
-    state.stop.set()
+    if state.heart is not None:
+        state.heart.terminate()
+        state.heart.wait()
     with state.broker.db.write() as conn:
         conn.execute(delete(workers).where(workers.c.id == state.worker_id))
 
