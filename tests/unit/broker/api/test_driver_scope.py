@@ -103,7 +103,7 @@ def _endpoints(api: Api) -> list[tuple[str, str]]:
 def test_a_driver_token_is_refused_everywhere_outside_its_job(
     api: Api, jobs_ab: tuple[str, str, str]
 ) -> None:
-    job_a, job_b, secret = jobs_ab
+    _, job_b, secret = jobs_ab
     with api.db.read() as conn:
         task_b = conn.execute(select(tasks.c.id).where(tasks.c.job_id == job_b)).scalar_one()
     tried = 0
