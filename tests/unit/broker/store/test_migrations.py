@@ -206,8 +206,8 @@ def test_store_made_by_create_all_is_adopted_keeping_rows(
 def test_store_made_by_create_all_of_today_is_stamped(
     url: str, open_db: Callable[[str], Database]
 ) -> None:
-    """A store that create_all made with the tables of 0002 (before migrations existed) is
-    stamped at 0002, not migrated again."""
+    """A store that create_all made with today's tables is stamped at the revision whose
+    columns it has, not migrated again."""
     engine = create_engine(url, poolclass=NullPool)
     metadata.create_all(engine)
     engine.dispose()
