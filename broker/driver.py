@@ -26,12 +26,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from backends import registry
 from backends.base import QuantumBatch
-from backends.errors import BackendError
 from backends.states import TaskState
 from broker import fitting
 from broker.access import Principal, Role, within_scope
+from broker.algorithms.base import check_backend_kind
 from broker.algorithms.graph import DRIVER_ENV
 from broker.algorithms.graph_model import DriverStep, GraphInputs
 from broker.errors import Forbidden, InvalidJob, JobRefused, NotFound
@@ -128,12 +127,7 @@ def _driver_step(spec: JobSpec, step: str) -> DriverStep:
 
 
 def _check_batch(broker: Broker, spec: JobSpec, backend: str, batch: QuantumBatch) -> None:
-    try:
-        kind = registry.kind_of(backend)
-    except BackendError as exc:
-        raise InvalidJob(f"backend: {exc}") from None
-    if kind != "quantum":
-        raise InvalidJob(f"backend: {backend!r} is a {kind} backend, not a quantum one")
+    check_backend_kind("backend", backend, "quantum")
     widths: dict[str, int] = {}
     for index, item in enumerate(batch.items):
         try:

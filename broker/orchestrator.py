@@ -21,7 +21,7 @@ from backends.base import Backend, ClassicalResult, QuantumResult
 from backends.errors import BackendError
 from backends.states import TaskState
 from broker import algorithms, backend_config, fitting
-from broker.algorithms.base import StepOutcome, TaskResult
+from broker.algorithms.base import StepOutcome, TaskResult, check_backend_kind
 from broker.config import Settings
 from broker.errors import (
     BrokerError,
@@ -123,13 +123,7 @@ class Broker:
             raise InvalidJob("\n".join(lines)) from None
         algorithm.check(inputs, spec)
         for field, kind in (("backend", "quantum"), ("classical_backend", "classical")):
-            name = getattr(spec, field)
-            try:
-                actual = registry.kind_of(name)
-            except BackendError as exc:
-                raise InvalidJob(f"{field}: {exc}") from None
-            if actual != kind:
-                raise InvalidJob(f"{field}: {name!r} is a {actual} backend, not a {kind} one")
+            check_backend_kind(field, getattr(spec, field), kind)
         return algorithm, inputs
 
     def submit(self, spec: JobSpec, user: str, client_key: str | None = None) -> str:

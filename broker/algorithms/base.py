@@ -15,6 +15,8 @@ from pydantic import BaseModel
 
 from backends import registry
 from backends.base import ClassicalBackend, ClassicalResult, ClassicalSpec, QuantumResult
+from backends.errors import BackendError
+from broker.errors import InvalidJob
 from broker.models import JobSpec, TaskRequest
 from policies.admission import Need
 
@@ -22,6 +24,21 @@ TaskResult = QuantumResult | ClassicalResult
 
 # The time a classical task without a limit is estimated (and held) at.
 DEFAULT_CLASSICAL_ESTIMATE_S = 3600
+
+
+def invalid(path: str, message: str) -> InvalidJob:
+    """The error for a bad algorithm input at ``path`` (below ``algorithm.inputs``)."""
+    return InvalidJob(f"algorithm.inputs.{path}: {message}")
+
+
+def check_backend_kind(where: str, name: str, kind: str) -> None:
+    """Refuse (``InvalidJob`` at ``where``) a backend that is unknown or not of ``kind``."""
+    try:
+        actual = registry.kind_of(name)
+    except BackendError as exc:
+        raise InvalidJob(f"{where}: {exc}") from None
+    if actual != kind:
+        raise InvalidJob(f"{where}: {name!r} is a {actual} backend, not a {kind} one")
 
 
 def with_resources(spec: ClassicalSpec, job: JobSpec) -> ClassicalSpec:

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends import registry
 from backends.base import ClassicalResult, ClassicalSpec, QuantumBatch, QuantumItem, QuantumResult
-from backends.errors import BackendError
 from broker.algorithms import cutting_plan as plan
 from broker.algorithms.base import (
     Algorithm,
     StepOutcome,
     TaskResult,
+    check_backend_kind,
     classical_need,
     classical_task,
+    invalid,
 )
 from broker.algorithms.cutting_inputs import CuttingInputs, ParameterCount, QasmCircuit
 from broker.algorithms.cutting_tasks import REFERENCE_MAX_QUBITS
@@ -39,10 +39,6 @@ MAX_SUBEXPERIMENTS = 20_000
 """Most subexperiments a job may generate (exact weights multiply them by up to 6 per cut
 gate, 8 per cut wire)."""
 _RECONSTRUCT_LIMIT_S = 600
-
-
-def _invalid(path: str, message: str) -> InvalidJob:
-    return InvalidJob(f"algorithm.inputs.{path}: {message}")
 
 
 class Cutting(Algorithm):
@@ -58,35 +54,30 @@ class Cutting(Algorithm):
         try:
             width = inputs.uncut.num_qubits
         except ParameterCount as exc:
-            raise _invalid("circuit.parameters", str(exc)) from None
+            raise invalid("circuit.parameters", str(exc)) from None
         except CircuitError as exc:
-            raise _invalid(where, str(exc)) from None
+            raise invalid(where, str(exc)) from None
         for index, obs in enumerate(inputs.observables):
             if obs.num_qubits != width:
-                raise _invalid(
+                raise invalid(
                     f"observables.{index}",
                     f"acts on {obs.num_qubits} qubits but the circuit has {width}",
                 )
         if not inputs.paulis:
-            raise _invalid("observables", "only identity terms: there is nothing to measure")
+            raise invalid("observables", "only identity terms: there is nothing to measure")
         self._check_cut_inputs(inputs, width)
         for index, name in enumerate(inputs.backends or []):
-            try:
-                kind = registry.kind_of(name)
-            except BackendError as exc:
-                raise _invalid(f"backends.{index}", str(exc)) from None
-            if kind != "quantum":
-                raise _invalid(f"backends.{index}", f"{name!r} is a {kind} backend")
+            check_backend_kind(f"algorithm.inputs.backends[{index}]", name, "quantum")
         if inputs.backends and len(set(inputs.backends)) != len(inputs.backends):
-            raise _invalid("backends", "names a backend twice")
+            raise invalid("backends", "names a backend twice")
         path = "partition" if inputs.partition is not None else "max_subcircuit_qubits"
         try:
             problem = inputs.problem
         except ValueError as exc:
-            raise _invalid(path, f"cannot cut the circuit there: {exc}") from None
+            raise invalid(path, f"cannot cut the circuit there: {exc}") from None
         count = problem.max_subexperiments(inputs.samples)
         if count > MAX_SUBEXPERIMENTS:
-            raise _invalid(
+            raise invalid(
                 "num_samples",
                 f"{len(problem.bases)} cuts give up to {count} subexperiments, more than "
                 f"{MAX_SUBEXPERIMENTS}; set num_samples (e.g. 1000) to sample the weights",
@@ -95,16 +86,16 @@ class Cutting(Algorithm):
     @staticmethod
     def _check_cut_inputs(inputs: CuttingInputs, width: int) -> None:
         if (inputs.partition is None) == (inputs.max_subcircuit_qubits is None):
-            raise _invalid(
+            raise invalid(
                 "partition", "give either partition (labels) or max_subcircuit_qubits, not both"
             )
         if inputs.partition is not None and len(inputs.partition) != width:
-            raise _invalid(
+            raise invalid(
                 "partition",
                 f"has {len(inputs.partition)} labels but the circuit has {width} qubits",
             )
         if inputs.cut_finding is not None and inputs.max_subcircuit_qubits is None:
-            raise _invalid("cut_finding", "only applies with max_subcircuit_qubits")
+            raise invalid("cut_finding", "only applies with max_subcircuit_qubits")
 
     def _backends(self, inputs: CuttingInputs, job: JobSpec) -> list[str]:
         return list(inputs.backends or [job.backend])

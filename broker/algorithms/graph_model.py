@@ -27,8 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from backends import registry
-from backends.errors import BackendError
+from broker.algorithms.base import check_backend_kind
 from broker.errors import InvalidJob
 from circuits.canonical import Circuit
 from circuits.coerce import coerce_observable
@@ -215,15 +214,6 @@ def _where(index: int, step: ClassicalStep | DriverStep | QuantumStep) -> str:
     return f"algorithm.inputs.steps[{index}] (step {step.name!r})"
 
 
-def _check_backend(where: str, name: str, kind: str) -> None:
-    try:
-        actual = registry.kind_of(name)
-    except BackendError as exc:
-        raise InvalidJob(f"{where}: {exc}") from None
-    if actual != kind:
-        raise InvalidJob(f"{where}: {name!r} is a {actual} backend, not a {kind} one")
-
-
 def _check_circuit(where: str, step: QuantumStep) -> None:
     if isinstance(step.circuit, Ref):
         return
@@ -304,13 +294,13 @@ def check_graph(inputs: GraphInputs, quantum_default: str, classical_default: st
             if dep == step.name:
                 raise InvalidJob(f"{where}: depends on itself")
         if isinstance(step, QuantumStep):
-            _check_backend(where, step.backend or quantum_default, "quantum")
+            check_backend_kind(where, step.backend or quantum_default, "quantum")
             _check_circuit(where, step)
         else:
-            _check_backend(where, step.backend or classical_default, "classical")
+            check_backend_kind(where, step.backend or classical_default, "classical")
         if isinstance(step, DriverStep):
             for backend in step.quantum:
-                _check_backend(f"{where}.quantum", backend, "quantum")
+                check_backend_kind(f"{where}.quantum", backend, "quantum")
     cycle = _cycle({s.name: dependencies(s) for s in inputs.steps})
     if cycle is not None:
         first = names[cycle[0]]

@@ -33,6 +33,7 @@ from broker.algorithms.base import (
     TaskResult,
     classical_need,
     classical_task,
+    invalid,
     sum_needs,
 )
 from broker.algorithms.sqd_inputs import SQDInputs, problem_shape
@@ -51,10 +52,6 @@ for _module in ("qiskit_addon_sqd", "pyscf"):
 TASKS = "broker.algorithms.sqd_tasks"
 _INTEGRAL_KEYS = ("norb", "nelec", "one_body", "two_body", "constant")
 _PROBLEM_KEYS = ("source", "hf_energy", "ccsd_energy", "reference_energy", "fci_dimension")
-
-
-def _invalid(path: str, message: str) -> InvalidJob:
-    return InvalidJob(f"algorithm.inputs.{path}: {message}")
 
 
 def _ffsim_missing() -> bool:
@@ -84,27 +81,27 @@ class SQD(Algorithm):
     def check(self, inputs: SQDInputs, job: JobSpec) -> None:
         """The molecule builds, the active space fits, and the ansatz suits the problem."""
         if inputs.molecule is not None and inputs.integrals is not None:
-            raise _invalid("molecule", "give either molecule or integrals, not both")
+            raise invalid("molecule", "give either molecule or integrals, not both")
         if inputs.molecule is None and inputs.integrals is None:
-            raise _invalid("molecule", "give the molecule to study (or its integrals)")
+            raise invalid("molecule", "give the molecule to study (or its integrals)")
         try:
             norb, nelec = problem_shape(inputs)
         except ValueError as exc:
-            raise _invalid("molecule", str(exc)) from None
+            raise invalid("molecule", str(exc)) from None
         if inputs.solver.symmetrize_spin and nelec[0] != nelec[1]:
-            raise _invalid(
+            raise invalid(
                 "solver.symmetrize_spin",
                 f"needs as many alpha as beta electrons, the problem has {nelec[0]} and "
                 f"{nelec[1]}; set it to false",
             )
         if inputs.ansatz.kind == "lucj":
             if nelec[0] != nelec[1]:
-                raise _invalid(
+                raise invalid(
                     "ansatz",
                     "the LUCJ ansatz needs a closed-shell system (spin 0); give a qasm ansatz",
                 )
             if _ffsim_missing():
-                raise _invalid(
+                raise invalid(
                     "ansatz",
                     "the LUCJ ansatz is built with ffsim, which is not installed "
                     "(pip install ffsim); or give {kind: qasm, qasm: ...}",
@@ -113,15 +110,15 @@ class SQD(Algorithm):
         try:
             circuit = Circuit.from_qasm(inputs.ansatz.qasm)
         except CircuitError as exc:
-            raise _invalid("ansatz.qasm", str(exc)) from None
+            raise invalid("ansatz.qasm", str(exc)) from None
         if circuit.parameters:
-            raise _invalid(
+            raise invalid(
                 "ansatz.qasm",
                 f"SQD samples one fixed circuit; bind its parameters "
                 f"({', '.join(circuit.parameters)})",
             )
         if circuit.num_qubits != 2 * norb or circuit.num_clbits != 2 * norb:
-            raise _invalid(
+            raise invalid(
                 "ansatz.qasm",
                 f"the problem has {norb} spatial orbitals, so the circuit must measure "
                 f"{2 * norb} qubits into {2 * norb} bits; it has {circuit.num_qubits} qubits "

@@ -27,11 +27,16 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
-from backends import registry
 from backends.base import QuantumBatch, QuantumItem, QuantumResult
-from backends.errors import BackendError
-from broker.algorithms.base import Algorithm, StepOutcome, TaskResult, sum_needs
-from broker.errors import BrokerError, InvalidJob
+from broker.algorithms.base import (
+    Algorithm,
+    StepOutcome,
+    TaskResult,
+    check_backend_kind,
+    invalid,
+    sum_needs,
+)
+from broker.errors import BrokerError
 from broker.models import JobSpec, TaskRequest
 from circuits import resources
 from circuits.canonical import Circuit
@@ -165,10 +170,6 @@ def nest(flat: list[Any], shape: list[int]) -> list[Any]:
     return [nest(flat[i * stride : (i + 1) * stride], shape[1:]) for i in range(shape[0])]
 
 
-def _invalid(path: str, message: str) -> InvalidJob:
-    return InvalidJob(f"algorithm.inputs.{path}: {message}")
-
-
 class Sweep(Algorithm):
     """Evaluate one circuit over a grid of parameter values, in parallel batches."""
 
@@ -181,32 +182,32 @@ class Sweep(Algorithm):
         try:
             circuit = inputs.parsed
         except CircuitError as exc:
-            raise _invalid("circuit", str(exc)) from None
+            raise invalid("circuit", str(exc)) from None
         known = circuit.parameters
         if not known:
-            raise _invalid("circuit", "the circuit has no input float[64] parameters to sweep")
+            raise invalid("circuit", "the circuit has no input float[64] parameters to sweep")
         for name in inputs.parameters:
             if name not in known:
-                raise _invalid(
+                raise invalid(
                     f"parameters.{name}",
                     f"the circuit has no parameter {name!r} (its parameters: {', '.join(known)})",
                 )
         missing = [name for name in known if name not in inputs.parameters]
         if missing:
-            raise _invalid(
+            raise invalid(
                 "parameters",
                 f"no axis for the circuit's parameter(s) {', '.join(missing)}; give each a "
                 "list of values or {start, stop, num}",
             )
         if inputs.num_points > MAX_POINTS:
             dims = " x ".join(str(n) for n in inputs.shape)
-            raise _invalid(
+            raise invalid(
                 "parameters",
                 f"the grid has {inputs.num_points} points ({dims}); a sweep takes at most "
                 f"{MAX_POINTS}: use fewer values or split it into several jobs",
             )
         if inputs.num_batches > MAX_BATCHES:
-            raise _invalid(
+            raise invalid(
                 "batch_size",
                 f"{inputs.num_points} points in batches of {inputs.batch_size} make "
                 f"{inputs.num_batches} tasks; at most {MAX_BATCHES}: use a batch_size of at "
@@ -214,29 +215,24 @@ class Sweep(Algorithm):
             )
         for index, obs in enumerate(inputs.observables or []):
             if obs.num_qubits != circuit.num_qubits:
-                raise _invalid(
+                raise invalid(
                     f"observables[{index}]",
                     f"acts on {obs.num_qubits} qubits but the circuit has {circuit.num_qubits}",
                 )
         if not inputs.observables:
             if inputs.shots is None:
-                raise _invalid(
+                raise invalid(
                     "shots",
                     "without observables a sweep samples counts: give shots (or observables)",
                 )
             if not circuit.has_measurements:
-                raise _invalid(
+                raise invalid(
                     "circuit",
                     "without observables a sweep samples the circuit's measurements, but it "
                     "measures nothing: add measurements or give observables",
                 )
         for index, name in enumerate(inputs.backends or []):
-            try:
-                kind = registry.kind_of(name)
-            except BackendError as exc:
-                raise _invalid(f"backends[{index}]", str(exc)) from None
-            if kind != "quantum":
-                raise _invalid(f"backends[{index}]", f"{name!r} is not a quantum backend")
+            check_backend_kind(f"algorithm.inputs.backends[{index}]", name, "quantum")
 
     def _points_per_backend(self, inputs: SweepInputs, job: JobSpec) -> dict[str, int]:
         names = inputs.backends_for(job)

@@ -24,6 +24,7 @@ from broker.algorithms.base import (
     TaskResult,
     classical_need,
     classical_task,
+    invalid,
 )
 from broker.errors import InvalidJob
 from broker.models import JobSpec, TaskRequest
@@ -122,10 +123,6 @@ class VQEInputs(_Strict):
         return Circuit.from_qiskit(qc)
 
 
-def _invalid(path: str, message: str) -> InvalidJob:
-    return InvalidJob(f"algorithm.inputs.{path}: {message}")
-
-
 class VQE(Algorithm):
     """The variational quantum eigensolver."""
 
@@ -135,32 +132,32 @@ class VQE(Algorithm):
     def check(self, inputs: VQEInputs, job: JobSpec) -> None:
         """The ansatz parses, fits the Hamiltonian, and suits the optimizer."""
         if inputs.num_qubits is None:
-            raise _invalid(
+            raise invalid(
                 "ansatz.num_qubits",
                 "with a problem builder, say how many qubits the library ansatz has",
             )
         try:
             circuit = inputs.circuit
         except CircuitError as exc:
-            raise _invalid("ansatz.qasm", str(exc)) from None
+            raise invalid("ansatz.qasm", str(exc)) from None
         if inputs.hamiltonian is not None and circuit.num_qubits != inputs.hamiltonian.num_qubits:
-            raise _invalid(
+            raise invalid(
                 "hamiltonian",
                 f"the Hamiltonian acts on {inputs.hamiltonian.num_qubits} qubits but the "
                 f"ansatz has {circuit.num_qubits}; they must match",
             )
         if not circuit.parameters:
-            raise _invalid("ansatz", "the ansatz has no parameters to optimize")
+            raise invalid("ansatz", "the ansatz has no parameters to optimize")
         if isinstance(inputs.initial_point, list) and len(inputs.initial_point) != len(
             circuit.parameters
         ):
-            raise _invalid(
+            raise invalid(
                 "initial_point",
                 f"has {len(inputs.initial_point)} values but the ansatz has "
                 f"{len(circuit.parameters)} parameters",
             )
         if inputs.optimizer.name == "adam" and not _parameter_shift_ok(circuit):
-            raise _invalid(
+            raise invalid(
                 "optimizer",
                 "adam uses parameter-shift gradients, which need every parameter to appear "
                 f"once, alone, in one of {', '.join(sorted(_SHIFTABLE))}; use "
@@ -285,7 +282,7 @@ class VQE(Algorithm):
                 f"algorithm.inputs.problem: the builder returned no usable hamiltonian ({exc})"
             ) from None
         if hamiltonian.num_qubits != inputs.circuit.num_qubits:
-            raise _invalid(
+            raise invalid(
                 "problem",
                 f"the built Hamiltonian acts on {hamiltonian.num_qubits} qubits but the "
                 f"ansatz has {inputs.circuit.num_qubits}",

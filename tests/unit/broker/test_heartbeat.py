@@ -48,10 +48,10 @@ def test_the_heartbeat_keeps_the_lease_while_its_worker_holds_the_gil_and_stops_
                 id="w-test", hostname="h", pid=0, started_at=start, last_seen=start
             )
         )
-    # a "worker" that holds its interpreter's lock in one pure-Python loop for 3 s
-    worker = subprocess.Popen(
-        [sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"]
-    )
+    # a "worker" that holds its interpreter's lock in one pure-Python loop until told to stop
+    stop = qcb_home / "stop"
+    loop = f"import os\nwhile not os.path.exists({str(stop)!r}): pass"
+    worker = subprocess.Popen([sys.executable, "-c", loop])
     beat = subprocess.Popen([sys.executable, "-m", "broker.heartbeat", "w-test", str(worker.pid)])
     try:
         wait_for(lambda: last_seen(db) > start)
@@ -59,7 +59,8 @@ def test_the_heartbeat_keeps_the_lease_while_its_worker_holds_the_gil_and_stops_
         time.sleep(4 * LEASE)
         assert worker.poll() is None  # still busy
         assert last_seen(db) > first  # and its lease was kept meanwhile
-        worker.wait()
+        stop.touch()
+        worker.wait(timeout=10)
         assert beat.wait(timeout=10) == 0  # the heartbeat ends with its worker
         final = last_seen(db)
         time.sleep(3 * LEASE)

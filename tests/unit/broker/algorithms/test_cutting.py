@@ -83,8 +83,11 @@ cx q[0], q[1];
             {"circuit": {"qasm": MID_MEASURE}, "observables": ["ZZ"], "partition": "AB"},
             "algorithm.inputs.circuit.qasm: circuit .* measures or resets in the middle",
         ),
-        ({"backends": ["aer", "local"]}, "algorithm.inputs.backends.1: 'local' is a classical"),
-        ({"backends": ["nosuch"]}, "algorithm.inputs.backends.0: "),
+        (
+            {"backends": ["aer", "local"]},
+            "algorithm.inputs.backends\\[1\\]: 'local' is a classical",
+        ),
+        ({"backends": ["nosuch"]}, "algorithm.inputs.backends\\[0\\]: "),
         ({"backends": ["aer", "aer"]}, "algorithm.inputs.backends: names a backend twice"),
         (
             {"circuit": {**SU2, "entanglement": "full"}, "partition": "ABABABAB"},

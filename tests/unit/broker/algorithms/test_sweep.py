@@ -140,7 +140,7 @@ ZZ = ["ZZ"]
         ),
         (
             {"circuit": TWO, "parameters": BOTH, "observables": ZZ, "backends": ["local"]},
-            "algorithm.inputs.backends[0]: 'local' is not a quantum backend",
+            "algorithm.inputs.backends[0]: 'local' is a classical backend, not a quantum one",
         ),
         (
             {"circuit": TWO, "parameters": BOTH, "observables": ZZ, "batch_size": 0},
