@@ -186,7 +186,7 @@ def submit_task(
         earlier = conn.execute(
             select(tasks.c.payload).where(
                 tasks.c.job_id == job_id,
-                tasks.c.key.like(f"{driver_step.name}/%"),
+                tasks.c.key.startswith(f"{driver_step.name}/", autoescape=True),
                 tasks.c.backend == name,
             )
         ).all()
@@ -205,7 +205,10 @@ def submit_task(
         count = conn.execute(
             select(func.count())
             .select_from(tasks)
-            .where(tasks.c.job_id == job_id, tasks.c.key.like(f"{driver_step.name}/%"))
+            .where(
+                tasks.c.job_id == job_id,
+                tasks.c.key.startswith(f"{driver_step.name}/", autoescape=True),
+            )
         ).scalar_one()
         key = f"{driver_step.name}/{count + 1:04d}"
         request = TaskRequest(key=key, kind="quantum", backend=name, quantum=batch)

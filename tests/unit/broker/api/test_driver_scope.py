@@ -224,3 +224,28 @@ def test_admins_cannot_make_driver_tokens_by_hand(api: Api) -> None:
     assert caught.value.hint is not None and "driver" not in caught.value.hint
     with api.db.read() as conn:
         assert not conn.execute(select(audit).where(audit.c.action == "driver-submit")).all()
+
+
+def test_two_drivers_of_one_wave_each_keep_their_own_allowance(api: Api) -> None:
+    body = driver_job()
+    first = body["algorithm"]["inputs"]["steps"][0]
+    second = {**first, "name": "dx1"}
+    first["name"] = "d_1"  # as a LIKE pattern, d_1/% would also match dx1/...
+    body["algorithm"]["inputs"]["steps"].append(second)
+    job_id = submit(api, "alice", body)
+    with api.db.write() as conn:
+        conn.execute(update(tasks).where(tasks.c.job_id == job_id).values(state=TaskState.RUNNING))
+    broker = Broker(api.settings)
+    secret = mint(api, job_id)
+    with api.db.read() as conn:
+        who = tokens.authenticate(conn, secret)
+    assert who is not None
+    batch = QuantumBatch(items=[QuantumItem(circuit=BELL)], shots=100)
+    with pytest.raises(Forbidden, match="several driver steps"):
+        driver.submit_task(broker, who, job_id, batch)
+    other = driver.submit_task(broker, who, job_id, batch, step="dx1")
+    mine = [driver.submit_task(broker, who, job_id, batch, step="d_1") for _ in range(4)]
+    keys = [driver.task_view(broker, who, job_id, t)["key"] for t in [other, *mine]]
+    assert keys == ["dx1/0001", "d_1/0001", "d_1/0002", "d_1/0003", "d_1/0004"]
+    with pytest.raises(JobRefused, match="has 0 of 4 left"):
+        driver.submit_task(broker, who, job_id, batch, step="d_1")
