@@ -24,7 +24,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from backends.base import QuantumBatch
 from backends.states import TaskState
@@ -118,14 +118,6 @@ def batch_need(batch: QuantumBatch) -> dict[str, float]:
     return {"evaluations": evaluations, "shots": shots}
 
 
-def _driver_step(spec: JobSpec, step: str) -> DriverStep:
-    inputs = GraphInputs.model_validate(spec.algorithm.inputs)
-    for candidate in inputs.steps:
-        if candidate.name == step and isinstance(candidate, DriverStep):
-            return candidate
-    raise Forbidden(f"step {step!r} of this job is not a driver step")
-
-
 def _check_batch(broker: Broker, spec: JobSpec, backend: str, batch: QuantumBatch) -> None:
     check_backend_kind("backend", backend, "quantum")
     widths: dict[str, int] = {}
@@ -150,9 +142,9 @@ def submit_task(
     """Add a quantum task to a running driver's wave; its id.
 
     ``step`` names the driver step (needed only when several run at once); ``via`` (``api``
-    or ``store``) goes into the audit line. ``Forbidden``
-    outside the token's job or when no such driver runs, ``JobRefused`` beyond the driver's
-    allowance, ``InvalidJob`` for a circuit that does not parse or an unknown backend.
+    or ``store``) goes into the audit line. ``Forbidden`` outside the token's job or when no
+    such driver runs, ``JobRefused`` beyond the driver's allowance, ``InvalidJob`` for a
+    circuit that does not parse or an unknown backend.
     """
     if who.role is not Role.DRIVER or not within_scope(who, job_id):
         raise Forbidden(f"only the driver program of job {job_id} may add tasks to it")
@@ -169,13 +161,15 @@ def submit_task(
         job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
         if TaskState(job.state).final:
             raise Forbidden(f"job {job_id} has ended ({job.state}); it takes no more tasks")
-        driver = conn.execute(
-            select(tasks.c.key, tasks.c.state).where(
-                tasks.c.job_id == job_id, tasks.c.step == job.step, tasks.c.kind == "classical"
+        running = conn.execute(
+            select(tasks.c.key).where(
+                tasks.c.job_id == job_id,
+                tasks.c.step == job.step,
+                tasks.c.kind == "classical",
+                tasks.c.state == TaskState.RUNNING,
             )
-        ).all()
-        running = [r.key for r in driver if r.state == TaskState.RUNNING]
-        driver_step = _running_driver(spec, running, job_id, step)
+        ).scalars()
+        driver_step = _running_driver(spec, list(running), job_id, step)
         allowance = driver_step.quantum.get(name)
         if allowance is None:
             raise JobRefused(
@@ -183,17 +177,17 @@ def submit_task(
                 f"names {', '.join(sorted(driver_step.quantum))} (add {name} to its quantum: "
                 "section)"
             )
-        earlier = conn.execute(
-            select(tasks.c.payload).where(
+        earlier = conn.execute(  # every task this driver submitted, on any backend
+            select(tasks.c.backend, tasks.c.payload).where(
                 tasks.c.job_id == job_id,
                 tasks.c.key.startswith(f"{driver_step.name}/", autoescape=True),
-                tasks.c.backend == name,
             )
         ).all()
         used = {"evaluations": 0.0, "shots": 0.0}
-        for (payload,) in earlier:
-            for unit, amount in batch_need(QuantumBatch.model_validate(payload)).items():
-                used[unit] += amount
+        for row in earlier:
+            if row.backend == name:
+                for unit, amount in batch_need(QuantumBatch.model_validate(row.payload)).items():
+                    used[unit] += amount
         limits = {"evaluations": float(allowance.evaluations), "shots": float(allowance.shots)}
         for unit in ("evaluations", "shots"):
             if need[unit] and used[unit] + need[unit] > limits[unit]:
@@ -202,15 +196,7 @@ def submit_task(
                     f"driver step {driver_step.name!r}: this task needs {need[unit]:g} {unit} on "
                     f"{name} but its allowance has {left:g} of {limits[unit]:g} left"
                 )
-        count = conn.execute(
-            select(func.count())
-            .select_from(tasks)
-            .where(
-                tasks.c.job_id == job_id,
-                tasks.c.key.startswith(f"{driver_step.name}/", autoescape=True),
-            )
-        ).scalar_one()
-        key = f"{driver_step.name}/{count + 1:04d}"
+        key = f"{driver_step.name}/{len(earlier) + 1:04d}"
         request = TaskRequest(key=key, kind="quantum", backend=name, quantum=batch)
         broker.insert_tasks(conn, job_id, spec, job.step, [request])
         task_id = conn.execute(
@@ -225,15 +211,12 @@ def submit_task(
 def _running_driver(
     spec: JobSpec, running: list[str], job_id: str, wanted: str | None
 ) -> DriverStep:
-    found: list[DriverStep] = []
+    """The driver step among the ``running`` tasks' keys (``wanted`` if given)."""
+    drivers: dict[str, DriverStep] = {}
     if spec.algorithm.name == "graph":
-        for key in running:
-            if wanted is not None and key != wanted:
-                continue
-            try:
-                found.append(_driver_step(spec, key))
-            except Forbidden:
-                continue
+        inputs = GraphInputs.model_validate(spec.algorithm.inputs)
+        drivers = {s.name: s for s in inputs.steps if isinstance(s, DriverStep)}
+    found = [drivers[key] for key in running if key in drivers and wanted in (None, key)]
     if not found:
         which = f"driver step {wanted!r}" if wanted else "no driver step"
         raise Forbidden(f"{which} of job {job_id} is not running; it takes no tasks now")
