@@ -29,6 +29,7 @@ from backends.base import (
     ClassicalSpec,
 )
 from backends.errors import BackendError, NativeJobLost
+from backends.local_runner import failed_message
 from backends.states import TaskState
 
 
@@ -147,11 +148,8 @@ class LocalBackend(ClassicalBackend):
         if state_file.exists():
             info = json.loads(state_file.read_text())
             state = TaskState(info["state"])
-            failed = f"exited with code {info['exit_code']}"
-            if info.get("error"):
-                failed += f": {info['error']}"
             message = {
-                TaskState.FAILED: failed,
+                TaskState.FAILED: failed_message(info),
                 TaskState.TIMEOUT: "killed at its time limit",
             }.get(state, "")
             return BackendStatus(state=state, message=message)

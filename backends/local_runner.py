@@ -43,6 +43,13 @@ def _write_state(workdir: Path, state: str, exit_code: int | None, started: floa
     os.replace(tmp, workdir / "state.json")
 
 
+def failed_message(record: dict[str, Any]) -> str:
+    """The message of a ``FAILED`` record: its exit code and, for an entry point that raised,
+    the exception in one line."""
+    error = f": {record['error']}" if record.get("error") else ""
+    return f"exited with code {record.get('exit_code')}{error}"
+
+
 def _call_entrypoint(spec: dict[str, Any], workdir: Path) -> int:
     module_name, func_name = spec["entrypoint"].split(":")
     # The task's own PYTHONPATH finds the entry point's module (a user's program folder).

@@ -9,7 +9,6 @@ Run a worker with ``celery -A broker.celery_app worker`` (``qcb`` does it for yo
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import subprocess
@@ -27,8 +26,6 @@ from broker.orchestrator import Broker
 from broker.scheduler import Scheduler
 from broker.store.db import utcnow
 from broker.store.schema import workers
-
-log = logging.getLogger(__name__)
 
 EXECUTE = "qcb.execute"
 

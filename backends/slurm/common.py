@@ -28,6 +28,7 @@ from backends.base import (
     ClassicalSpec,
 )
 from backends.errors import BackendError, NativeJobLost
+from backends.local_runner import failed_message
 from backends.slurm import requests
 from backends.slurm.records import Partition, SlurmJob, expand_hostlist, task_state
 from backends.states import TaskState
@@ -225,8 +226,7 @@ def _runner_message(record: dict[str, Any]) -> str:
     if state == TaskState.TIMEOUT:
         return f"killed at its time limit after {record.get('elapsed_s', 0):.0f} s"
     if state == TaskState.FAILED:
-        error = f": {record['error']}" if record.get("error") else ""
-        return f"exited with code {record.get('exit_code')}{error}"
+        return failed_message(record)
     return ""
 
 
