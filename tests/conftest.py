@@ -19,6 +19,16 @@ from broker.config import Settings
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
+# A Bell pair measured into c[0..1] (its CX is on line 6).
+BELL = """OPENQASM 3.0;
+include "stdgates.inc";
+qubit[2] q;
+bit[2] c;
+h q[0];
+cx q[0], q[1];
+c = measure q;
+"""
+
 H2_TERMS = [
     ("II", -1.052373245772859),
     ("IZ", 0.39793742484318045),

@@ -30,7 +30,7 @@ from broker.algorithms.graph_model import (
     DriverStep,
     GraphInputs,
     QuantumStep,
-    Ref,
+    as_ref,
     check_graph,
     dependencies,
 )
@@ -178,11 +178,10 @@ def lookup(ref: str, outputs: dict[str, Any], step: str) -> Any:
 
 def resolve(value: Any, outputs: dict[str, Any], step: str) -> Any:
     """``value`` with every ``{ref: ...}`` replaced by what it names."""
-    if isinstance(value, Ref):
-        return lookup(value.ref, outputs, step)
+    ref = as_ref(value)
+    if ref is not None:
+        return lookup(ref.ref, outputs, step)
     if isinstance(value, dict):
-        if set(value) == {"ref"} and isinstance(value["ref"], str):
-            return lookup(value["ref"], outputs, step)
         return {k: resolve(v, outputs, step) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve(v, outputs, step) for v in value]

@@ -180,14 +180,22 @@ class GraphInputs(_Strict):
 # --- references ------------------------------------------------------------------------
 
 
-def refs_in(value: Any) -> Iterator[Ref]:
-    """Every reference inside a JSON value (a mapping ``{ref: ...}`` with nothing else)."""
+def as_ref(value: Any) -> Ref | None:
+    """``value`` as a reference: a :class:`Ref`, or a mapping ``{ref: ...}`` with nothing
+    else; None for any other value."""
     if isinstance(value, Ref):
-        yield value
+        return value
+    if isinstance(value, dict) and set(value) == {"ref"} and isinstance(value["ref"], str):
+        return Ref(ref=value["ref"])
+    return None
+
+
+def refs_in(value: Any) -> Iterator[Ref]:
+    """Every reference inside a JSON value."""
+    ref = as_ref(value)
+    if ref is not None:
+        yield ref
     elif isinstance(value, dict):
-        if set(value) == {"ref"} and isinstance(value["ref"], str):
-            yield Ref(ref=value["ref"])
-            return
         for item in value.values():
             yield from refs_in(item)
     elif isinstance(value, list):

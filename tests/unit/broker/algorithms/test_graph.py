@@ -16,15 +16,7 @@ from broker.algorithms.graph_model import GraphInputs
 from broker.errors import InvalidJob
 from broker.models import JobSpec
 from broker.store.schema import jobs
-
-BELL = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit[2] q;
-bit[2] c;
-h q[0];
-cx q[0], q[1];
-c = measure q;
-"""
+from tests.conftest import BELL
 
 ROTATION = """OPENQASM 3.0;
 include "stdgates.inc";

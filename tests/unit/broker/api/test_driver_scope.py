@@ -17,18 +17,10 @@ from broker.access import Principal, Role
 from broker.errors import BrokerError, Forbidden, InvalidJob, JobRefused
 from broker.orchestrator import Broker
 from broker.store.schema import audit, jobs, tasks
+from tests.conftest import BELL
 from tests.unit.broker.api.conftest import Api
 
 pytestmark = pytest.mark.timeout(60)  # an events stream let through would never end
-
-BELL = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit[2] q;
-bit[2] c;
-h q[0];
-cx q[0], q[1];
-c = measure q;
-"""
 
 
 def driver_job(proposal: str = "chem", evaluations: int = 4, shots: int = 1000) -> dict[str, Any]:
