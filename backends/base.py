@@ -27,8 +27,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from backends.identity import ENV_NAME
 from backends.states import TaskState
 from circuits.observables import PauliSum
 
@@ -74,6 +75,12 @@ class ClassicalSpec(_Model):
 
     With ``entrypoint``, the function is called with ``payload`` (JSON) as its only argument
     and its JSON-serializable return value becomes the result's ``output``.
+
+    ``env`` is what the job declared (added to the clean environment every task starts
+    from: see :mod:`backends.identity`). ``run_as`` and ``secret_env`` are set by the broker
+    just before it hands the task to a backend, never by a job: the Unix account the task
+    runs as, and variables (a driver's token) that reach the task's process only: they are
+    left out of every serialization, so no file, store row or log holds them.
     """
 
     name: str = "qcb-task"
@@ -88,6 +95,16 @@ class ClassicalSpec(_Model):
     time_limit_s: int | None = Field(default=None, ge=1)
     partition: str | None = None
     account: str | None = None
+    run_as: str | None = Field(default=None, description="Unix account (set by the broker).")
+    secret_env: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
+
+    @field_validator("env", "secret_env")
+    @classmethod
+    def _variables(cls, env: dict[str, str]) -> dict[str, str]:
+        for name, value in env.items():
+            if not ENV_NAME.match(name) or "\0" in value:
+                raise ValueError(f"{name!r}: not a valid environment variable (name or NUL)")
+        return env
 
 
 class ClassicalResult(_Model):

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +28,30 @@ from backends.base import (
     ClassicalSpec,
 )
 from backends.errors import BackendError, NativeJobLost
+from backends.identity import (
+    SAFE_PATH,
+    account_for,
+    configured_environment,
+    task_environment,
+)
 from backends.local_runner import failed_message
 from backends.states import TaskState
+from backends.taskdir import make_task_dir
+from backends.taskfiles import WORK, collect_output, read_tail, runner_record
 
 
 class LocalBackend(ClassicalBackend):
     """Runs classical tasks as local subprocesses, one node, never through a shell.
 
+    Each task runs as the account the broker chose for it (``run_as``; the broker's own
+    account when the broker is not root) from a clean environment (see
+    :mod:`backends.identity`).
+
     Options: ``workdir`` (where task directories go; default a ``qcb-local`` folder in the
-    system temporary directory), ``max_concurrency`` (default: the number of CPUs) and
+    system temporary directory), ``max_concurrency`` (default: the number of CPUs),
     ``warm_runner`` (keep one runner process started and idle, so that a task starts without
-    waiting for Python to start; default off).
+    waiting for Python to start; default off) and ``environment`` (variables every task
+    gets, e.g. ``PYTHONPATH`` of a site's libraries).
     """
 
     name = "local"
@@ -48,6 +60,7 @@ class LocalBackend(ClassicalBackend):
         super().__init__(**options)
         default = Path(os.environ.get("TMPDIR", "/tmp")) / "qcb-local"
         self.root = Path(options.get("workdir") or default)
+        self.environment = configured_environment(self.name, options.get("environment"))
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._spare: subprocess.Popen[bytes] | None = None
         self._spare_lock = threading.Lock()  # a pilot's worker submits from several threads
@@ -74,13 +87,26 @@ class LocalBackend(ClassicalBackend):
             raise BackendError(refusal, hint="ask for nodes: 1, or use a Slurm backend")
         if not spec.argv and not spec.entrypoint:
             raise BackendError("a classical task needs either argv or entrypoint")
-        workdir = self.root / f"{task_id}-{uuid.uuid4().hex[:8]}"
-        workdir.mkdir(parents=True, mode=0o700)  # spec.json may hold a token
-        (workdir / "spec.json").write_text(spec.model_dump_json())
-        for name, text in self.extra_files(spec).items():
-            (workdir / name).write_text(text)
+        account = account_for(spec.run_as)
+        workdir = make_task_dir(
+            self.root,
+            task_id,
+            spec,
+            account,
+            task_owned=False,
+            files=lambda _: self.extra_files(spec),
+        )
+        env = task_environment(
+            account=account,
+            workdir=workdir / WORK,
+            task_vars={"QCB_TASK_ID": task_id, "QCB_TASK_DIR": str(workdir / WORK)},
+            configured=self.environment,
+            declared=spec.env,
+            secrets=spec.secret_env,
+        )
+        order = json.dumps({"dir": str(workdir), "env": env}) + "\n"
         try:
-            proc = self._runner(workdir)
+            proc = self._runner(order)
         except OSError as exc:
             raise BackendError(f"could not start the task runner: {exc}", transient=True) from exc
         try:
@@ -91,29 +117,31 @@ class LocalBackend(ClassicalBackend):
         self._children[str(workdir)] = proc
         return str(workdir)
 
-    def _start_runner(self, argv: list[str], cwd: Path, stdin: int) -> subprocess.Popen[bytes]:
+    def _start_runner(self) -> subprocess.Popen[bytes]:
+        # -I: the runner is the broker's (root's) own process; no variable or folder of the
+        # task's may change what it imports.
         return subprocess.Popen(
-            [sys.executable, "-m", "backends.local_runner", *argv],
-            cwd=cwd,
-            stdin=stdin,
+            [sys.executable, "-I", "-m", "backends.local_runner", "--stdin"],
+            cwd="/",
+            env={"PATH": SAFE_PATH, "LANG": "C.UTF-8"},
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: cancel reaches its children
         )
 
-    def _runner(self, workdir: Path) -> subprocess.Popen[bytes]:
-        """A runner on ``workdir``: the warm spare if there is one (then a new spare)."""
-        if not self.options.get("warm_runner"):
-            return self._start_runner([str(workdir)], workdir, subprocess.DEVNULL)
+    def _runner(self, order: str) -> subprocess.Popen[bytes]:
+        """A runner given ``order``: the warm spare if there is one (then a new spare)."""
         with self._spare_lock:
-            spare, self._spare = self._spare, None
-            if spare is None or spare.poll() is not None or spare.stdin is None:
-                spare = self._start_runner(["--wait"], self.root, subprocess.PIPE)
-            assert spare.stdin is not None
-            spare.stdin.write(f"{workdir}\n".encode())
-            spare.stdin.close()
-            self._spare = self._start_runner(["--wait"], self.root, subprocess.PIPE)
-        return spare
+            runner, self._spare = self._spare, None
+            if runner is None or runner.poll() is not None:
+                runner = self._start_runner()
+            assert runner.stdin is not None
+            runner.stdin.write(order.encode())
+            runner.stdin.close()
+            if self.options.get("warm_runner"):
+                self._spare = self._start_runner()
+        return runner
 
     def extra_files(self, spec: ClassicalSpec) -> dict[str, str]:
         """Files to add to a task's directory before its runner starts (for subclasses)."""
@@ -144,9 +172,8 @@ class LocalBackend(ClassicalBackend):
         workdir = self._dir(native_id)
         if (workdir / "cancelled").exists():
             return BackendStatus(state=TaskState.CANCELLED, message="cancelled on request")
-        state_file = workdir / "state.json"
-        if state_file.exists():
-            info = json.loads(state_file.read_text())
+        info = runner_record(workdir)
+        if info is not None:
             state = TaskState(info["state"])
             message = {
                 TaskState.FAILED: failed_message(info),
@@ -162,39 +189,40 @@ class LocalBackend(ClassicalBackend):
         )
 
     def cancel(self, native_id: str) -> None:
-        """Mark the task cancelled and stop its whole process group."""
+        """Mark the task cancelled and stop its runner and the task's process group."""
         workdir = self._dir(native_id)
         if (workdir / "state.json").exists():
             return
         (workdir / "cancelled").touch()
         pid, _ = _read_pid(workdir)
         if pid is None or not self._pid_alive(workdir):
+            _kill_task_group(workdir, signal.SIGKILL)
             return
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(pid, sig)
             except ProcessLookupError:
-                return
+                break
+            _kill_task_group(workdir, sig)
             deadline = time.monotonic() + 2.0
             while time.monotonic() < deadline and self._pid_alive(workdir):
                 time.sleep(0.02)
             if not self._pid_alive(workdir):
-                return
+                break
+        _kill_task_group(workdir, signal.SIGKILL)
 
     def result(self, native_id: str) -> ClassicalResult:
         """Exit code, captured output and the entry point's return value."""
         workdir = self._dir(native_id)
-        info: dict[str, Any] = {}
-        if (workdir / "state.json").exists():
-            info = json.loads((workdir / "state.json").read_text())
-        output_file = workdir / "output.json"
+        info = runner_record(workdir) or {}
         elapsed = info.get("elapsed_s")
         spec = ClassicalSpec.model_validate_json((workdir / "spec.json").read_text())
+        output, note = collect_output(workdir)
         return ClassicalResult(
             exit_code=info.get("exit_code"),
-            stdout=_read(workdir / "stdout"),
-            stderr=_read(workdir / "stderr"),
-            output=json.loads(output_file.read_text()) if output_file.exists() else None,
+            stdout=read_tail(workdir / "stdout"),
+            stderr=read_tail(workdir / "stderr") + note,
+            output=output,
             nodes=[socket.gethostname()],
             elapsed_s=elapsed,
             usage=self.usage(spec, elapsed) if elapsed is not None else {},
@@ -206,16 +234,22 @@ class LocalBackend(ClassicalBackend):
         return {self.charge_unit: cores * elapsed_s / 3600}
 
 
+def _kill_task_group(workdir: Path, sig: int) -> None:
+    """Signal the task's own process group (the runner's child), if it is still the task's:
+    its leader must run as the account that the task ran as."""
+    try:
+        pid = int((workdir / "child").read_text())
+        owner = os.lstat(workdir / WORK).st_uid
+        if psutil.Process(pid).uids().real != owner:
+            return
+        os.killpg(pid, sig)
+    except (OSError, ValueError, psutil.Error):
+        return
+
+
 def _read_pid(workdir: Path) -> tuple[int | None, float]:
     try:
         pid, created = (workdir / "pid").read_text().split()
         return int(pid), float(created)
     except (OSError, ValueError):
         return None, 0.0
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except FileNotFoundError:
-        return ""

@@ -146,3 +146,15 @@ def classical(name: str, **options: Any) -> ClassicalBackend:
 def kind_of(name: str) -> str:
     """``"quantum"`` or ``"classical"`` for a registered, loadable backend."""
     return "quantum" if issubclass(load_class(name), QuantumBackend) else "classical"
+
+
+def is_hosted(name: str) -> bool:
+    """Whether ``name`` is a classical backend that runs inside workers of its own (pilot
+    jobs); False for any other name, and for one that does not load here."""
+    try:
+        if declared_kind(name) != "classical":
+            return False
+        cls = load_class(name)
+    except (BackendNotFound, BackendUnavailable):
+        return False
+    return issubclass(cls, ClassicalBackend) and cls.hosted

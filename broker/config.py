@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         description="The API that driver programs call back (service mode), as reached from "
         "the classical backend's nodes; unset: drivers use the store directly (embedded).",
     )
+    task_accounts: str = Field(
+        default="auto",
+        description="Which Unix account runs each user's classical tasks: auto (create when "
+        "root, else self), self, create, same-name, or the path of a mapping file (see "
+        "broker.accounts).",
+    )
     worker_concurrency: int = Field(
         default=4,
         ge=1,

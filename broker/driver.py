@@ -2,10 +2,11 @@
 
 A graph step of ``kind: driver`` runs a researcher's program on the classical backend
 (Slurm, say). The worker that starts it mints a token scoped to the job
-(:func:`environment`), hands it to the program in ``QCB_TOKEN`` with ``QCB_JOB_ID`` and
-``QCB_DRIVER_STEP``, and the program submits quantum tasks with :class:`broker.driver_sdk.Driver`
-— through the REST API when ``QCB_URL`` is set, else on the store directly. Either way the
-same functions here decide:
+(:func:`environment`), hands it to the program's process alone in ``QCB_TOKEN`` (never in
+a file) with ``QCB_JOB_ID``, ``QCB_DRIVER_STEP`` and ``QCB_URL``, and the program submits
+quantum tasks with :class:`broker.driver_sdk.Driver` over HTTP: to the REST API in service
+mode, to the runtime's driver endpoint (:mod:`broker.driver_endpoint`) otherwise. The
+program never learns where the store is. Either way the same functions here decide:
 
 - a driver token acts only within its job (:func:`broker.access.within_scope`), and only
   while its driver step runs; it is revoked when the job ends;
@@ -80,10 +81,12 @@ def mint(conn: Connection, *, job_id: str, user: str, step: str, seconds: float)
     return secret
 
 
-def environment(broker: Broker, row: Any, time_limit_s: int | None) -> dict[str, str]:
-    """What a driver task's program needs to reach the broker: a fresh token scoped to the
-    task's job, the job and step, and where to send requests (``QCB_URL`` in service mode,
-    else the settings that locate the store)."""
+def environment(
+    broker: Broker, row: Any, time_limit_s: int | None, url: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """What a driver task's program needs to reach the broker: where to send requests
+    (``QCB_URL``: the API, or the runtime's driver endpoint), the job and step, and — apart,
+    as the second dict, for the task's process only — a fresh token scoped to the job."""
     with broker.db.write(exclusive=False) as conn:
         owner = conn.execute(select(jobs.c.user).where(jobs.c.id == row.job_id)).scalar_one()
         secret = mint(
@@ -93,14 +96,7 @@ def environment(broker: Broker, row: Any, time_limit_s: int | None) -> dict[str,
             step=row.key,
             seconds=float(time_limit_s or 3600),
         )
-    env: dict[str, str] = {}
-    if broker.settings.driver_url:
-        env[ENV_URL] = broker.settings.driver_url
-    else:  # the same store as this worker's, and no API
-        env.update(broker.settings.env())
-        env.pop(ENV_URL, None)
-    env.update({ENV_JOB: row.job_id, ENV_STEP: row.key, ENV_TOKEN: secret})
-    return env
+    return {ENV_URL: url, ENV_JOB: row.job_id, ENV_STEP: row.key}, {ENV_TOKEN: secret}
 
 
 def batch_need(batch: QuantumBatch) -> dict[str, float]:

@@ -9,8 +9,9 @@ Inside a graph step of ``kind: driver``::
     energy = result.items[0].expectation_values[0][0]
 
 Each call becomes a task of the job (charged to its proposal, listed in its lineage), within
-the allowance the driver step declared. With ``QCB_URL`` set the driver talks to the REST
-API; otherwise (embedded) to the store that the worker which started it uses.
+the allowance the driver step declared. The driver talks over HTTP to ``QCB_URL``: the REST
+API in service mode, the embedded runtime's driver endpoint otherwise. It never opens the
+broker's store.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from typing import Any, Protocol
 from backends.base import QuantumBatch, QuantumItem, QuantumResult
 from backends.states import TaskState
 from broker import driver as core
-from broker.access import Principal
-from broker.config import Settings
 from broker.errors import BrokerError, Unauthenticated
 from circuits.coerce import coerce_circuit, coerce_observable
 
@@ -33,33 +32,6 @@ class _Channel(Protocol):
     def submit(self, batch: QuantumBatch, backend: str | None) -> str: ...
 
     def task(self, task_id: str) -> dict[str, Any]: ...
-
-
-class _Embedded:
-    """Straight to the store; the same checks as the API's."""
-
-    def __init__(self, job_id: str, token: str, step: str | None) -> None:
-        from broker import tokens
-        from broker.orchestrator import Broker
-
-        self.settings = Settings()
-        self.broker = Broker(self.settings)
-        self.job_id, self.step = job_id, step
-        with self.broker.db.read() as conn:
-            who = tokens.authenticate(conn, token)
-        if who is None:
-            raise Unauthenticated("the driver token is unknown, revoked or expired")
-        self.who: Principal = who
-
-    def submit(self, batch: QuantumBatch, backend: str | None) -> str:
-        from broker import runtime
-
-        task_id = core.submit_task(self.broker, self.who, self.job_id, batch, backend, self.step)
-        runtime.nudge(self.settings)  # the runtime releases it now, not at its next tick
-        return task_id
-
-    def task(self, task_id: str) -> dict[str, Any]:
-        return core.task_view(self.broker, self.who, self.job_id, task_id)
 
 
 class _Remote:
@@ -85,7 +57,7 @@ class Driver:
         job_id: the job (default ``QCB_JOB_ID``).
         token: the driver token (default ``QCB_TOKEN``).
         step: the driver step (default ``QCB_DRIVER_STEP``).
-        url: the API (default ``QCB_URL``; unset: the store, embedded).
+        url: where the broker answers drivers (default ``QCB_URL``).
     """
 
     def __init__(
@@ -98,17 +70,15 @@ class Driver:
     ) -> None:
         job_id = job_id or os.environ.get(core.ENV_JOB)
         token = token or os.environ.get(core.ENV_TOKEN)
-        if not job_id or not token:
+        url = url or os.environ.get(core.ENV_URL)
+        if not job_id or not token or not url:
             raise Unauthenticated(
-                "not inside a driver step: QCB_JOB_ID and QCB_TOKEN are not set",
+                "not inside a driver step: QCB_JOB_ID, QCB_TOKEN and QCB_URL are not all set",
                 hint="run this program as a graph step with kind: driver",
             )
         self.job_id = job_id
         step = step or os.environ.get(core.ENV_STEP)
-        url = url or os.environ.get(core.ENV_URL)
-        self._channel: _Channel = (
-            _Remote(job_id, token, step, url) if url else _Embedded(job_id, token, step)
-        )
+        self._channel: _Channel = _Remote(job_id, token, step, url)
 
     @classmethod
     def from_env(cls) -> Driver:

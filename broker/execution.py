@@ -12,9 +12,10 @@ its state, so duplicate messages run it once.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
@@ -37,6 +38,9 @@ from broker.store.db import utcnow
 from broker.store.schema import jobs, tasks
 from policies.charging import charges, occupied
 
+if TYPE_CHECKING:
+    from broker.driver_endpoint import DriverEndpoint
+
 log = logging.getLogger(__name__)
 
 MAX_TRANSIENT_RETRIES = 3
@@ -51,6 +55,8 @@ class Executor:
         self.broker = broker
         self.worker_id = worker_id
         self.release = release
+        self._endpoint: DriverEndpoint | None = None
+        self._endpoint_lock = threading.Lock()
 
     def backend(self, name: str, kind: str) -> QuantumBackend | ClassicalBackend:
         """The process's instance of a backend (the broker's), checked to be of ``kind``."""
@@ -144,10 +150,8 @@ class Executor:
                     native_id = None
             recorded: dict[str, Any] = {}
             if native_id is None:
-                if isinstance(spec, ClassicalSpec) and driver.is_driver(spec.env):
-                    # the token goes to the backend only, never into the store's payload
-                    extra = driver.environment(self.broker, row, spec.time_limit_s)
-                    spec = spec.model_copy(update={"env": {**spec.env, **extra}})
+                if isinstance(spec, ClassicalSpec):
+                    spec = self._classical(row, spec)
                 capabilities = backend.capabilities()
                 native_id = _submit(backend, spec, task_id)
                 recorded = {"native_id": native_id, "backend_version": capabilities.version}
@@ -166,6 +170,29 @@ class Executor:
             _leave_nothing_behind(backend, native_id)
         self._record(row, status, result, recorded)
         self._advance(row.job_id)
+
+    def _classical(self, row: Any, spec: ClassicalSpec) -> ClassicalSpec:
+        """The spec as its backend gets it: the Unix account it runs as and, for a driver,
+        the way back to the broker, with its token as a secret (never in the store)."""
+        update: dict[str, Any] = {"run_as": self.broker.task_account(row.job_id)}
+        if driver.is_driver(spec.env):
+            env, secrets = driver.environment(
+                self.broker, row, spec.time_limit_s, self.driver_url()
+            )
+            update.update(env={**spec.env, **env}, secret_env=secrets)
+        return spec.model_copy(update=update)
+
+    def driver_url(self) -> str:
+        """Where driver programs reach the broker: the configured API, else an endpoint of
+        this process (:mod:`broker.driver_endpoint`), started on first use."""
+        if self.broker.settings.driver_url:
+            return self.broker.settings.driver_url
+        with self._endpoint_lock:
+            if self._endpoint is None:
+                from broker.driver_endpoint import DriverEndpoint
+
+                self._endpoint = DriverEndpoint(self.broker, on_submit=self.release).start()
+        return self._endpoint.url
 
     def _advance(self, job_id: str) -> None:
         if self.broker.advance(job_id) and self.release is not None:

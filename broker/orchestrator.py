@@ -21,6 +21,7 @@ from backends.base import Backend, ClassicalResult, QuantumResult
 from backends.errors import BackendError
 from backends.states import TaskState
 from broker import algorithms, backend_config, fitting
+from broker.accounts import Accounts
 from broker.algorithms.base import StepOutcome, TaskResult, check_backend_kind
 from broker.config import Settings
 from broker.errors import (
@@ -37,9 +38,10 @@ from policies.admission import Need, admit
 from policies.loader import LoadedPolicy, format_loc
 
 
-def queue_for(kind: str, backend: str) -> str:
-    """The Celery queue that carries tasks of ``kind`` for ``backend``."""
-    return f"{kind}.{backend}"
+def queue_for(kind: str, backend: str, domain: str | None = None) -> str:
+    """The Celery queue that carries tasks of ``kind`` for ``backend`` (for a hosted backend,
+    work of a controlled security ``domain`` has a queue of its own, and pilots of its own)."""
+    return f"{kind}.{backend}" + (f"@{domain}" if domain else "")
 
 
 def task_size(req: TaskRequest) -> float:
@@ -76,6 +78,36 @@ class Broker:
         self.policy_source = PolicySource(self.db, settings.policy_file)
         self._backends: dict[str, Backend] = {}
         self._capacity: dict[str, int] = {}
+        self._accounts: Accounts | None = None
+
+    @property
+    def accounts(self) -> Accounts:
+        """How users map to the Unix accounts their tasks run as (``task_accounts``)."""
+        if self._accounts is None:
+            self._accounts = Accounts(self.settings.task_accounts)
+        return self._accounts
+
+    def task_account(self, job_id: str) -> str | None:
+        """The Unix account that the classical tasks of ``job_id`` run as: its user's, for
+        its proposal's security domain (controlled work never shares open work's account);
+        None to run them as the broker itself (a broker run by an ordinary user)."""
+        with self.db.read() as conn:
+            job = conn.execute(
+                select(jobs.c.user, jobs.c.proposal).where(jobs.c.id == job_id)
+            ).one()
+        policy = self.policy.policy
+        proposal = policy.proposal(job.proposal)
+        if proposal is None:
+            raise BackendError(
+                f"proposal {job.proposal!r} is not in the policy in force: no account to run "
+                "its tasks as"
+            )
+        domain = policy.security_domains.get(proposal.security_domain)
+        controlled = proposal.security_domain if domain is None or domain.controlled else None
+        try:
+            return self.accounts.account(job.user, controlled)
+        except BrokerError as exc:
+            raise BackendError(exc.message, hint=exc.hint) from None
 
     def backend_options(self, name: str) -> dict[str, Any]:
         """Options for a backend: the backends file's entry, with defaults for ``local``."""
@@ -251,7 +283,7 @@ class Broker:
                     key=req.key,
                     kind=req.kind,
                     backend=backend,
-                    queue=queue_for(req.kind, backend),
+                    queue=queue_for(req.kind, backend, self._pilot_domain(spec, backend)),
                     state=TaskState.PENDING,
                     payload=body.model_dump(mode="json"),
                     size=task_size(req),
@@ -261,6 +293,18 @@ class Broker:
                     created_at=now,
                 )
             )
+
+    def _pilot_domain(self, spec: JobSpec, backend: str) -> str | None:
+        """The controlled security domain of the job's proposal when ``backend`` is hosted
+        (its tasks then go to pilots of that domain only); None otherwise."""
+        if not registry.is_hosted(backend):
+            return None
+        policy = self.policy.policy
+        proposal = policy.proposal(spec.proposal)
+        if proposal is None:
+            return None
+        domain = policy.security_domains.get(proposal.security_domain)
+        return proposal.security_domain if domain is None or domain.controlled else None
 
     def _persist_step(
         self,

@@ -52,16 +52,19 @@ def worker_command(payload: PilotPayload) -> list[str]:
     ]  # fmt: skip
 
 
-def _open_work(db: Database, backend: str) -> int:
+def open_work(db: Database, backend: str) -> dict[str, int]:
+    """Tasks of ``backend`` not yet final, by queue (a hosted backend has one queue for open
+    work and one per controlled security domain)."""
     with db.read() as conn:
-        return int(
-            conn.execute(
-                select(func.count()).where(
-                    tasks.c.backend == backend,
-                    tasks.c.state.in_([TaskState.PENDING, TaskState.QUEUED, TaskState.RUNNING]),
-                )
-            ).scalar_one()
-        )
+        rows = conn.execute(
+            select(tasks.c.queue, func.count())
+            .where(
+                tasks.c.backend == backend,
+                tasks.c.state.in_([TaskState.PENDING, TaskState.QUEUED, TaskState.RUNNING]),
+            )
+            .group_by(tasks.c.queue)
+        ).all()
+    return {str(queue): int(count) for queue, count in rows}
 
 
 def run(raw: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +90,7 @@ def run(raw: dict[str, Any]) -> dict[str, Any]:
             reason = "drained before the wall time"
             break
         if payload.idle_s is not None:
-            busy = _open_work(db, payload.backend) > 0
+            busy = open_work(db, payload.backend).get(payload.queue, 0) > 0
             idle_since = None if busy else (idle_since or now)
             if idle_since is not None and now - idle_since >= payload.idle_s:
                 reason = f"idle for {payload.idle_s:.0f} s"

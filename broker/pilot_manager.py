@@ -1,10 +1,14 @@
 """Starts and scales pilot jobs for a hosted backend (``slurm-pilot``) with queue depth.
 
-Each tick (at most once a second) it counts the backend's open tasks and the pilots that
-Slurm knows for this broker, and submits pilots up to
-``clamp(ceil(open / slots), min_pilots, max_pilots)``. The first ``min_pilots`` are *core*
-pilots that stay for their wall time; the rest are *burst* pilots that leave when idle. A
-pilot drains before its wall time, and the next tick replaces it if work remains.
+A hosted backend has one queue for open work (``classical.slurm-pilot``) and one per
+controlled security domain (``classical.slurm-pilot@DOMAIN``): each queue has pilots of its
+own, so controlled work never shares a pilot with open work. Each tick (at most once a
+second) the manager counts each queue's open tasks and the pilots that Slurm knows for this
+broker, and submits pilots up to ``clamp(ceil(open / slots), min_pilots, max_pilots)`` for
+the open queue (``clamp(ceil(open / slots), 0, max_pilots)`` for a controlled one). The
+first ``min_pilots`` of the open queue are *core* pilots that stay for their wall time; the
+rest are *burst* pilots that leave when idle. A pilot drains before its wall time, and the
+next tick replaces it if work remains.
 """
 
 from __future__ import annotations
@@ -19,20 +23,22 @@ from backends.base import ClassicalSpec
 from backends.slurm.cli import SlurmBackend
 from backends.slurm.pilot import PilotOptions, SlurmPilotBackend
 from backends.slurm.records import task_state
-from broker.orchestrator import Broker
-from broker.pilot_job import PilotPayload, _open_work
+from broker.orchestrator import Broker, queue_for
+from broker.pilot_job import PilotPayload, open_work
 
 log = logging.getLogger(__name__)
 
 
-def desired_pilots(open_tasks: int, options: PilotOptions) -> int:
-    """``clamp(ceil(open_tasks / slots), min_pilots, max_pilots)``."""
+def desired_pilots(open_tasks: int, options: PilotOptions, *, minimum: bool = True) -> int:
+    """``clamp(ceil(open_tasks / slots), min_pilots, max_pilots)`` (no minimum for a queue
+    of controlled work)."""
     wanted = math.ceil(open_tasks / options.slots)
-    return max(options.min_pilots, min(options.max_pilots, wanted))
+    floor = options.min_pilots if minimum else 0
+    return max(floor, min(options.max_pilots, wanted))
 
 
 class PilotManager:
-    """Keeps the right number of pilot jobs for one hosted backend."""
+    """Keeps the right number of pilot jobs for each queue of one hosted backend."""
 
     period_s = 1.0
 
@@ -45,20 +51,26 @@ class PilotManager:
         self.slurm = SlurmBackend(**{**options, "workdir": str(backend.root.parent / "pilots")})
         home = str(broker.settings.home.resolve())
         self.prefix = f"qcb-pilot-{hashlib.sha256(home.encode()).hexdigest()[:8]}"
+        self.open_queue = queue_for("classical", name)
         self._last = 0.0
 
-    def pilots(self) -> dict[str, list[str]]:
-        """Native ids of this broker's live pilots, by role (``core``, ``burst``)."""
-        live: dict[str, list[str]] = {"core": [], "burst": []}
-        for job in self.slurm.jobs().values():
-            role = job.name.removeprefix(self.prefix + "-")
-            if role in live and not task_state(job)[0].final:
-                live[role].append(job.job_id)
-        return live
+    def job_name(self, queue: str, role: str) -> str:
+        """A pilot's Slurm job name: which broker, which queue, which role."""
+        domain = queue.partition("@")[2]
+        return f"{self.prefix}{'@' + domain if domain else ''}-{role}"
 
-    def desired(self, open_tasks: int) -> int:
-        """How many pilots the open work asks for, within the configured bounds."""
-        return desired_pilots(open_tasks, self.options)
+    def pilots(self) -> dict[tuple[str, str], list[str]]:
+        """Slurm job ids of this broker's live pilots, by (queue, role)."""
+        live: dict[tuple[str, str], list[str]] = {}
+        for job in self.slurm.jobs().values():
+            if not job.name.startswith(self.prefix) or task_state(job)[0].final:
+                continue
+            rest, _, role = job.name[len(self.prefix) :].rpartition("-")
+            if role not in ("core", "burst") or (rest and not rest.startswith("@")):
+                continue
+            queue = self.open_queue + rest
+            live.setdefault((queue, role), []).append(job.job_id)
+        return live
 
     def tick(self) -> int:
         """Submit the pilots that are missing; returns how many it submitted."""
@@ -66,41 +78,52 @@ class PilotManager:
         if now - self._last < self.period_s:
             return 0
         self._last = now
-        open_tasks = _open_work(self.broker.db, self.name)
-        if open_tasks == 0 and self.options.min_pilots == 0:
+        work = open_work(self.broker.db, self.name)
+        if self.options.min_pilots:
+            work.setdefault(self.open_queue, 0)
+        work = {queue: n for queue, n in work.items() if n or queue == self.open_queue}
+        if not any(work.values()) and not self.options.min_pilots:
             return 0
         live = self.pilots()
-        missing = self.desired(open_tasks) - len(live["core"]) - len(live["burst"])
         submitted = 0
-        for _ in range(max(missing, 0)):
-            core = len(live["core"]) < self.options.min_pilots
-            live["core" if core else "burst"].append(self.submit(core=core))
-            submitted += 1
+        for queue, open_tasks in work.items():
+            is_open = queue == self.open_queue
+            core = len(live.get((queue, "core"), []))
+            burst = len(live.get((queue, "burst"), []))
+            missing = desired_pilots(open_tasks, self.options, minimum=is_open) - core - burst
+            for _ in range(max(missing, 0)):
+                as_core = is_open and core < self.options.min_pilots
+                self.submit(queue, core=as_core)
+                core += as_core
+                submitted += 1
         return submitted
 
-    def submit(self, *, core: bool) -> str:
-        """Submit one pilot job."""
+    def submit(self, queue: str, *, core: bool) -> str:
+        """Submit one pilot job for ``queue``."""
         opts = self.options
         payload = PilotPayload(
             backend=self.name,
-            queue=f"classical.{self.name}",
+            queue=queue,
             slots=opts.slots,
             walltime_s=opts.walltime_s,
             drain_s=opts.drain_s,
             idle_s=None if core else opts.idle_s,
         )
         spec = ClassicalSpec(
-            name=f"{self.prefix}-{'core' if core else 'burst'}",
+            name=self.job_name(queue, "core" if core else "burst"),
             entrypoint="broker.pilot_job:run",
             payload=payload.model_dump(),
-            env=self.broker.settings.env(),
             nodes=opts.pilot_nodes,
             ntasks=opts.slots,
             time_limit_s=opts.walltime_s,
             partition=opts.partition,
         )
-        native = self.slurm.submit(spec, task_id=f"pilot-{uuid.uuid4().hex[:8]}")
-        log.info("submitted %s pilot %s", "core" if core else "burst", native)
+        # A pilot is the broker itself (a worker with its settings), so it runs as the broker;
+        # the tasks it hosts each drop to their own account (backends.slurm.pilot).
+        native = self.slurm.submit_service(
+            spec, task_id=f"pilot-{uuid.uuid4().hex[:8]}", env=self.broker.settings.env()
+        )
+        log.info("submitted %s pilot %s for %s", "core" if core else "burst", native, queue)
         return native
 
     def shutdown(self) -> None:

@@ -137,11 +137,20 @@ class Supervisor:
 
     def __init__(self, settings: Settings, wake_fd: int) -> None:
         from broker.celery_app import make_app, sender
+        from broker.driver_endpoint import DriverEndpoint
         from broker.orchestrator import Broker
         from broker.scheduler import Scheduler
 
+        broker = Broker(settings)
+        self.endpoint: DriverEndpoint | None = None
+        if not settings.driver_url:
+            # Driver programs reach the broker here (they may not open the store): one
+            # endpoint for the runtime's life, so a restarted worker changes nothing for them.
+            self.endpoint = DriverEndpoint(broker, on_submit=_nudge_self).start()
+            settings = settings.model_copy(update={"driver_url": self.endpoint.url})
+            broker.settings = settings
         self.settings = settings
-        self.scheduler = Scheduler(Broker(settings), sender(make_app(settings)))
+        self.scheduler = Scheduler(broker, sender(make_app(settings)))
         self.worker: subprocess.Popen[bytes] | None = None
         self.stopping = False
         # The read end of a self-pipe that the SIGUSR1 handler writes to (see main).
@@ -199,6 +208,12 @@ class Supervisor:
                 os.read(self.wake_fd, 4096)  # drain: one tick serves every nudge so far
         self.stop_worker()
         self.scheduler.shutdown()
+        if self.endpoint is not None:
+            self.endpoint.stop()
+
+
+def _nudge_self() -> None:
+    os.kill(os.getpid(), signal.SIGUSR1)  # the loop ticks now: a driver added a task
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 from backends.base import ClassicalSpec
 from backends.errors import BackendError
+from backends.identity import TaskAccount
 from backends.slurm import requests
 from backends.slurm.common import SlurmBackendBase, cluster_env
 from backends.slurm.records import Partition, SlurmJob, parse_job, parse_scontrol_partition
@@ -43,16 +44,33 @@ class SlurmBackend(SlurmBackendBase):
         self._env = cluster_env(dict(options))
         self._snapshot: tuple[float, dict[str, SlurmJob]] | None = None
 
-    def run_tool(self, argv: list[str]) -> str:
-        """Run a Slurm tool; its stdout, or a :class:`BackendError` quoting its stderr."""
+    def run_tool(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        account: TaskAccount | None = None,
+    ) -> str:
+        """Run a Slurm tool (as ``account``, with ``env``: default the broker and its own
+        environment); its stdout, or a :class:`BackendError` quoting its stderr."""
+        as_account: dict[str, Any] = {}
+        if account is not None:
+            as_account = {
+                "user": account.uid,
+                "group": account.gid,
+                "extra_groups": list(account.groups),
+                "umask": 0o077,
+            }
         try:
-            proc = subprocess.run(
+            proc: subprocess.CompletedProcess[str] = subprocess.run(
                 argv,
-                env=self._env,
+                env=self._env if env is None else env,
                 capture_output=True,
                 text=True,
                 timeout=float(self.options.get("tool_timeout") or 30),
                 check=False,
+                cwd="/",
+                **as_account,
             )
         except FileNotFoundError as exc:
             raise BackendError(
@@ -67,15 +85,28 @@ class SlurmBackend(SlurmBackendBase):
             raise BackendError(f"{argv[0]} failed: {err}", transient=transient)
         return proc.stdout
 
-    def _submit_job(self, spec: ClassicalSpec, workdir: str, *, time_cap_s: int | None) -> str:
+    def _submit_job(
+        self,
+        spec: ClassicalSpec,
+        workdir: str,
+        *,
+        env: dict[str, str],
+        account: TaskAccount | None,
+        time_cap_s: int | None,
+    ) -> str:
+        """``sbatch`` run as the task's account, from the task's environment alone, which
+        ``--export`` names variable by variable: nothing of the broker's reaches the job, and
+        no value (a driver's token) appears on a command line that others could read."""
         argv = requests.sbatch_argv(
             spec,
             workdir,
             comment=self.comment(spec, workdir),
             account=self.account(spec),
             time_cap_s=time_cap_s,
+            export=sorted(env),
         )
-        return self.run_tool(argv).strip().split(";")[0]
+        tool_env = {**env, **{k: v for k, v in self._env.items() if k == "SLURM_CONF"}}
+        return self.run_tool(argv, env=tool_env, account=account).strip().split(";")[0]
 
     def jobs(self) -> dict[str, SlurmJob]:
         """Every job the controller knows, by id (cached for ``cache_seconds``)."""

@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,13 @@ from backends.base import (
     ClassicalSpec,
 )
 from backends.errors import BackendError, NativeJobLost
-from backends.local_runner import failed_message
+from backends.identity import TaskAccount, account_for, configured_environment, task_environment
+from backends.local_runner import SERVICE_ENTRYPOINTS, failed_message
 from backends.slurm import requests
 from backends.slurm.records import Partition, SlurmJob, expand_hostlist, task_state
 from backends.states import TaskState
+from backends.taskdir import make_task_dir
+from backends.taskfiles import WORK, collect_output, read_tail, runner_record
 
 DEFAULT_WORKDIR = "/tmp/qcb-slurm/jobs"
 
@@ -47,6 +49,8 @@ class SlurmBackendBase(ClassicalBackend):
     - ``account``: a fixed Slurm account; by default the task's own (the job's proposal).
     - ``max_concurrency``: tasks the broker keeps on the cluster at once (default 32).
     - ``poll_seconds``: interval between status calls (default 0.25).
+    - ``environment``: variables every task gets (e.g. ``PYTHONPATH`` of a site's libraries);
+      a task starts from these, the basics and its job's own, never from the broker's.
     """
 
     cache_seconds = 0.2
@@ -60,13 +64,23 @@ class SlurmBackendBase(ClassicalBackend):
                 f"the {self.name} backend's workdir may not contain '%': {self.root}"
             )
         self.python = str(options.get("python") or sys.executable)
+        self.environment = configured_environment(self.name, options.get("environment"))
         self._partitions: tuple[float, list[Partition]] | None = None
 
     # --- what a subclass provides ------------------------------------------------------
 
     @abstractmethod
-    def _submit_job(self, spec: ClassicalSpec, workdir: str, *, time_cap_s: int | None) -> str:
-        """Submit the batch script in ``workdir``; return the Slurm job id."""
+    def _submit_job(
+        self,
+        spec: ClassicalSpec,
+        workdir: str,
+        *,
+        env: dict[str, str],
+        account: TaskAccount | None,
+        time_cap_s: int | None,
+    ) -> str:
+        """Submit the batch script in ``workdir`` as ``account`` (None: as the broker) with
+        exactly the environment ``env``; return the Slurm job id."""
 
     @abstractmethod
     def _job(self, job_id: str) -> SlurmJob | None:
@@ -107,43 +121,83 @@ class SlurmBackendBase(ClassicalBackend):
         """A limit of the task's partition that the task breaks, or None."""
         return requests.limit_broken(spec, self.partitions())
 
-    def prepare(self, spec: ClassicalSpec, task_id: str) -> Path:
-        """A new task directory holding the spec and the batch script."""
+    def prepare(self, spec: ClassicalSpec, task_id: str, account: TaskAccount | None) -> Path:
+        """A new task directory holding the spec and the batch script, owned by the task's
+        account (the job runs as that account from its first instruction)."""
         if not spec.argv and not spec.entrypoint:
             raise BackendError("a classical task needs either argv or entrypoint")
-        workdir = self.root / f"{task_id}-{uuid.uuid4().hex[:8]}"
-        try:
-            workdir.mkdir(parents=True, mode=0o700)  # spec.json may hold a token
-            (workdir / "spec.json").write_text(spec.model_dump_json())
-            launcher = requests.launcher(spec)
-            if launcher:
-                (workdir / "launcher.json").write_text(json.dumps(launcher))
-            script = workdir / requests.SCRIPT_NAME
-            script.write_text(requests.batch_script(self.python, str(workdir)))
-            script.chmod(0o755)
-        except OSError as exc:
-            raise BackendError(
-                f"could not write the task directory {workdir}: {exc}",
-                hint="check the backend's workdir option: the cluster must see it too",
-            ) from exc
-        return workdir
+        launcher = requests.launcher(spec)
+        extra = {"launcher.json": json.dumps(launcher)} if launcher else {}
+        return make_task_dir(
+            self.root,
+            task_id,
+            spec,
+            account,
+            task_owned=True,
+            files=lambda workdir: {**self._script(workdir), **extra},
+            executables=frozenset({requests.SCRIPT_NAME}),
+        )
+
+    def _script(self, workdir: Path) -> dict[str, str]:
+        return {requests.SCRIPT_NAME: requests.batch_script(self.python, str(workdir))}
 
     def account(self, spec: ClassicalSpec) -> str | None:
         """The Slurm account to charge: the configured one, else the task's."""
         return self.options.get("account") or spec.account
 
     def submit(self, spec: ClassicalSpec, *, task_id: str) -> str:
-        """Refuse a task that breaks a partition limit; otherwise write it and submit it."""
+        """Refuse a task that breaks a partition limit; otherwise write it and submit it as
+        its account, with its clean environment."""
         broken = self.refusal(spec)
         if broken:
             raise BackendError(
                 f"refused: the task {broken}",
                 hint="ask for less, or name a partition that allows it",
             )
-        workdir = self.prepare(spec, task_id)
+        account = account_for(spec.run_as)
+        workdir = self.prepare(spec, task_id, account)
+        env = task_environment(
+            account=account,
+            workdir=workdir / WORK,
+            task_vars={"QCB_TASK_ID": task_id, "QCB_TASK_DIR": str(workdir / WORK)},
+            configured=self.environment,
+            declared=spec.env,
+            secrets=spec.secret_env,
+        )
+        return self._submit_prepared(spec, workdir, env, account)
+
+    def submit_service(self, spec: ClassicalSpec, *, task_id: str, env: dict[str, str]) -> str:
+        """Submit one of the broker's own programs (a pilot job) as the broker itself, with
+        ``env`` (the broker's settings) as its whole environment."""
+        if spec.entrypoint not in SERVICE_ENTRYPOINTS or spec.argv is not None:
+            raise BackendError(f"{spec.entrypoint!r} is not one of the broker's own programs")
+        workdir = make_task_dir(
+            self.root,
+            task_id,
+            spec,
+            None,
+            task_owned=True,
+            files=self._script,
+            executables=frozenset({requests.SCRIPT_NAME}),
+        )
+        base = task_environment(account=None, workdir=workdir / WORK, task_vars={})
+        return self._submit_prepared(spec, workdir, {**base, **env}, None)
+
+    def _submit_prepared(
+        self,
+        spec: ClassicalSpec,
+        workdir: Path,
+        env: dict[str, str],
+        account: TaskAccount | None,
+    ) -> str:
         part = requests.partition_for(spec, self.partitions())
-        job_id = self._submit_job(spec, str(workdir), time_cap_s=part.max_time_s if part else None)
-        (workdir / "job_id").write_text(job_id)
+        job_id = self._submit_job(
+            spec,
+            str(workdir),
+            env=env,
+            account=account,
+            time_cap_s=part.max_time_s if part else None,
+        )
         return f"{job_id}@{workdir}"
 
     def comment(self, spec: ClassicalSpec, workdir: str) -> str:
@@ -155,7 +209,7 @@ class SlurmBackendBase(ClassicalBackend):
         TIMEOUT, not a failure); the runner's record alone once Slurm has forgotten the job."""
         job_id, workdir = _split(native_id)
         job = self._job(job_id)
-        runner = _runner_record(workdir)
+        runner = runner_record(workdir)
         if job is None:
             if runner is None:
                 raise NativeJobLost(native_id, "Slurm no longer knows it and it left no record")
@@ -181,11 +235,11 @@ class SlurmBackendBase(ClassicalBackend):
         """Output from the task directory; exit code, nodes and node-hours from Slurm."""
         job_id, workdir = _split(native_id)
         job = self._job(job_id)
-        runner = _runner_record(workdir) or {}
-        stderr = _read(workdir / "stderr")
+        runner = runner_record(workdir) or {}
+        stderr = read_tail(workdir / "stderr")
         if not runner:  # the runner never ran or died: Slurm's own output says why
-            stderr += _read(workdir / requests.SLURM_OUT)
-        output_file = workdir / "output.json"
+            stderr += read_tail(workdir / requests.SLURM_OUT)
+        output, note = collect_output(workdir)
         if job is not None:
             nodes, elapsed = job.nodes, job.elapsed_s
             exit_code = runner.get("exit_code", job.exit_code)
@@ -197,9 +251,9 @@ class SlurmBackendBase(ClassicalBackend):
             node_hours = (elapsed or 0.0) * len(nodes) / 3600
         return ClassicalResult(
             exit_code=exit_code,
-            stdout=_read(workdir / "stdout"),
-            stderr=stderr,
-            output=json.loads(output_file.read_text()) if output_file.exists() else None,
+            stdout=read_tail(workdir / "stdout"),
+            stderr=stderr + note,
+            output=output,
             nodes=nodes,
             elapsed_s=elapsed,
             usage={"node_hours": node_hours} if elapsed is not None else {},
@@ -213,14 +267,6 @@ def _split(native_id: str) -> tuple[str, Path]:
     return job_id, Path(workdir)
 
 
-def _runner_record(workdir: Path) -> dict[str, Any] | None:
-    try:
-        record: dict[str, Any] = json.loads((workdir / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return record
-
-
 def _runner_message(record: dict[str, Any]) -> str:
     state = record.get("state")
     if state == TaskState.TIMEOUT:
@@ -228,13 +274,6 @@ def _runner_message(record: dict[str, Any]) -> str:
     if state == TaskState.FAILED:
         return failed_message(record)
     return ""
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except FileNotFoundError:
-        return ""
 
 
 def cluster_env(options: dict[str, Any]) -> dict[str, str]:

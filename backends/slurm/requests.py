@@ -64,9 +64,11 @@ def sbatch_argv(
     comment: str,
     account: str | None,
     time_cap_s: int | None = None,
+    export: list[str] | None = None,
 ) -> list[str]:
     """The ``sbatch`` command line for ``spec`` (an argv list, for ``subprocess`` without a
-    shell)."""
+    shell). ``export`` names the variables the job gets from ``sbatch``'s environment
+    (``--export``: only those and Slurm's own); none, only Slurm's own."""
     argv = [
         "sbatch",
         "--parsable",
@@ -78,6 +80,7 @@ def sbatch_argv(
         f"--cpus-per-task={spec.cpus_per_task}",
         f"--comment={comment}",
         "--no-requeue",
+        f"--export={','.join(export) if export else 'NONE'}",
     ]
     if spec.mem_mb is not None:
         argv.append(f"--mem={spec.mem_mb}")

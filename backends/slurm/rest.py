@@ -11,6 +11,9 @@ Credentials come from the backend's options, never from a job: ``token`` or ``to
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -21,6 +24,7 @@ from typing import Any
 
 from backends.base import ClassicalSpec
 from backends.errors import BackendError
+from backends.identity import TaskAccount
 from backends.slurm import requests
 from backends.slurm.common import SlurmBackendBase
 from backends.slurm.records import Partition, SlurmJob, parse_job, parse_partition
@@ -30,9 +34,10 @@ class SlurmRestBackend(SlurmBackendBase):
     """The ``slurmrest`` backend.
 
     Options (besides :class:`SlurmBackendBase`'s): ``url`` (e.g. ``http://host:6820``),
-    ``user`` (the Slurm user the token is for), ``token`` or ``token_file``,
-    ``api_version`` (default ``v0.0.38``), ``timeout`` (seconds, default 30) and
-    ``environment`` (variables for the job; default ``PATH`` only).
+    ``user`` (the Slurm user the token is for), ``token`` or ``token_file``, ``jwt_key``
+    (the cluster's JWT key, readable by the broker only: with it each task is submitted by
+    its own account's token), ``api_version`` (default ``v0.0.38``) and ``timeout`` (seconds,
+    default 30).
     """
 
     name = "slurmrest"
@@ -42,6 +47,7 @@ class SlurmRestBackend(SlurmBackendBase):
         self.url = str(options.get("url") or "http://127.0.0.1:6820").rstrip("/")
         self.api = f"/slurm/{options.get('api_version') or 'v0.0.38'}"
         self._token: str | None = options.get("token")
+        self._user_tokens: dict[str, tuple[str, float]] = {}
 
     def token(self, refresh: bool = False) -> str:
         """The JWT, from the options or their token file."""
@@ -60,16 +66,45 @@ class SlurmRestBackend(SlurmBackendBase):
         assert self._token is not None
         return self._token
 
-    def call(self, method: str, path: str, body: Any = None, *, retry: bool = True) -> Any:
-        """One request to slurmrestd; its JSON, or a :class:`BackendError` with Slurm's words."""
+    def user_token(self, user: str) -> str:
+        """A JWT for ``user``, signed with the cluster's key (``jwt_key``), so that a task's
+        job is submitted by, runs as and is accounted to that user; renewed before it ends."""
+        now = time.time()
+        cached = self._user_tokens.get(user)
+        if cached is not None and cached[1] - now > 60:
+            return cached[0]
+        try:
+            key = Path(str(self.options["jwt_key"])).read_bytes()
+        except OSError as exc:
+            raise BackendError(f"cannot read the slurmrest jwt_key: {exc}") from exc
+        token = sign_jwt(key, user, now=now, lifespan_s=_USER_TOKEN_S)
+        self._user_tokens[user] = (token, now + _USER_TOKEN_S)
+        return token
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        retry: bool = True,
+        as_user: str | None = None,
+    ) -> Any:
+        """One request to slurmrestd (as the broker's user, or ``as_user`` with a token of
+        its own); its JSON, or a :class:`BackendError` with Slurm's words."""
+        if as_user is not None:
+            user, token = as_user, self.user_token(as_user)
+        else:
+            user = str(self.options.get("user") or os.environ.get("USER", ""))
+            token = self.token()
         request = urllib.request.Request(
             self.url + self.api + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
             headers={
                 "Content-Type": "application/json",
-                "X-SLURM-USER-NAME": str(self.options.get("user") or os.environ.get("USER", "")),
-                "X-SLURM-USER-TOKEN": self.token(),
+                "X-SLURM-USER-NAME": user,
+                "X-SLURM-USER-TOKEN": token,
             },
         )
         try:
@@ -78,7 +113,7 @@ class SlurmRestBackend(SlurmBackendBase):
             ) as response:
                 data = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
-            if exc.code == 401 and retry and self.options.get("token_file"):
+            if exc.code == 401 and retry and as_user is None and self.options.get("token_file"):
                 self.token(refresh=True)
                 return self.call(method, path, body, retry=False)
             data = _json_or_none(exc.read())
@@ -97,18 +132,29 @@ class SlurmRestBackend(SlurmBackendBase):
             raise BackendError(f"slurmrestd: {words}", transient=_transient(errors))
         return data
 
-    def _submit_job(self, spec: ClassicalSpec, workdir: str, *, time_cap_s: int | None) -> str:
-        environment = self.options.get("environment") or {"PATH": "/usr/bin:/bin"}
+    def _submit_job(
+        self,
+        spec: ClassicalSpec,
+        workdir: str,
+        *,
+        env: dict[str, str],
+        account: TaskAccount | None,
+        time_cap_s: int | None,
+    ) -> str:
+        """``POST /job/submit`` with the task's environment as the job's whole environment,
+        as the task's account when the options hold the cluster's ``jwt_key`` (else as the
+        broker's user: a root runner then drops to the directory's owner)."""
         job = requests.rest_job(
             spec,
             workdir,
             comment=self.comment(spec, workdir),
             account=self.account(spec),
-            environment=dict(environment),
+            environment=env,
             time_cap_s=time_cap_s,
         )
-        script = Path(workdir, requests.SCRIPT_NAME).read_text()
-        data = self.call("POST", "/job/submit", {"script": script, "job": job})
+        script = requests.batch_script(self.python, workdir)
+        as_user = account.name if account is not None and self.options.get("jwt_key") else None
+        data = self.call("POST", "/job/submit", {"script": script, "job": job}, as_user=as_user)
         return str(data["job_id"])
 
     def _job(self, job_id: str) -> SlurmJob | None:
@@ -152,6 +198,23 @@ class SlurmRestBackend(SlurmBackendBase):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+
+
+_USER_TOKEN_S = 3600
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def sign_jwt(key: bytes, user: str, *, now: float, lifespan_s: int) -> str:
+    """An HS256 JSON Web Token for Slurm's ``auth/jwt``: ``sun`` (the Slurm user name),
+    ``iat`` and ``exp``, signed with the cluster's key, as ``scontrol token`` makes them."""
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    claims = {"iat": int(now), "exp": int(now) + lifespan_s, "sun": user}
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
 
 
 def _json_or_none(raw: bytes) -> dict[str, Any] | None:
