@@ -1,11 +1,13 @@
 # qcbroker: the two commands a new user needs.
 #   make demo   create .venv, install, run the H2 VQE on the embedded default (no server)
 #   make test   install what the tests need (every optional quantum SDK), start what they
-#               need (Redis and PostgreSQL: docker/services/start.sh; a real single-host
-#               Slurm with slurmrestd: docker/slurm/start.sh),
+#               need (Redis and PostgreSQL with passwords: docker/services/start.sh; a real
+#               single-host Slurm with slurmrestd: docker/slurm/start.sh),
 #               run ruff, mypy and pytest
 
-PYTHON ?= python3
+# Debian's Python where there is one: tasks run as other accounts must be able to run the
+# broker's Python, and one under /root (pyenv, say) is closed to them.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 export QCB_HOME ?= $(CURDIR)/.qcb

@@ -18,6 +18,7 @@ runner (:mod:`backends.local_runner`) use them.
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import re
@@ -179,6 +180,26 @@ def python_unreachable() -> Path | None:
         if blocked is not None:
             return blocked
     return None
+
+
+@functools.cache
+def _python_blocked() -> Path | None:
+    return python_unreachable()
+
+
+def check_python(account: TaskAccount | None) -> None:
+    """``BackendError`` when tasks of ``account`` could not use this Python (a task's child
+    process imports from it after it has become the account)."""
+    if account is None:
+        return
+    blocked = _python_blocked()
+    if blocked is not None:
+        raise BackendError(
+            f"tasks run as {account.name!r} cannot use the broker's Python {sys.executable}: "
+            f"{blocked} is closed to other accounts",
+            hint="install qcbroker with a Python every account may run (make does, with "
+            "/usr/bin/python3), or run the broker as an ordinary user",
+        )
 
 
 def drop_privileges(account: TaskAccount) -> None:

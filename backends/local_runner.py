@@ -141,7 +141,12 @@ def _child(
             code = _call_entrypoint(spec)
         else:
             argv = [*prefix, *spec["argv"]]
-            os.execvpe(argv[0], argv, env)
+            try:
+                os.execvpe(argv[0], argv, env)
+            except FileNotFoundError:
+                raise FileNotFoundError(
+                    f"{argv[0]}: command not found (PATH={env.get('PATH', '')})"
+                ) from None
     except BaseException as exc:
         message = f"qcbroker: could not start the task: {type(exc).__name__}: {exc}"
         print(message, file=sys.stderr)

@@ -10,6 +10,9 @@ with the list of valid ones.
 
 from __future__ import annotations
 
+import re
+import stat
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -31,10 +34,39 @@ def _entry(settings: Settings, name: str) -> dict[str, Any]:
         raise BrokerError(f"cannot read the backends file {path}: {exc}") from None
     if not isinstance(configured, dict):
         raise BrokerError(f"the backends file {path} is not a mapping of backend names")
+    refuse_shared_secrets(path, configured)
     entry = configured.get(name) or {}
     if not isinstance(entry, dict):
         raise BrokerError(f"backends file {path}: {name} must be a mapping of options")
     return dict(entry)
+
+
+_SECRET = re.compile(r"token|api_key|password|passwd|secret|access_key|private_key", re.I)
+
+
+def secret_keys(configured: dict[Any, Any]) -> list[str]:
+    """Dotted paths of the options that hold credentials (not those naming a file of them)."""
+    found: list[str] = []
+    for backend, entry in configured.items():
+        if isinstance(entry, dict):
+            for key, value in entry.items():
+                name = str(key)
+                if _SECRET.search(name) and not name.endswith("_file") and value:
+                    found.append(f"{backend}.{name}")
+    return found
+
+
+def refuse_shared_secrets(path: Path, configured: dict[Any, Any]) -> None:
+    """``BrokerError`` when a backends file that holds credentials may be read by accounts
+    other than the broker's (classical tasks run as such accounts)."""
+    mode = path.stat().st_mode
+    keys = secret_keys(configured)
+    if keys and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise BrokerError(
+            f"the backends file {path} holds credentials ({', '.join(keys)}) and other "
+            f"accounts may read it (mode {stat.S_IMODE(mode):o})",
+            hint=f"chmod 600 {path}: only the broker's account may read credentials",
+        )
 
 
 def options(settings: Settings, name: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -29,11 +30,22 @@ from sqlalchemy.engine import make_url
 
 from broker.config import Settings
 
-PG_ADMIN_URL = os.environ.get(
-    "QCB_TEST_PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres"
-)
-"""Where fresh databases are created (``QCB_TEST_PG_URL``); ``docker/services/start.sh``
-makes it work on a fresh machine."""
+SERVICES_RUN = Path(os.environ.get("QCB_SERVICES_RUN", "/tmp/qcb-services"))
+"""Where ``docker/services/start.sh`` keeps its PostgreSQL, Redis and their passwords."""
+
+
+def pg_admin_url() -> str:
+    """Where fresh databases are created: ``QCB_TEST_PG_URL``, else the password-protected
+    cluster that ``docker/services/start.sh`` runs (its URL is in a file only root reads)."""
+    if os.environ.get("QCB_TEST_PG_URL"):
+        return os.environ["QCB_TEST_PG_URL"]
+    path = SERVICES_RUN / "pg.url"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        raise RuntimeError(
+            f"no PostgreSQL for the tests ({path} is missing): run docker/services/start.sh"
+        ) from None
 
 
 def free_port() -> int:
@@ -43,47 +55,62 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def create_database(admin_url: str = PG_ADMIN_URL) -> str:
-    """Create an empty PostgreSQL database; return its URL."""
+def create_database(admin_url: str | None = None) -> str:
+    """Create an empty PostgreSQL database owned by a new role of the same name with a
+    password of its own; return its URL (the deployment knows nothing of the admin's)."""
+    admin_url = admin_url or pg_admin_url()
     name = f"qcb_{uuid.uuid4().hex[:12]}"
+    password = secrets.token_urlsafe(24)  # letters, digits, - and _: safe in the SQL below
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'"))
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER "{name}"'))
     engine.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    url = make_url(admin_url).set(database=name, username=name, password=password)
+    return url.render_as_string(hide_password=False)
 
 
-def drop_database(url: str, admin_url: str = PG_ADMIN_URL) -> None:
-    """Drop a database made by :func:`create_database` (closing its connections)."""
+def drop_database(url: str, admin_url: str | None = None) -> None:
+    """Drop a database made by :func:`create_database` (closing its connections) and its
+    role."""
     name = make_url(url).database
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    engine = create_engine(admin_url or pg_admin_url(), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
     engine.dispose()
 
 
 class RedisServer:
-    """A private ``redis-server`` on a free port (nothing kept on disk), restartable."""
+    """A private ``redis-server`` on a free port (nothing kept on disk), restartable, that
+    takes no command without its password (kept in a file only its owner reads, never on
+    a command line: every account can read those)."""
 
     def __init__(self, workdir: Path) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed: run docker/services/start.sh")
         self.port = free_port()
         self.workdir = workdir
+        self.password = secrets.token_urlsafe(24)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """Its URL for Celery (database 0)."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """Its URL for Celery (database 0), password included."""
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
         """Start it and wait until it answers."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(self.workdir)]  # fmt: skip
+        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config = self.workdir / "redis.conf"
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(
+                f"port {self.port}\nbind 127.0.0.1\nrequirepass {self.password}\n"
+                f'save ""\nappendonly no\ndir {self.workdir}\n'
+            )
         log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.process = subprocess.Popen(argv, stdout=log, stderr=log)
+        self.process = subprocess.Popen(["redis-server", str(config)], stdout=log, stderr=log)
         _wait_port(self.port, 10.0)
         return self
 

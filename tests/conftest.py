@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import yaml
 from broker.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_ACCOUNT = "qcb-test"
 EXAMPLES = ROOT / "examples"
 
 # A Bell pair measured into c[0..1] (its CX is on line 6).
@@ -36,6 +38,37 @@ H2_TERMS = [
     ("ZZ", -0.01128010425623538),
     ("XX", 0.18093119978423156),
 ]
+
+
+@pytest.fixture(scope="session")
+def task_account() -> str | None:
+    """The Unix account that backend tests run tasks as: one made for the tests when they run
+    as root (a root broker never runs a task as root), None (the test's own) otherwise."""
+    if os.geteuid() != 0:
+        return None
+    from broker.accounts import ensure_account
+
+    ensure_account(TEST_ACCOUNT, "qcbroker tests")
+    return TEST_ACCOUNT
+
+
+@pytest.fixture(autouse=True)
+def _reachable_tmp_path(request: pytest.FixtureRequest) -> None:
+    """Let task accounts pass through this test's temporary folder (pytest makes it 0700),
+    as they may through any folder a broker puts task directories or programs in."""
+    if "tmp_path" in request.fixturenames:
+        reachable(request.getfixturevalue("tmp_path"))
+
+
+def reachable(path: Path) -> Path:
+    """``path`` and the folders pytest made above it, opened to others for passing through
+    (0711: not for listing)."""
+    for folder in (path, *path.parents):
+        if folder == Path(tempfile.gettempdir()) or folder == Path("/"):
+            break
+        if folder.stat().st_uid == os.geteuid():
+            folder.chmod(folder.stat().st_mode | 0o711)
+    return path
 
 
 @pytest.fixture
@@ -72,8 +105,10 @@ class SlurmCluster:
 
     @property
     def backends_file(self) -> Path:
-        """The backends file for this cluster."""
-        return self.run / "backends.yaml"
+        """The backends file for this cluster, as the tests use it: tasks also find this
+        checkout's test helpers (the backends' ``environment`` option, which a site uses for
+        its own libraries: a task starts from nothing of the broker's environment)."""
+        return self.run / "backends-tests.yaml"
 
     def tool(self, *argv: str) -> str:
         """Run a Slurm command-line tool against this cluster; its stdout."""
@@ -147,4 +182,19 @@ def slurm_cluster() -> SlurmCluster:
     script is idempotent), never skipped."""
     _start_slurm()
     options = yaml.safe_load((SLURM_RUN / "backends.yaml").read_text())
-    return SlurmCluster(run=SLURM_RUN, options=options)
+    options.setdefault("local", {})
+    for entry in options.values():
+        entry["environment"] = {"PYTHONPATH": str(ROOT)}
+    cluster = SlurmCluster(run=SLURM_RUN, options=options)
+    private_yaml(cluster.backends_file, options)
+    return cluster
+
+
+def private_yaml(path: Path, data: Any) -> Path:
+    """Write ``data`` as YAML into a file only its owner may read (as a backends file that
+    holds credentials must be)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(data, handle)
+    path.chmod(0o600)
+    return path

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from backends.identity import check_declared
 from broker.algorithms.base import check_backend_kind
 from broker.errors import InvalidJob
 from circuits.canonical import Circuit
@@ -72,7 +73,12 @@ class ClassicalStep(_Step):
     entrypoint: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     argv: list[str] | None = None
     payload: Any = Field(default=None, description="JSON; may hold {ref: STEP.key} anywhere.")
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Variables the step's program gets, on top of the clean environment every "
+        "task starts from (names of the broker's and Slurm's own, QCB_* and SLURM_*/SBATCH_*, "
+        "are refused).",
+    )
     python_path: list[str] = Field(
         default_factory=list,
         description="Folders searched first for the entry point's module (in a job file, "
@@ -84,6 +90,12 @@ class ClassicalStep(_Step):
     mem_mb: int | None = Field(default=None, ge=1)
     time_limit_s: int = Field(default=600, ge=1)
     partition: str | None = None
+
+    @field_validator("env")
+    @classmethod
+    def _declared(cls, env: dict[str, str]) -> dict[str, str]:
+        check_declared(env)
+        return env
 
     @model_validator(mode="after")
     def _one_program(self) -> ClassicalStep:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from broker.cli.accounts_cmds import accounts
 from broker.cli.allocation_cmds import explain, usage
 from broker.cli.common import client as _client
 from broker.cli.common import dump as _dump
@@ -187,6 +188,7 @@ cli.add_command(explain)
 for _command in POLICY_ADMIN:
     policy.add_command(_command)
 cli.add_command(policy)
+cli.add_command(accounts)
 for _command in SERVICE:
     cli.add_command(_command)
 

@@ -17,7 +17,8 @@ PATH="$PATH:/usr/sbin:/sbin"
 
 "$HERE/install.sh"
 mkdir -p "$RUN"/{pids,log,spool,state,jobs} && chmod 755 "$RUN"
-chmod 1777 "$RUN/jobs"
+# Task directories: the broker's; accounts may pass through to their own, never list them.
+chmod 711 "$RUN/jobs"
 export SLURM_CONF="$RUN/slurm.conf"
 
 alive() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
@@ -136,9 +137,11 @@ slurmrest:
   url: http://127.0.0.1:$REST_PORT
   user: root
   token_file: $RUN/jwt.token
+  jwt_key: $RUN/jwt_hs256.key
   workdir: $RUN/jobs
 slurm-pilot:
   slurm_conf: $SLURM_CONF
   workdir: $RUN/jobs
 YAML
+chmod 600 "$RUN/backends.yaml"
 echo "slurm up: $(sinfo -h -N -o '%N:%t' | sort -u | tr '\n' ' ')rest: http://127.0.0.1:$REST_PORT (env: . $RUN/env.sh)"

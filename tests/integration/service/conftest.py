@@ -14,7 +14,7 @@ from sqlalchemy import select
 from broker.stack import LocalStack
 from broker.store.db import Database
 from broker.store.schema import ledger, tasks
-from tests.conftest import ROOT, SlurmCluster
+from tests.conftest import ROOT, SlurmCluster, private_yaml
 from tests.integration.providers.ionq_standin import IonQStandIn
 
 FAST_RECOVERY = {"lease_seconds": 3.0, "redispatch_seconds": 3.0}
@@ -36,8 +36,7 @@ def stack(
     workdir = tmp_path_factory.mktemp("stack")
     options: dict[str, Any] = dict(slurm_cluster.options)
     options["ionq"] = {"url": ionq.url, "api_key": ionq.api_key, "poll_seconds": 0.1}
-    backends = workdir / "backends.yaml"
-    backends.write_text(yaml.safe_dump(options))
+    backends = private_yaml(workdir / "backends.yaml", options)
     env = {
         "QCB_BACKENDS_FILE": str(backends),
         "SLURM_CONF": str(slurm_cluster.run / "slurm.conf"),

@@ -16,11 +16,10 @@ from tests.conftest import ROOT, SlurmCluster
 def slurm_client(
     qcb_home: Path, slurm_cluster: SlurmCluster, monkeypatch: pytest.MonkeyPatch
 ) -> Client:
-    """An embedded client whose broker reaches the test cluster (and this checkout's test
-    helpers, through PYTHONPATH)."""
+    """An embedded client whose broker reaches the test cluster (whose tasks find this
+    checkout's test helpers: see ``SlurmCluster.backends_file``)."""
     monkeypatch.setenv("QCB_BACKENDS_FILE", str(slurm_cluster.backends_file))
     monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.run / "slurm.conf"))
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     return Client()
 
 

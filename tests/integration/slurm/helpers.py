@@ -1,5 +1,5 @@
 """Entry points that the Slurm integration tests run on the cluster (imported there through
-``PYTHONPATH``, which ``sbatch`` passes on from the broker's environment)."""
+the ``PYTHONPATH`` that the tests' backends file gives every task)."""
 
 from __future__ import annotations
 

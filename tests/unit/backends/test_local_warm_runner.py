@@ -12,11 +12,12 @@ from backends.local import LocalBackend
 from backends.states import TaskState
 
 
-def test_concurrent_submits_each_get_a_runner(tmp_path: Path) -> None:
+def test_concurrent_submits_each_get_a_runner(tmp_path: Path, task_account: str | None) -> None:
     backend = LocalBackend(workdir=str(tmp_path), warm_runner=True)
 
     def submit(i: int) -> str:
-        return backend.submit(ClassicalSpec(argv=["echo", str(i)]), task_id=f"t{i}")
+        spec = ClassicalSpec(argv=["echo", str(i)], run_as=task_account)
+        return backend.submit(spec, task_id=f"t{i}")
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         native_ids = list(pool.map(submit, range(40)))

@@ -88,8 +88,27 @@ def test_batch_script_matches_its_golden_file() -> None:
 
 
 def test_sbatch_argv_matches_its_golden_file() -> None:
-    argv = sbatch_argv(hostile_spec(), WORKDIR, comment=COMMENT, account=HOSTILE_ACCOUNT)
+    argv = sbatch_argv(
+        hostile_spec(),
+        WORKDIR,
+        comment=COMMENT,
+        account=HOSTILE_ACCOUNT,
+        export=sorted(ENVIRONMENT),
+    )
     check_golden("sbatch_argv.json", as_json(argv))
+
+
+def test_sbatch_exports_names_only_never_values() -> None:
+    """The job's variables are named on the command line (which every account can read in
+    /proc) and their values come from sbatch's own environment; none named: Slurm's only."""
+    secret = {"QCB_TOKEN": "qcb_secret-value", "PATH": "/usr/bin"}
+    argv = sbatch_argv(
+        hostile_spec(), WORKDIR, comment=COMMENT, account=None, export=sorted(secret)
+    )
+    assert "--export=PATH,QCB_TOKEN" in argv
+    assert not [a for a in argv if "secret-value" in a]
+    bare = sbatch_argv(hostile_spec(), WORKDIR, comment=COMMENT, account=None)
+    assert "--export=NONE" in bare
 
 
 def test_rest_job_matches_its_golden_file() -> None:
@@ -219,6 +238,7 @@ def test_sbatch_argv_leaves_out_what_the_spec_does_not_ask_for() -> None:
         "--cpus-per-task=1",
         "--comment=c",
         "--no-requeue",
+        "--export=NONE",
         "/w/job.sh",
     ]
 

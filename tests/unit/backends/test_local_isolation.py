@@ -1,0 +1,141 @@
+"""``local`` (and so ``slurm-pilot``) keeps a task to its account, its folder and its own
+variables, and the broker's records out of its reach."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from backends.base import ClassicalSpec
+from backends.local import LocalBackend
+from backends.states import TaskState
+from backends.taskfiles import WORK
+
+PLANTED = "planted-broker-secret-8d1f"
+
+
+@pytest.fixture
+def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalBackend:
+    monkeypatch.setenv("QCB_DATABASE_URL", f"postgresql://qcb:{PLANTED}@127.0.0.1/qcb")
+    return LocalBackend(workdir=str(tmp_path / "tasks"), warm_runner=True)
+
+
+def run(backend: LocalBackend, spec: ClassicalSpec, timeout: float = 60) -> str:
+    native = backend.submit(spec, task_id="t-iso")
+    deadline = time.monotonic() + timeout
+    while not backend.status(native).state.final:
+        assert time.monotonic() < deadline, "the task never finished"
+        time.sleep(0.02)
+    return native
+
+
+def test_a_task_runs_as_its_account_with_only_its_variables(
+    backend: LocalBackend, task_account: str | None
+) -> None:
+    spec = ClassicalSpec(
+        argv=["sh", "-c", "id -u; env"],
+        env={"MINE": "declared"},
+        run_as=task_account,
+        secret_env={"QCB_TOKEN": "qcb_only-for-the-process"},
+    )
+    native = run(backend, spec)
+    result = backend.result(native)
+    uid, *variables = result.stdout.splitlines()
+    expected_uid = psutil.Process().uids().real if task_account is None else None
+    if task_account is not None:
+        import pwd
+
+        expected_uid = pwd.getpwnam(task_account).pw_uid
+    assert int(uid) == expected_uid
+    env = dict(v.split("=", 1) for v in variables if "=" in v)
+    assert env["MINE"] == "declared" and env["QCB_TOKEN"] == "qcb_only-for-the-process"
+    assert PLANTED not in result.stdout
+    assert "QCB_DATABASE_URL" not in env
+    for path in Path(native).rglob("*"):  # the secret reached the process, and no file
+        if path.is_file() and path.name != "stdout":  # (but what the task printed itself)
+            assert "qcb_only-for-the-process" not in path.read_text(errors="replace"), path
+
+
+def test_a_task_cannot_touch_the_brokers_records_or_other_tasks(
+    backend: LocalBackend, task_account: str | None
+) -> None:
+    if task_account is None:
+        pytest.fail("the isolation tests run as root (make test does)")
+    first = run(backend, ClassicalSpec(argv=["true"], run_as=task_account))
+    probe = (
+        f"ls {backend.root} && echo LISTED; "
+        f"cat {first}/spec.json && echo READ; "
+        f"ls {first}/{WORK} && echo ENTERED; "
+        "echo forged > ../state.json && echo FORGED; "
+        f"touch {backend.root}/planted && echo PLANTED; "
+        "pwd"
+    )
+    native = run(backend, ClassicalSpec(argv=["sh", "-c", probe], run_as=task_account))
+    result = backend.result(native)
+    for word in ("LISTED", "READ", "FORGED", "PLANTED"):
+        assert word not in result.stdout, result.stdout + result.stderr
+    # the task shares its account with the first (same user): their folders are its own
+    assert result.stdout.strip().endswith(f"{native}/{WORK}")
+    assert backend.status(native).state is TaskState.COMPLETED
+    assert json.loads((Path(native) / "state.json").read_text())["state"] == "COMPLETED"
+
+
+def test_a_time_limit_stops_everything_the_task_started(
+    backend: LocalBackend, task_account: str | None
+) -> None:
+    spec = ClassicalSpec(
+        argv=["sh", "-c", "sleep 300 & echo $! > grandchild; sleep 300"],
+        time_limit_s=1,
+        run_as=task_account,
+    )
+    native = run(backend, spec)
+    assert backend.status(native).state is TaskState.TIMEOUT
+    grandchild = int((Path(native) / WORK / "grandchild").read_text())
+    assert not psutil.pid_exists(grandchild) or (
+        psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+    )
+
+
+def test_cancel_stops_the_task_and_what_it_started(
+    backend: LocalBackend, task_account: str | None
+) -> None:
+    spec = ClassicalSpec(
+        argv=["sh", "-c", "sleep 300 & echo $! > grandchild; sleep 300"], run_as=task_account
+    )
+    native = backend.submit(spec, task_id="t-cancel")
+    marker = Path(native) / WORK / "grandchild"
+    deadline = time.monotonic() + 30
+    while not marker.exists() or not marker.read_text().strip():
+        assert time.monotonic() < deadline, "the task never started its child"
+        time.sleep(0.02)
+    grandchild = int(marker.read_text())
+    backend.cancel(native)
+    assert backend.status(native).state is TaskState.CANCELLED
+    assert not psutil.pid_exists(grandchild) or (
+        psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+    )
+
+
+def test_an_entry_point_that_fails_says_why(
+    backend: LocalBackend, task_account: str | None
+) -> None:
+    spec = ClassicalSpec(entrypoint="json:loads", payload="{not json", run_as=task_account)
+    native = run(backend, spec)
+    status = backend.status(native)
+    assert status.state is TaskState.FAILED
+    assert "JSONDecodeError" in status.message
+
+
+def test_a_command_that_does_not_exist_says_so(
+    backend: LocalBackend, task_account: str | None
+) -> None:
+    native = run(backend, ClassicalSpec(argv=["no-such-command-qcb"], run_as=task_account))
+    status = backend.status(native)
+    assert status.state is TaskState.FAILED
+    assert "no-such-command-qcb" in status.message and "127" in status.message
+    assert os.path.isdir(Path(native) / WORK)
