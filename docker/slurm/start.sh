@@ -19,6 +19,7 @@ PATH="$PATH:/usr/sbin:/sbin"
 mkdir -p "$RUN"/{pids,log,spool,state,jobs} && chmod 755 "$RUN"
 # Task directories: the broker's; accounts may pass through to their own, never list them.
 chmod 711 "$RUN/jobs"
+chmod 700 "$RUN/state"  # slurmctld keeps each job's environment there
 export SLURM_CONF="$RUN/slurm.conf"
 
 alive() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }

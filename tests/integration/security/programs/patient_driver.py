@@ -1,0 +1,39 @@
+"""A driver program of proposal A that holds its job open while another tenant hunts.
+
+It submits one quantum task, waits until the file named in its payload appears (the test
+creates it once the hunter's job has ended), then submits a second one and ends.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from broker.driver_sdk import Driver
+
+BELL = """OPENQASM 3.0;
+include "stdgates.inc";
+qubit[2] q;
+bit[2] c;
+h q[0];
+cx q[0], q[1];
+c = measure q;
+"""
+
+
+def run(payload: dict[str, Any]) -> dict[str, Any]:
+    """Two tasks, with a wait for ``payload['release']`` between them."""
+    driver = Driver.from_env()
+    first = driver.run(BELL, shots=100)
+    deadline = time.monotonic() + float(payload.get("timeout_s", 300))
+    while not os.path.exists(payload["release"]):
+        if time.monotonic() > deadline:
+            raise TimeoutError("never released")
+        time.sleep(0.05)
+    second = driver.run(BELL, shots=100)
+    return {
+        "tasks": 2,
+        "counts": [first.items[0].counts, second.items[0].counts],
+        "uid": os.getuid(),
+    }

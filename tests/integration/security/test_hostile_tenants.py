@@ -1,0 +1,263 @@
+"""A researcher of proposal B, as hostile as can be, on every classical backend.
+
+Bob's classical step prints its environment, reads the settings and backends files, walks
+every folder it can, reads other processes' environments, tries the store and Redis with
+every credential it found, lists and reads the task directory of a driver program of
+alice's proposal A that runs at the same time, tries alice's driver token against the API,
+writes outside its folder and removes a file of the broker's. The tests assert that nothing
+secret or foreign came back (every planted secret is looked for in every result, log and
+file the job left), that bob's job still completes, and that alice's job got exactly its
+own tasks and charges.
+"""
+
+from __future__ import annotations
+
+import json
+import pwd
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from backends.states import TaskState
+from broker.accounts import created_name
+from broker.store.db import Database
+from broker.store.schema import audit, ledger, tasks
+from broker.store.schema import tokens as tokens_table
+from broker.tokens import digest
+from tests.conftest import SLURM_RUN
+from tests.integration.security.conftest import PROGRAMS, Deployment
+
+pytestmark = pytest.mark.integration
+
+BACKENDS = ["local", "slurm", "slurmrest", "slurm-pilot"]
+SLURM_RESOURCES = {"nodes": 1, "cpus_per_task": 1, "mem_mb": 512}
+TOKEN = re.compile(r"qcb_[A-Za-z0-9_\-]{20,}")
+TASK_VARIABLES = {"PATH", "HOME", "LANG", "USER", "LOGNAME", "QCB_TASK_ID", "QCB_TASK_DIR",
+                  "PYTHONPATH"}  # fmt: skip
+
+
+def job(proposal: str, backend: str, step: dict[str, Any]) -> dict[str, Any]:
+    """A one-step graph job on ``backend``."""
+    spec: dict[str, Any] = {
+        "proposal": proposal,
+        "backend": "aer",
+        "classical_backend": backend,
+        "seed": 7,
+        "algorithm": {"name": "graph", "inputs": {"steps": [step]}},
+    }
+    if backend != "local":
+        spec["classical_resources"] = SLURM_RESOURCES
+    return spec
+
+
+def driver_job(backend: str, release: Path) -> dict[str, Any]:
+    """Alice's driver, which holds her job open until ``release`` exists."""
+    return job("prop-a", backend, {
+        "name": "run", "kind": "driver", "entrypoint": "patient_driver:run",
+        "python_path": [str(PROGRAMS)], "payload": {"release": str(release)},
+        "quantum": {"aer": {"evaluations": 10, "shots": 1000}}, "time_limit_s": 600,
+    })  # fmt: skip
+
+
+def hunter_job(proposal: str, backend: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Bob's hunt."""
+    return job(proposal, backend, {
+        "name": "hunt", "entrypoint": "hunter:hunt", "python_path": [str(PROGRAMS)],
+        "payload": payload, "time_limit_s": 300,
+    })  # fmt: skip
+
+
+def rows(db: Database, job_id: str) -> list[Any]:
+    with db.read() as conn:
+        return list(conn.execute(select(tasks).where(tasks.c.job_id == job_id)).all())
+
+
+def wait_until(what: str, check: Any, timeout: float = 180) -> Any:
+    """Poll ``check`` until it returns something true; that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def task_dir(native_id: str) -> Path:
+    """A classical task's directory from its native id (``DIR`` or ``JOBID@DIR``)."""
+    return Path(native_id.partition("@")[2] or native_id)
+
+
+def hunt_payload(deployment: Deployment, victim_job: str, victim_dir: Path) -> dict[str, Any]:
+    stack = deployment.stack
+    port = int(str(stack.database_url).rsplit(":", 1)[1].split("/")[0])
+    roots = [stack.settings.task_dir, SLURM_RUN / "jobs", SLURM_RUN / "pilots"]
+    return {
+        "read": [
+            str(deployment.files["backends"]),
+            str(deployment.files["settings"]),
+            str(stack.workdir / "redis" / "redis.conf"),
+            "/tmp/qcb-services/pg.url",
+            "/tmp/qcb-services/env.sh",
+            str(SLURM_RUN / "jwt.token"),
+            str(SLURM_RUN / "jwt_hs256.key"),
+            str(victim_dir / "spec.json"),
+            str(victim_dir / "account.json"),
+            str(victim_dir / "stdout"),
+            "/etc/shadow",
+        ],
+        "list": [str(p) for p in (victim_dir, victim_dir / "work", *roots, stack.workdir)]
+        + [str(SLURM_RUN / "state")],
+        "scan": ["/tmp", "/var/tmp", "/dev/shm", "/run"],
+        "postgres_port": port,
+        "postgres_users": [str(stack.database_url).split("//", 1)[1].split(":", 1)[0]],
+        "redis_port": stack.redis.port,
+        "api": stack.url,
+        "victim_job": victim_job,
+        "write": [
+            str(stack.settings.home / "planted"),
+            str(stack.settings.task_dir / "planted"),
+            str(victim_dir / "planted"),
+            str(victim_dir / "work" / "planted"),
+            str(deployment.canary),
+            str(SLURM_RUN / "jobs" / "planted"),
+        ],
+        "remove": [str(deployment.canary)],
+    }
+
+
+def leaks(deployment: Deployment, texts: dict[str, str]) -> list[str]:
+    """Every planted secret found in any of ``texts`` (where: which secret)."""
+    return [
+        f"{where}: {name}"
+        for where, text in texts.items()
+        for name, secret in deployment.secrets.items()
+        if secret and secret in text
+    ]
+
+
+def left_behind(db: Database, job_id: str) -> dict[str, str]:
+    """Everything a job left: its task rows, and every file of its task directories."""
+    texts: dict[str, str] = {}
+    for row in rows(db, job_id):
+        texts[f"task {row.key}"] = json.dumps(
+            {"payload": row.payload, "result": row.result, "message": row.message}, default=str
+        )
+        if row.kind == "classical" and row.native_id:
+            for path in task_dir(row.native_id).rglob("*"):
+                if path.is_file() and not path.is_symlink():
+                    texts[str(path)] = path.read_text(errors="replace")
+    return texts
+
+
+def found_driver_tokens(db: Database, text: str) -> list[str]:
+    """Tokens in ``text`` that the store knows (by their hash)."""
+    with db.read() as conn:
+        known = set(conn.execute(select(tokens_table.c.sha256)).scalars())
+    return [t for t in set(TOKEN.findall(text)) if digest(t) in known]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_hostile_tenant_gets_nothing_of_the_broker_or_of_others(
+    deployment: Deployment, backend: str
+) -> None:
+    stack = deployment.stack
+    alice, bob = stack.client("alice"), stack.client("bob")
+    db = Database(stack.database_url)
+    release = deployment.release_dir / f"release-{backend}"
+    a_job = alice.submit(driver_job(backend, release))
+
+    def driver_running() -> Any:
+        found = {r.key: r for r in rows(db, a_job)}
+        first = found.get("run/0001")
+        if first is not None and first.state == TaskState.COMPLETED:
+            return found["run"]
+        return None
+
+    driver = wait_until("alice's driver to run its first task", driver_running)
+    victim_dir = task_dir(driver.native_id)
+    b_job = bob.submit(hunter_job("prop-b", backend, hunt_payload(deployment, a_job, victim_dir)))
+    b_status = bob.wait(b_job, timeout=300)
+    release.touch()
+    a_status = alice.wait(a_job, timeout=300)
+    assert b_status.state == "COMPLETED", b_status.message
+    assert a_status.state == "COMPLETED", a_status.message
+    result = bob.result(b_job).result
+    assert result is not None
+    report = result["outputs"]["hunt"]
+
+    # who it ran as, and from what
+    bob_uid = pwd.getpwnam(created_name("bob", None)).pw_uid
+    alice_uid = pwd.getpwnam(created_name("alice", None)).pw_uid
+    assert report["uid"] == report["euid"] == bob_uid != alice_uid
+    assert 0 not in (report["uid"], report["gid"], *report["groups"])
+    assert {k for k in report["env"] if k.startswith("QCB_")} <= TASK_VARIABLES
+    if backend in ("local", "slurm-pilot"):
+        assert set(report["env"]) <= TASK_VARIABLES
+    # what it could reach
+    assert report["read"] == {}, f"read: {sorted(report['read'])}"
+    assert report["listed"] == {}, f"listed: {sorted(report['listed'])}"
+    assert report["foreign_environ"] == []
+    assert report["suspicious_files"] == []
+    assert report["postgres"] == []
+    assert report["redis"] and all(a.startswith("-NOAUTH") for a in report["redis"])
+    assert report["api"] == []
+    assert report["wrote"] == [] and report["removed"] == []
+    assert deployment.canary.read_text() == "the broker's file\n"
+    # nothing secret anywhere the job left anything
+    texts = left_behind(db, b_job)
+    texts["bob's result"] = json.dumps(result)
+    texts |= {f"log {name}": stack.log(name) for name in ("api", "scheduler", *stack.workers)}
+    for log in (SLURM_RUN / "log").glob("*.log"):
+        texts[str(log)] = log.read_text(errors="replace")
+    assert leaks(deployment, texts) == []
+    assert found_driver_tokens(db, json.dumps(texts)) == []
+
+    # alice's job: exactly her tasks, added by her driver, charged to her proposal
+    a_rows = rows(db, a_job)
+    assert sorted(r.key for r in a_rows) == ["run", "run/0001", "run/0002"]
+    with db.read() as conn:
+        added = conn.execute(select(audit).where(audit.c.action == "driver-submit")).all()
+        charged = conn.execute(select(ledger).where(ledger.c.kind == "charge")).all()
+    assert sorted(a.detail["job"] for a in added if a.detail.get("job") in (a_job, b_job)) == [
+        a_job,
+        a_job,
+    ]
+    mine = {r.id for r in a_rows}
+    assert {c.task_id for c in charged if c.job_id == a_job} == mine
+    assert {c.proposal for c in charged if c.task_id in mine} == {"prop-a"}
+    assert {c.proposal for c in charged if c.job_id == b_job} == {"prop-b"}
+    assert alice.result(a_job).result["outputs"]["run"]["uid"] == alice_uid
+    db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["local", "slurm-pilot"])
+def test_controlled_work_shares_no_account_or_pilot_with_open_work(
+    deployment: Deployment, backend: str
+) -> None:
+    """Bob's export-controlled step cannot read what his open step left, runs as another
+    account and, on pilots, in another pilot job."""
+    bob = deployment.stack.client("bob")
+    db = Database(deployment.stack.database_url)
+    open_job = bob.submit(hunter_job("prop-b", backend, {}))
+    assert bob.wait(open_job, timeout=300).state == "COMPLETED"
+    open_report = bob.result(open_job).result["outputs"]["hunt"]
+    open_dir = task_dir(rows(db, open_job)[0].native_id)
+    probe = {"read": [str(open_dir / "work" / "output.json")], "list": [str(open_dir / "work")]}
+    controlled_job = bob.submit(hunter_job("prop-x", backend, probe))
+    status = bob.wait(controlled_job, timeout=300)
+    assert status.state == "COMPLETED", status.message
+    report = bob.result(controlled_job).result["outputs"]["hunt"]
+    assert report["uid"] != open_report["uid"]
+    assert pwd.getpwuid(report["uid"]).pw_name == created_name("bob", "export")
+    assert report["read"] == {} and report["listed"] == {}
+    if backend == "slurm-pilot":
+        assert report["slurm_job"] and open_report["slurm_job"]
+        assert report["slurm_job"] != open_report["slurm_job"]
+        queues = {r.queue for r in rows(db, controlled_job)}
+        assert queues == {"classical.slurm-pilot@export"}
+    db.dispose()
