@@ -100,7 +100,7 @@ class LocalBackend(ClassicalBackend):
             account=account,
             workdir=workdir / WORK,
             task_vars={"QCB_TASK_ID": task_id, "QCB_TASK_DIR": str(workdir / WORK)},
-            configured=self.environment,
+            configured={**self.platform_environment(), **self.environment},
             declared=spec.env,
             secrets=spec.secret_env,
         )
@@ -142,6 +142,11 @@ class LocalBackend(ClassicalBackend):
             if self.options.get("warm_runner"):
                 self._spare = self._start_runner()
         return runner
+
+    def platform_environment(self) -> dict[str, str]:
+        """Variables of where the task runs that it needs (for subclasses: a pilot's
+        allocation)."""
+        return {}
 
     def extra_files(self, spec: ClassicalSpec) -> dict[str, str]:
         """Files to add to a task's directory before its runner starts (for subclasses)."""

@@ -5,7 +5,8 @@
 (secrets included, which so never touch a file). A backend may start it ahead of time and
 write the line later (a warm runner: a task need not wait for Python to start).
 ``python -m backends.local_runner DIR`` (a Slurm batch script) takes the environment it was
-started with, which the broker built.
+started with, which the broker built. ``--step DIR`` is one process of a parallel task's
+``srun`` step inside a pilot (see :func:`_plan`).
 
 The runner forks the task: the child becomes the task's account (``DIR/account.json``, when
 the runner is root), starts from the task's environment in ``DIR/work`` (its own folder,
@@ -35,7 +36,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-from backends.identity import TaskAccount, drop_privileges
+from backends.identity import SAFE_PATH, TaskAccount, drop_privileges
 from backends.taskfiles import ERROR_FILE, WORK, read_tail
 
 SERVICE_ENTRYPOINTS = frozenset({"broker.pilot_job:run"})
@@ -112,15 +113,42 @@ def _call_entrypoint(spec: dict[str, Any]) -> int:
     return 0
 
 
-def _child(
+def _plan(
     workdir: Path,
     spec: dict[str, Any],
     env: dict[str, str],
     account: TaskAccount | None,
     prefix: list[str],
+) -> tuple[list[str] | None, dict[str, str], TaskAccount | None]:
+    """What the child runs (None: it calls the entry point), with what environment, as whom.
+
+    A parallel task inside an allocation of the broker's (a pilot) is the one exception to
+    "the child becomes the account": only an allocation's owner may start steps in it, so
+    ``srun`` runs as the broker, with Slurm's variables only, and on every node the step's
+    process (``--step``) becomes the account and takes the task's environment from
+    ``step.json``, which only root may read.
+    """
+    if spec.get("entrypoint"):
+        return None, env, account
+    if prefix and account is not None:
+        order = {"env": env, "argv": spec["argv"], "account": account.name}
+        fd = os.open(workdir / "step.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(order, handle)
+        slurm = {k: v for k, v in env.items() if k.startswith("SLURM_")}
+        step = [sys.executable, "-I", "-m", "backends.local_runner", "--step", str(workdir)]
+        return [*prefix, *step], {"PATH": SAFE_PATH, "LANG": "C.UTF-8", **slurm}, None
+    return [*prefix, *spec["argv"]], env, account
+
+
+def _child(
+    workdir: Path,
+    spec: dict[str, Any],
+    plan: tuple[list[str] | None, dict[str, str], TaskAccount | None],
     fds: tuple[int, int],
 ) -> NoReturn:
     """The task's process: never returns."""
+    argv, env, account = plan
     code = 127
     try:
         os.setpgid(0, 0)
@@ -137,16 +165,10 @@ def _child(
         _close_other_fds()
         os.environ.clear()
         os.environ.update(env)
-        if spec.get("entrypoint"):
+        if argv is None:
             code = _call_entrypoint(spec)
         else:
-            argv = [*prefix, *spec["argv"]]
-            try:
-                os.execvpe(argv[0], argv, env)
-            except FileNotFoundError:
-                raise FileNotFoundError(
-                    f"{argv[0]}: command not found (PATH={env.get('PATH', '')})"
-                ) from None
+            _exec(argv, env)
     except BaseException as exc:
         message = f"qcbroker: could not start the task: {type(exc).__name__}: {exc}"
         print(message, file=sys.stderr)
@@ -157,6 +179,28 @@ def _child(
             with contextlib.suppress(Exception):
                 stream.flush()
     os._exit(code)
+
+
+def _exec(argv: list[str], env: dict[str, str]) -> NoReturn:
+    try:
+        os.execvpe(argv[0], argv, env)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{argv[0]}: command not found (PATH={env.get('PATH', '')})"
+        ) from None
+
+
+def step(workdir: Path) -> NoReturn:
+    """One process of a parallel task's ``srun`` step in a broker's allocation (see
+    :func:`_plan`): become the account, take the task's environment, run the command."""
+    order = json.loads((workdir / "step.json").read_text())
+    account = TaskAccount.lookup(order["account"])
+    ours = ("SLURM_", "SLURMD_", "PMI_", "PMIX_", "OMPI_")  # its place in the step
+    env = {**order["env"], **{k: v for k, v in os.environ.items() if k.startswith(ours)}}
+    drop_privileges(account)
+    os.umask(0o077)
+    os.chdir(workdir / WORK)
+    _exec(list(order["argv"]), env)
 
 
 def _close_other_fds() -> None:
@@ -209,9 +253,10 @@ def run(workdir: Path, env: dict[str, str]) -> int:
     limit = spec.get("time_limit_s")
     account = _account(workdir, spec)
     with open(workdir / "stdout", "wb") as out, open(workdir / "stderr", "wb") as err:
+        plan = _plan(workdir, spec, env, account, prefix)
         pid = os.fork()
         if pid == 0:
-            _child(workdir, spec, env, account, prefix, (out.fileno(), err.fileno()))
+            _child(workdir, spec, plan, (out.fileno(), err.fileno()))
     with contextlib.suppress(OSError):  # the child did it first, or has already exited
         os.setpgid(pid, pid)
     (workdir / "child").write_text(str(pid))
@@ -239,6 +284,8 @@ def run(workdir: Path, env: dict[str, str]) -> int:
 
 def main(argv: list[str]) -> int:
     """Run the task of ``argv[0]`` (a directory) or of the order on stdin (``--stdin``)."""
+    if argv[0] == "--step":
+        step(Path(argv[1]))
     if argv[0] == "--stdin":
         line = sys.stdin.readline().strip()
         if not line:

@@ -81,6 +81,11 @@ class SlurmPilotBackend(LocalBackend):
             )
         return None
 
+    def platform_environment(self) -> dict[str, str]:
+        """The pilot's allocation (``SLURM_*``: where it is, so that ``srun`` starts a
+        parallel task's steps inside it); nothing else of the pilot's environment."""
+        return {k: v for k, v in os.environ.items() if k.startswith("SLURM_")}
+
     def extra_files(self, spec: ClassicalSpec) -> dict[str, str]:
         """An explicit ``srun`` step for parallel tasks, inside the pilot's allocation."""
         launcher = requests.launcher(spec, explicit=True)

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,6 +66,19 @@ def backend(
     return SlurmPilotBackend(**options, pilot_nodes=2)
 
 
+_ACCOUNT: list[str | None] = [None]
+
+
+@pytest.fixture(autouse=True)
+def _account(task_account: str | None) -> None:
+    _ACCOUNT[0] = task_account
+
+
+def task(**fields: Any) -> ClassicalSpec:
+    """A task as the broker hands it over: with the account it runs as."""
+    return ClassicalSpec(run_as=_ACCOUNT[0], **fields)
+
+
 def wait_final(backend: ClassicalBackend, native_id: str, timeout: float = 30) -> TaskState:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,7 +99,7 @@ def wait_running(backend: ClassicalBackend, native_id: str, timeout: float = 30)
 
 
 def test_command_completes_with_its_output(backend: ClassicalBackend) -> None:
-    spec = ClassicalSpec(argv=["sh", "-c", "echo hello; echo oops >&2"])
+    spec = task(argv=["sh", "-c", "echo hello; echo oops >&2"])
     nid = backend.submit(spec, task_id="t1")
     assert wait_final(backend, nid) is TaskState.COMPLETED
     res = backend.result(nid)
@@ -98,7 +112,7 @@ def test_command_completes_with_its_output(backend: ClassicalBackend) -> None:
 
 
 def test_exit_3_is_failed_with_code_and_stderr(backend: ClassicalBackend) -> None:
-    spec = ClassicalSpec(argv=["sh", "-c", "echo broken >&2; exit 3"])
+    spec = task(argv=["sh", "-c", "echo broken >&2; exit 3"])
     nid = backend.submit(spec, task_id="t2")
     assert wait_final(backend, nid) is TaskState.FAILED
     assert "exited with code 3" in backend.status(nid).message
@@ -108,7 +122,7 @@ def test_exit_3_is_failed_with_code_and_stderr(backend: ClassicalBackend) -> Non
 
 
 def test_time_limit_ends_in_timeout_not_failed(backend: ClassicalBackend) -> None:
-    nid = backend.submit(ClassicalSpec(argv=["sleep", "60"], time_limit_s=2), task_id="t3")
+    nid = backend.submit(task(argv=["sleep", "60"], time_limit_s=2), task_id="t3")
     assert wait_final(backend, nid, timeout=30) is TaskState.TIMEOUT
     assert "time limit" in backend.status(nid).message
 
@@ -117,7 +131,7 @@ def test_cancel_stops_the_work_and_is_idempotent(
     backend: ClassicalBackend, slurm_cluster: SlurmCluster
 ) -> None:
     marker = f"qcb-cancel-{time.time_ns()}"
-    nid = backend.submit(ClassicalSpec(name=marker, argv=["sleep", "60"]), task_id="t4")
+    nid = backend.submit(task(name=marker, argv=["sleep", "60"]), task_id="t4")
     wait_running(backend, nid)
     backend.cancel(nid)
     assert backend.status(nid).state is TaskState.CANCELLED
@@ -142,13 +156,13 @@ def _sleepers(native_id: str) -> list[int]:
             cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if cmd[:2] == [b"sleep", b"60"] and cwd == str(workdir):
+        if cmd[:2] == [b"sleep", b"60"] and cwd in (str(workdir), str(workdir / "work")):
             found.append(int(pid))
     return found
 
 
 def test_entrypoint_output_is_returned(backend: ClassicalBackend) -> None:
-    spec = ClassicalSpec(
+    spec = task(
         entrypoint="broker.algorithms.reference:ground_energy",
         payload={"hamiltonian": {"terms": [{"pauli": "Z", "coeff": 2.0}]}},
     )
@@ -158,14 +172,14 @@ def test_entrypoint_output_is_returned(backend: ClassicalBackend) -> None:
 
 
 def test_entrypoint_exception_fails_with_traceback_in_stderr(backend: ClassicalBackend) -> None:
-    spec = ClassicalSpec(entrypoint="broker.algorithms.reference:ground_energy", payload={})
+    spec = task(entrypoint="broker.algorithms.reference:ground_energy", payload={})
     nid = backend.submit(spec, task_id="t6")
     assert wait_final(backend, nid) is TaskState.FAILED
     assert "KeyError" in backend.result(nid).stderr
 
 
 def test_a_new_backend_instance_re_attaches(backend: ClassicalBackend) -> None:
-    spec = ClassicalSpec(argv=["sh", "-c", "sleep 1; echo done"])
+    spec = task(argv=["sh", "-c", "sleep 1; echo done"])
     nid = backend.submit(spec, task_id="t7")
     second = type(backend)(**backend.options)  # a restarted worker
     assert second.status(nid).state in (TaskState.QUEUED, TaskState.RUNNING)
@@ -184,7 +198,7 @@ def test_hostile_values_reach_the_program_intact(backend: ClassicalBackend, tmp_
     canary.write_text("still here")
     hostile = ['it\'s "quoted"', "two words", "new\nline", f"; rm -rf {canary}", "$(touch x)"]
     program = "import sys, os, json; print(json.dumps([sys.argv[1:], os.environ['QCB_ARG']]))"
-    spec = ClassicalSpec(
+    spec = task(
         name="\n".join(hostile),
         argv=["python3", "-c", program, *hostile],
         env={"QCB_ARG": hostile[3]},
@@ -197,7 +211,7 @@ def test_hostile_values_reach_the_program_intact(backend: ClassicalBackend, tmp_
 
 
 def test_a_two_node_task_runs_on_two_nodes_or_is_refused(backend: ClassicalBackend) -> None:
-    spec = ClassicalSpec(argv=["sh", "-c", "echo ${SLURMD_NODENAME:-$(hostname)}"], nodes=2)
+    spec = task(argv=["sh", "-c", "echo ${SLURMD_NODENAME:-$(hostname)}"], nodes=2)
     refusal = backend.refusal(spec)
     if refusal is not None:  # one-node backends say so, before and at submission
         assert "2" in refusal
@@ -212,7 +226,7 @@ def test_a_two_node_task_runs_on_two_nodes_or_is_refused(backend: ClassicalBacke
 
 
 def test_too_large_a_task_is_refused_naming_the_limit(backend: ClassicalBackend) -> None:
-    spec = ClassicalSpec(argv=["true"], nodes=64)
+    spec = task(argv=["true"], nodes=64)
     refusal = backend.refusal(spec)
     assert refusal is not None and "64" in refusal
     with pytest.raises(BackendError, match="64"):

@@ -41,8 +41,10 @@ def _pilot_jobs(cluster: SlurmCluster, prefix: str) -> dict[str, str]:
 
 
 def _pilot_stdout(pilots_dir: Path, job_id: str) -> str:
+    """What an ended pilot printed (its runner records the Slurm job it ran in)."""
     for workdir in pilots_dir.iterdir():
-        if (workdir / "job_id").read_text() == job_id:
+        record = json.loads((workdir / "state.json").read_text())
+        if record.get("slurm_job_id") == job_id:
             return (workdir / "stdout").read_text()
     raise AssertionError(f"no directory for pilot {job_id}")
 
@@ -93,7 +95,7 @@ def test_a_pilot_drains_before_its_wall_time(
     monkeypatch.setenv("QCB_BACKENDS_FILE", str(backends))
     monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.run / "slurm.conf"))
     manager = PilotManager(Broker(Settings()), "slurm-pilot")
-    native = manager.submit(core=True)
+    native = manager.submit(manager.open_queue, core=True)
     job_id = native.partition("@")[0]
     deadline = time.monotonic() + 40
     while slurm_cluster.job_state(job_id) in ("PENDING", "RUNNING", "COMPLETING"):
