@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -38,10 +39,13 @@ def prepare_root(root: Path, account: TaskAccount | None) -> None:
             f"cannot make the task folder {root}: {exc}",
             hint="check the backend's workdir option",
         ) from exc
+    info = root.stat()
+    if info.st_uid == os.geteuid():  # never listable by others; passable when tasks need it
+        mode = stat.S_IMODE(info.st_mode) & ~0o066 | (0o711 if account else 0)
+        if mode != stat.S_IMODE(info.st_mode):
+            root.chmod(mode)
     if account is None:
         return
-    if root.stat().st_uid == os.geteuid():
-        root.chmod(0o711)
     blocked = unreachable(root)
     if blocked is not None:
         raise BackendError(

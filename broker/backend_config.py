@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from broker.config import Settings
+from broker.config import Settings, ensure_home
 from broker.errors import BrokerError
 
 CAPACITY_KEY = "capacity"
@@ -73,6 +73,7 @@ def options(settings: Settings, name: str) -> dict[str, Any]:
     """Constructor options of a backend: its entry, with defaults for ``local``."""
     out: dict[str, Any] = {}
     if name == "local":
+        ensure_home(settings)
         out["workdir"] = str(settings.task_dir)
     out.update(_entry(settings, name))
     out.pop(CAPACITY_KEY, None)

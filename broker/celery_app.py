@@ -20,7 +20,7 @@ from celery.signals import worker_init, worker_process_init, worker_shutdown
 from sqlalchemy import delete
 
 from broker import heartbeat
-from broker.config import Settings
+from broker.config import Settings, private_files
 from broker.execution import Executor
 from broker.orchestrator import Broker
 from broker.scheduler import Scheduler
@@ -120,6 +120,7 @@ def _execute(task_id: str) -> None:
 
 @worker_init.connect
 def _on_ready(**_: Any) -> None:
+    private_files()
     state = worker_state()
     state.register()
     state.heart = heartbeat.start(state.worker_id)  # a process: see broker.heartbeat

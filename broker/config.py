@@ -136,3 +136,25 @@ class Settings(BaseSettings):
     def task_dir(self) -> Path:
         """Working directories of local classical tasks."""
         return self.home / "tasks"
+
+
+PRIVATE_UMASK = 0o077
+"""The broker's processes make every file and folder theirs alone (logs, the SQLite store,
+the queue, runtime files); task folders are opened explicitly, as far as tasks need."""
+
+
+def private_files() -> None:
+    """Set this process's umask so that what it creates is readable by its account only."""
+    os.umask(PRIVATE_UMASK)
+
+
+def ensure_home(settings: Settings) -> Path:
+    """The broker's home folder, made if missing. When it is the broker's own, other accounts
+    may pass through it (mode 0711, no listing) to their task directories in ``tasks/``;
+    everything else in it is private."""
+    home = settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    info = home.stat()
+    if info.st_uid == os.geteuid() and info.st_mode & 0o777 != 0o711:
+        home.chmod(0o711)
+    return home

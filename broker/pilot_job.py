@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from backends.states import TaskState
-from broker.config import Settings
+from broker.config import Settings, private_files
 from broker.store.db import Database
 from broker.store.schema import tasks
 
@@ -69,6 +69,7 @@ def open_work(db: Database, backend: str) -> dict[str, int]:
 
 def run(raw: dict[str, Any]) -> dict[str, Any]:
     """Host a worker until the drain point, idleness, or a stop signal; say why it ended."""
+    private_files()
     payload = PilotPayload.model_validate(raw)
     started = time.monotonic()
     db = Database(Settings().store_url)

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from backends import registry
 from backends.base import ClassicalBackend
-from broker.config import Settings
+from broker.config import Settings, private_files
 from broker.errors import RuntimeUnavailable
 
 log = logging.getLogger("qcb.runtime")
@@ -218,6 +218,7 @@ def _nudge_self() -> None:
 
 def main() -> int:
     """Entry point of the runtime process."""
+    private_files()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     for name in ("qcb", "broker"):  # ours at INFO; libraries (qiskit's passes) stay quiet
         logging.getLogger(name).setLevel(logging.INFO)

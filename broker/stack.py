@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from broker.config import Settings
+from broker.config import Settings, ensure_home
 
 SERVICES_RUN = Path(os.environ.get("QCB_SERVICES_RUN", "/tmp/qcb-services"))
 """Where ``docker/services/start.sh`` keeps its PostgreSQL, Redis and their passwords."""
@@ -55,12 +55,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def new_password() -> str:
+    """A fresh password, recognizable as one (``qcbsecret-`` and 32 hex digits), so that a
+    test can search whatever a hostile task obtained for any such string."""
+    return f"qcbsecret-{secrets.token_hex(16)}"
+
+
 def create_database(admin_url: str | None = None) -> str:
     """Create an empty PostgreSQL database owned by a new role of the same name with a
     password of its own; return its URL (the deployment knows nothing of the admin's)."""
     admin_url = admin_url or pg_admin_url()
     name = f"qcb_{uuid.uuid4().hex[:12]}"
-    password = secrets.token_urlsafe(24)  # letters, digits, - and _: safe in the SQL below
+    password = new_password()  # letters, digits and -: safe in the SQL below
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'"))
@@ -91,7 +97,7 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed: run docker/services/start.sh")
         self.port = free_port()
         self.workdir = workdir
-        self.password = secrets.token_urlsafe(24)
+        self.password = new_password()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -196,7 +202,7 @@ class LocalStack:
     def start(self, name: str) -> None:
         """Start one process: ``api``, ``scheduler`` or ``workerN``."""
         logs = self.workdir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        logs.mkdir(parents=True, exist_ok=True, mode=0o700)
         log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
         self.processes[name] = subprocess.Popen(
             self._argv(name), env=self.env, stdout=log, stderr=log, start_new_session=True
@@ -244,6 +250,7 @@ class LocalStack:
         return RemoteClient(url=self.url, token=self.token(user, role))
 
     def __enter__(self) -> LocalStack:
+        ensure_home(self.settings)  # the task folder inside it: other accounts pass through
         self.redis.start()
         from broker.store.db import Database
 

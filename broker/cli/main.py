@@ -17,6 +17,7 @@ from broker.cli.policy_admin import COMMANDS as POLICY_ADMIN
 from broker.cli.policy_cmds import policy
 from broker.cli.render import JobProgress, jobs_table, summary
 from broker.cli.service_cmds import COMMANDS as SERVICE
+from broker.config import private_files
 from broker.errors import BrokerError
 from broker.jobfile import load_job
 
@@ -195,4 +196,5 @@ for _command in SERVICE:
 
 def main() -> None:
     """Console-script entry point."""
+    private_files()
     cli()

@@ -39,7 +39,8 @@ need_root "the services' own accounts"
 
 umask 077
 mkdir -p "$RUN" && chmod 711 "$RUN"
-secret() { [ -s "$RUN/$1" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$RUN/$1"; cat "$RUN/$1"; }
+# "qcbsecret-" marks a password of ours wherever it turns up (the isolation tests look for it)
+secret() { [ -s "$RUN/$1" ] || echo "qcbsecret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$RUN/$1"; cat "$RUN/$1"; }
 ADMIN_PW=$(secret pg-admin.password)
 APP_PW=$(secret pg-qcb.password)
 REDIS_PW=$(secret redis.password)

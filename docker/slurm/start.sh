@@ -16,10 +16,10 @@ NODE_PORT0="${QCB_SLURMD_PORT0:-17001}"
 PATH="$PATH:/usr/sbin:/sbin"
 
 "$HERE/install.sh"
-mkdir -p "$RUN"/{pids,log,spool,state,jobs} && chmod 755 "$RUN"
+mkdir -p "$RUN"/{pids,log,spool,state,jobs,pilots} && chmod 755 "$RUN"
 # Task directories: the broker's; accounts may pass through to their own, never list them.
 chmod 711 "$RUN/jobs"
-chmod 700 "$RUN/state"  # slurmctld keeps each job's environment there
+chmod 700 "$RUN/state" "$RUN/pilots"  # jobs' environments; the broker's own pilot jobs
 export SLURM_CONF="$RUN/slurm.conf"
 
 alive() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from broker.stack import LocalStack, pg_admin_url
-from tests.conftest import SlurmCluster, private_yaml
+from tests.conftest import SlurmCluster, private_yaml, reachable
 
 HERE = Path(__file__).resolve().parent
 PROGRAMS = HERE / "programs"
@@ -41,7 +41,7 @@ def deployment(
     """API, scheduler and two workers on a password-protected PostgreSQL and Redis, with
     every classical backend, as root (so tasks run as the users' own accounts)."""
     assert os.geteuid() == 0, "the hostile-tenant tests need a broker run as root (make test)"
-    workdir = tmp_path_factory.mktemp("hostile")
+    workdir = reachable(tmp_path_factory.mktemp("hostile"))
     options: dict[str, Any] = {name: dict(entry) for name, entry in slurm_cluster.options.items()}
     ionq_key = f"planted-ionq-key-{uuid.uuid4().hex}"
     options["ionq"] = {"url": "http://127.0.0.1:9", "api_key": ionq_key}

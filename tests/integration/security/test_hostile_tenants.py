@@ -13,8 +13,10 @@ own tasks and charges.
 from __future__ import annotations
 
 import json
+import os
 import pwd
 import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from broker.store.schema import tokens as tokens_table
 from broker.tokens import digest
 from tests.conftest import SLURM_RUN
 from tests.integration.security.conftest import PROGRAMS, Deployment
+from tests.integration.service.conftest import logs
 
 pytestmark = pytest.mark.integration
 
@@ -130,6 +133,14 @@ def hunt_payload(deployment: Deployment, victim_job: str, victim_dir: Path) -> d
     }
 
 
+def slurm_user(job_id: str) -> int:
+    """The uid that Slurm ran a job as (``squeue --json`` keeps ended jobs an hour here)."""
+    env = {**os.environ, "SLURM_CONF": str(SLURM_RUN / "slurm.conf")}
+    out = subprocess.run(["squeue", "--json"], env=env, capture_output=True, text=True, check=True)
+    record = next(j for j in json.loads(out.stdout)["jobs"] if str(j["job_id"]) == job_id)
+    return int(record["user_id"])
+
+
 def leaks(deployment: Deployment, texts: dict[str, str]) -> list[str]:
     """Every planted secret found in any of ``texts`` (where: which secret)."""
     return [
@@ -173,6 +184,8 @@ def test_a_hostile_tenant_gets_nothing_of_the_broker_or_of_others(
 
     def driver_running() -> Any:
         found = {r.key: r for r in rows(db, a_job)}
+        state = alice.status(a_job)
+        assert not TaskState(state.state).final, f"{state.state}: {state.message}{logs(stack)}"
         first = found.get("run/0001")
         if first is not None and first.state == TaskState.COMPLETED:
             return found["run"]
@@ -198,11 +211,14 @@ def test_a_hostile_tenant_gets_nothing_of_the_broker_or_of_others(
     assert {k for k in report["env"] if k.startswith("QCB_")} <= TASK_VARIABLES
     if backend in ("local", "slurm-pilot"):  # a pilot's tasks also see its allocation
         assert {k for k in report["env"] if not k.startswith("SLURM_")} <= TASK_VARIABLES
+    if backend in ("slurm", "slurmrest"):  # Slurm's own record names the real user
+        hunt_row = next(r for r in rows(db, b_job) if r.key == "hunt")
+        assert slurm_user(hunt_row.native_id.partition("@")[0]) == bob_uid
     # what it could reach
     assert report["read"] == {}, f"read: {sorted(report['read'])}"
     assert report["listed"] == {}, f"listed: {sorted(report['listed'])}"
     assert report["foreign_environ"] == []
-    assert report["suspicious_files"] == []
+    assert set(report["found"]) & set(deployment.secrets.values()) == set()
     assert report["postgres"] == []
     assert report["redis"] and all(a.startswith("-NOAUTH") for a in report["redis"])
     assert report["api"] == []

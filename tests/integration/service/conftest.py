@@ -14,7 +14,7 @@ from sqlalchemy import select
 from broker.stack import LocalStack
 from broker.store.db import Database
 from broker.store.schema import ledger, tasks
-from tests.conftest import ROOT, SlurmCluster, private_yaml
+from tests.conftest import ROOT, SlurmCluster, private_yaml, reachable
 from tests.integration.providers.ionq_standin import IonQStandIn
 
 FAST_RECOVERY = {"lease_seconds": 3.0, "redispatch_seconds": 3.0}
@@ -33,7 +33,7 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory, slurm_cluster: SlurmCluster, ionq: IonQStandIn
 ) -> Iterator[LocalStack]:
     """API, scheduler and two workers on Redis and PostgreSQL, reaching Slurm and IonQ."""
-    workdir = tmp_path_factory.mktemp("stack")
+    workdir = reachable(tmp_path_factory.mktemp("stack"))
     options: dict[str, Any] = dict(slurm_cluster.options)
     options["ionq"] = {"url": ionq.url, "api_key": ionq.api_key, "poll_seconds": 0.1}
     backends = private_yaml(workdir / "backends.yaml", options)

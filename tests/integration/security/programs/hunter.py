@@ -15,6 +15,10 @@ import socket
 from typing import Any
 
 TOKEN = re.compile(r"qcb_[A-Za-z0-9_\-]{20,}")
+SECRET_LIKE = re.compile(
+    r"qcbsecret-[0-9a-f]{32}|planted-[a-z-]+-[0-9a-f]{32}|qcb_[A-Za-z0-9_\-]{20,}"
+    r"|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"
+)
 URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")
 REQUIREPASS = re.compile(r"requirepass\s+(\S+)")
 SKIP_DIRS = {".venv", ".git", "site-packages", "node_modules", "__pycache__", ".mypy_cache"}
@@ -160,7 +164,9 @@ def hunt(payload: dict[str, Any]) -> dict[str, Any]:
     texts += _scan(payload.get("scan", []), report)
     texts += _proc(report)
     candidates = _candidates(texts)
-    report["candidates"] = len(candidates)
+    report["candidates"] = candidates
+    found = {m for text in texts for m in SECRET_LIKE.findall(text)}
+    report["found"] = sorted(found)[:500]
     if payload.get("postgres_port"):
         users = ["postgres", "qcb_admin", "qcb", "root", *payload.get("postgres_users", [])]
         report["postgres"] = _try_postgres(payload["postgres_port"], users, [None, *candidates])
