@@ -25,6 +25,7 @@ sees the task's own success or failure.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import pwd
@@ -36,6 +37,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
+from backends.errors import BackendError
 from backends.identity import SAFE_PATH, TaskAccount, drop_privileges
 from backends.taskfiles import ERROR_FILE, WORK, read_tail
 
@@ -53,14 +55,19 @@ def failed_message(record: dict[str, Any]) -> str:
 
 
 def _write_state(
-    workdir: Path, state: str, exit_code: int | None, started: float, env: dict[str, str]
+    workdir: Path,
+    state: str,
+    exit_code: int | None,
+    started: float,
+    env: dict[str, str],
+    error: str = "",
 ) -> None:
     record: dict[str, Any] = {
         "state": state,
         "exit_code": exit_code,
         "elapsed_s": time.time() - started,
     }
-    error = read_tail(workdir / WORK / ERROR_FILE, 500).strip()
+    error = error or read_tail(workdir / WORK / ERROR_FILE, 500).strip()
     if error:
         record["error"] = error
     # Under Slurm, where it ran (a fallback for when Slurm has forgotten the job).
@@ -100,8 +107,6 @@ def _call_entrypoint(spec: dict[str, Any]) -> int:
     extra = os.environ.get("PYTHONPATH", "")
     sys.path[:0] = [p for p in extra.split(os.pathsep) if p and p not in sys.path]
     try:
-        import importlib
-
         func = getattr(importlib.import_module(module_name), func_name)
         output = func(spec.get("payload"))
         Path("output.json").write_text(json.dumps(output))
@@ -251,7 +256,11 @@ def run(workdir: Path, env: dict[str, str]) -> int:
     launcher_file = workdir / "launcher.json"
     prefix = json.loads(launcher_file.read_text()) if launcher_file.exists() else []
     limit = spec.get("time_limit_s")
-    account = _account(workdir, spec)
+    try:
+        account = _account(workdir, spec)
+    except (OSError, KeyError, ValueError, BackendError) as exc:
+        _write_state(workdir, "FAILED", 126, started, env, error=f"not started: {exc}"[:500])
+        return 126
     with open(workdir / "stdout", "wb") as out, open(workdir / "stderr", "wb") as err:
         plan = _plan(workdir, spec, env, account, prefix)
         pid = os.fork()

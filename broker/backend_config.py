@@ -56,9 +56,23 @@ def secret_keys(configured: dict[Any, Any]) -> list[str]:
     return found
 
 
+def secret_files(configured: dict[Any, Any]) -> list[tuple[str, Path]]:
+    """The options that name a file of credentials (``token_file``, ``jwt_key``...)."""
+    found: list[tuple[str, Path]] = []
+    for backend, entry in configured.items():
+        if isinstance(entry, dict):
+            for key, value in entry.items():
+                name = str(key)
+                named = (name.endswith("_file") and _SECRET.search(name)) or name == "jwt_key"
+                if named and isinstance(value, str) and value:
+                    found.append((f"{backend}.{name}", Path(value)))
+    return found
+
+
 def refuse_shared_secrets(path: Path, configured: dict[Any, Any]) -> None:
-    """``BrokerError`` when a backends file that holds credentials may be read by accounts
-    other than the broker's (classical tasks run as such accounts)."""
+    """``BrokerError`` when a backends file that holds credentials, or a file of credentials
+    it names, may be read by accounts other than the broker's (classical tasks run as such
+    accounts)."""
     mode = path.stat().st_mode
     keys = secret_keys(configured)
     if keys and mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -67,6 +81,17 @@ def refuse_shared_secrets(path: Path, configured: dict[Any, Any]) -> None:
             f"accounts may read it (mode {stat.S_IMODE(mode):o})",
             hint=f"chmod 600 {path}: only the broker's account may read credentials",
         )
+    for key, named in secret_files(configured):
+        try:
+            bits = stat.S_IMODE(named.stat().st_mode)
+        except OSError:
+            continue  # the backend says so when it needs the file
+        if bits & 0o077:
+            raise BrokerError(
+                f"{key} in {path} names {named}, a file of credentials other accounts may "
+                f"read (mode {bits:o})",
+                hint=f"chmod 600 {named}",
+            )
 
 
 def options(settings: Settings, name: str) -> dict[str, Any]:

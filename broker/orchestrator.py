@@ -299,7 +299,7 @@ class Broker:
         (its tasks then go to pilots of that domain only); None otherwise."""
         if not registry.is_hosted(backend):
             return None
-        policy = self.policy.policy
+        policy = self.policy_source.known().policy  # in the caller's write transaction
         proposal = policy.proposal(spec.proposal)
         if proposal is None:
             return None

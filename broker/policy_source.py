@@ -54,6 +54,14 @@ class PolicySource:
         self._checked = time.monotonic()
         return self._current[1]
 
+    def known(self) -> LoadedPolicy:
+        """The revision this process last saw in force, without looking again (for code
+        inside a write transaction, where looking may record a new revision and wait for
+        the lock that transaction holds); :meth:`current` when it has seen none."""
+        if self._current is not None:
+            return self._current[1]
+        return self.current()
+
     def _parse(self, rev: revisions.Revision) -> LoadedPolicy:
         if rev.id not in self._loaded:
             self._loaded[rev.id] = parse_policy(rev.text, f"revision {rev.id} ({rev.source})")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -139,3 +141,23 @@ def test_a_command_that_does_not_exist_says_so(
     assert status.state is TaskState.FAILED
     assert "no-such-command-qcb" in status.message and "127" in status.message
     assert os.path.isdir(Path(native) / WORK)
+
+
+def test_the_runner_itself_refuses_to_run_a_task_as_root(tmp_path: Path) -> None:
+    """The last line of defence: a root runner given a task that names no account (a
+    directory made by hand, not by a backend) records a refusal and runs nothing."""
+    if os.geteuid() != 0:
+        pytest.fail("the isolation tests run as root (make test does)")
+    workdir = tmp_path / "t-root"
+    (workdir / WORK).mkdir(parents=True)
+    marker = tmp_path / "ran"
+    spec = ClassicalSpec(argv=["touch", str(marker)])
+    (workdir / "spec.json").write_text(spec.model_dump_json())
+    proc = subprocess.run(
+        [sys.executable, "-I", "-m", "backends.local_runner", str(workdir)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 126, proc.stderr
+    record = json.loads((workdir / "state.json").read_text())
+    assert record["state"] == "FAILED" and "refusing to run a task as root" in record["error"]
+    assert not marker.exists()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from broker.accounts import Accounts, created_name, mode_of
 from broker.errors import BrokerError
+from tests.conftest import ROOT
 
 
 def test_open_and_controlled_work_get_different_accounts() -> None:
@@ -84,3 +87,16 @@ def test_create_makes_an_unprivileged_account_without_a_login() -> None:
     entry = pwd.getpwnam(name)
     assert entry.pw_uid != 0 and entry.pw_shell.endswith("nologin")
     assert Accounts("create").account("qcb-unit-test-user", None) == name  # idempotent
+
+
+def test_the_readmes_mapping_file_means_what_it_says(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "controlled:" in b)
+    path = tmp_path / "accounts.yaml"
+    path.write_text(textwrap.dedent(block))
+    accounts = Accounts(str(path))
+    assert accounts.account("asmith", None) == "alice"
+    assert accounts.account("asmith", "export") == "alice-ec"
+    assert accounts.account("carol", None) == "carol"
+    with pytest.raises(BrokerError, match="controlled domain"):
+        accounts.account("carol", "export")
