@@ -13,11 +13,10 @@ import subprocess
 import time
 from typing import Any
 
-from backends.base import ClassicalSpec
 from backends.errors import BackendError
 from backends.identity import TaskAccount
 from backends.slurm import requests
-from backends.slurm.common import SlurmBackendBase, cluster_env
+from backends.slurm.common import PreparedJob, SlurmBackendBase, cluster_env
 from backends.slurm.records import Partition, SlurmJob, parse_job, parse_scontrol_partition
 
 # Phrases in Slurm's errors that mean "the controller is not reachable now": worth a retry.
@@ -85,28 +84,20 @@ class SlurmBackend(SlurmBackendBase):
             raise BackendError(f"{argv[0]} failed: {err}", transient=transient)
         return proc.stdout
 
-    def _submit_job(
-        self,
-        spec: ClassicalSpec,
-        workdir: str,
-        *,
-        env: dict[str, str],
-        account: TaskAccount | None,
-        time_cap_s: int | None,
-    ) -> str:
+    def _submit_job(self, job: PreparedJob) -> str:
         """``sbatch`` run as the task's account, from the task's environment alone, which
         ``--export`` names variable by variable: nothing of the broker's reaches the job, and
         no value (a driver's token) appears on a command line that others could read."""
         argv = requests.sbatch_argv(
-            spec,
-            workdir,
-            comment=self.comment(spec, workdir),
-            account=self.account(spec),
-            time_cap_s=time_cap_s,
-            export=sorted(env),
+            job.spec,
+            job.workdir,
+            comment=self.comment(job.spec, job.workdir),
+            account=self.account(job.spec),
+            time_cap_s=job.time_cap_s,
+            export=sorted(job.env),
         )
-        tool_env = {**env, **{k: v for k, v in self._env.items() if k == "SLURM_CONF"}}
-        return self.run_tool(argv, env=tool_env, account=account).strip().split(";")[0]
+        tool_env = {**job.env, **{k: v for k, v in self._env.items() if k == "SLURM_CONF"}}
+        return self.run_tool(argv, env=tool_env, account=job.account).strip().split(";")[0]
 
     def jobs(self) -> dict[str, SlurmJob]:
         """Every job the controller knows, by id (cached for ``cache_seconds``)."""

@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,18 @@ from backends.taskdir import make_task_dir
 from backends.taskfiles import WORK, collect_output, read_tail, runner_record
 
 DEFAULT_WORKDIR = "/tmp/qcb-slurm/jobs"
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """A task ready for Slurm: its spec, its directory (written), its whole environment,
+    the account that submits it (None: the broker) and the partition's time cap."""
+
+    spec: ClassicalSpec
+    workdir: str
+    env: dict[str, str]
+    account: TaskAccount | None
+    time_cap_s: int | None
 
 
 class SlurmBackendBase(ClassicalBackend):
@@ -70,17 +83,9 @@ class SlurmBackendBase(ClassicalBackend):
     # --- what a subclass provides ------------------------------------------------------
 
     @abstractmethod
-    def _submit_job(
-        self,
-        spec: ClassicalSpec,
-        workdir: str,
-        *,
-        env: dict[str, str],
-        account: TaskAccount | None,
-        time_cap_s: int | None,
-    ) -> str:
-        """Submit the batch script in ``workdir`` as ``account`` (None: as the broker) with
-        exactly the environment ``env``; return the Slurm job id."""
+    def _submit_job(self, job: PreparedJob) -> str:
+        """Submit ``job``'s batch script as its account (None: as the broker) with exactly
+        its environment; return the Slurm job id."""
 
     @abstractmethod
     def _job(self, job_id: str) -> SlurmJob | None:
@@ -191,13 +196,8 @@ class SlurmBackendBase(ClassicalBackend):
         account: TaskAccount | None,
     ) -> str:
         part = requests.partition_for(spec, self.partitions())
-        job_id = self._submit_job(
-            spec,
-            str(workdir),
-            env=env,
-            account=account,
-            time_cap_s=part.max_time_s if part else None,
-        )
+        cap = part.max_time_s if part else None
+        job_id = self._submit_job(PreparedJob(spec, str(workdir), env, account, cap))
         return f"{job_id}@{workdir}"
 
     def comment(self, spec: ClassicalSpec, workdir: str) -> str:

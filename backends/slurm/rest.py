@@ -22,11 +22,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from backends.base import ClassicalSpec
 from backends.errors import BackendError
-from backends.identity import TaskAccount
 from backends.slurm import requests
-from backends.slurm.common import SlurmBackendBase
+from backends.slurm.common import PreparedJob, SlurmBackendBase
 from backends.slurm.records import Partition, SlurmJob, parse_job, parse_partition
 
 
@@ -132,29 +130,21 @@ class SlurmRestBackend(SlurmBackendBase):
             raise BackendError(f"slurmrestd: {words}", transient=_transient(errors))
         return data
 
-    def _submit_job(
-        self,
-        spec: ClassicalSpec,
-        workdir: str,
-        *,
-        env: dict[str, str],
-        account: TaskAccount | None,
-        time_cap_s: int | None,
-    ) -> str:
+    def _submit_job(self, job: PreparedJob) -> str:
         """``POST /job/submit`` with the task's environment as the job's whole environment,
         as the task's account when the options hold the cluster's ``jwt_key`` (else as the
         broker's user: a root runner then drops to the directory's owner)."""
-        job = requests.rest_job(
-            spec,
-            workdir,
-            comment=self.comment(spec, workdir),
-            account=self.account(spec),
-            environment=env,
-            time_cap_s=time_cap_s,
+        body = requests.rest_job(
+            job.spec,
+            job.workdir,
+            comment=self.comment(job.spec, job.workdir),
+            account=self.account(job.spec),
+            environment=job.env,
+            time_cap_s=job.time_cap_s,
         )
-        script = requests.batch_script(self.python, workdir)
-        as_user = account.name if account is not None and self.options.get("jwt_key") else None
-        data = self.call("POST", "/job/submit", {"script": script, "job": job}, as_user=as_user)
+        script = requests.batch_script(self.python, job.workdir)
+        as_user = job.account.name if job.account and self.options.get("jwt_key") else None
+        data = self.call("POST", "/job/submit", {"script": script, "job": body}, as_user=as_user)
         return str(data["job_id"])
 
     def _job(self, job_id: str) -> SlurmJob | None:

@@ -12,26 +12,22 @@ from typing import Any
 
 from broker.driver_sdk import Driver
 
-BELL = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit[2] q;
-bit[2] c;
-h q[0];
-cx q[0], q[1];
-c = measure q;
-"""
+COIN = "\n".join(
+    ["OPENQASM 3.0;", 'include "stdgates.inc";', "qubit[1] q;", "bit[1] c;", "h q[0];",
+     "c[0] = measure q[0];", ""]
+)  # fmt: skip
 
 
 def run(payload: dict[str, Any]) -> dict[str, Any]:
     """Two tasks, with a wait for ``payload['release']`` between them."""
     driver = Driver.from_env()
-    first = driver.run(BELL, shots=100)
+    first = driver.run(COIN, shots=100)
     deadline = time.monotonic() + float(payload.get("timeout_s", 300))
     while not os.path.exists(payload["release"]):
         if time.monotonic() > deadline:
             raise TimeoutError("never released")
         time.sleep(0.05)
-    second = driver.run(BELL, shots=100)
+    second = driver.run(COIN, shots=100)
     return {
         "tasks": 2,
         "counts": [first.items[0].counts, second.items[0].counts],
