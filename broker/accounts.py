@@ -42,6 +42,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from broker.errors import BrokerError
+from policies.schema import Policy
 
 UNIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,27}$")
 """User names kept as they are in ``qcb-USER`` (the rest are hashed)."""
@@ -58,6 +59,19 @@ class AccountMap(BaseModel):
     default: Literal["same-name", "create", "refuse"] = "refuse"
     users: dict[str, str] = Field(default_factory=dict)
     controlled: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+def controlled_domain(policy: Policy, proposal_id: str) -> str | None:
+    """The controlled security domain of a proposal's work; None for open work.
+    ``BrokerError`` for a proposal the policy in force does not have."""
+    proposal = policy.proposal(proposal_id)
+    if proposal is None:
+        raise BrokerError(
+            f"proposal {proposal_id!r} is not in the policy in force: no account to run its "
+            "tasks as"
+        )
+    domain = policy.security_domains.get(proposal.security_domain)
+    return proposal.security_domain if domain is None or domain.controlled else None
 
 
 def created_name(user: str, domain: str | None) -> str:

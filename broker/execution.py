@@ -32,6 +32,8 @@ from backends.base import (
 from backends.errors import BackendError, BackendNotFound, NativeJobLost
 from backends.states import TaskState
 from broker import driver
+from broker.accounts import Accounts, controlled_domain
+from broker.errors import BrokerError
 from broker.orchestrator import Broker
 from broker.store import ledger
 from broker.store.db import utcnow
@@ -56,6 +58,7 @@ class Executor:
         self.worker_id = worker_id
         self.release = release
         self._endpoint: DriverEndpoint | None = None
+        self._accounts: Accounts | None = None
         self._endpoint_lock = threading.Lock()
 
     def backend(self, name: str, kind: str) -> QuantumBackend | ClassicalBackend:
@@ -174,13 +177,29 @@ class Executor:
     def _classical(self, row: Any, spec: ClassicalSpec) -> ClassicalSpec:
         """The spec as its backend gets it: the Unix account it runs as and, for a driver,
         the way back to the broker, with its token as a secret (never in the store)."""
-        update: dict[str, Any] = {"run_as": self.broker.task_account(row.job_id)}
+        update: dict[str, Any] = {"run_as": self.task_account(row.job_id)}
         if driver.is_driver(spec.env):
             env, secrets = driver.environment(
                 self.broker, row, spec.time_limit_s, self.driver_url()
             )
             update.update(env={**spec.env, **env}, secret_env=secrets)
         return spec.model_copy(update=update)
+
+    def task_account(self, job_id: str) -> str | None:
+        """The Unix account that the classical tasks of ``job_id`` run as: its user's, for
+        its proposal's security domain (controlled work never shares open work's account);
+        None to run them as the broker itself (a broker run by an ordinary user)."""
+        with self.broker.db.read() as conn:
+            job = conn.execute(
+                select(jobs.c.user, jobs.c.proposal).where(jobs.c.id == job_id)
+            ).one()
+        try:
+            if self._accounts is None:
+                self._accounts = Accounts(self.broker.settings.task_accounts)
+            domain = controlled_domain(self.broker.policy.policy, job.proposal)
+            return self._accounts.account(job.user, domain)
+        except BrokerError as exc:
+            raise BackendError(exc.message, hint=exc.hint) from None
 
     def driver_url(self) -> str:
         """Where driver programs reach the broker: the configured API, else an endpoint of

@@ -21,7 +21,7 @@ from backends.base import Backend, ClassicalResult, QuantumResult
 from backends.errors import BackendError
 from backends.states import TaskState
 from broker import algorithms, backend_config, fitting
-from broker.accounts import Accounts
+from broker.accounts import controlled_domain
 from broker.algorithms.base import StepOutcome, TaskResult, check_backend_kind
 from broker.config import Settings
 from broker.errors import (
@@ -78,36 +78,6 @@ class Broker:
         self.policy_source = PolicySource(self.db, settings.policy_file)
         self._backends: dict[str, Backend] = {}
         self._capacity: dict[str, int] = {}
-        self._accounts: Accounts | None = None
-
-    @property
-    def accounts(self) -> Accounts:
-        """How users map to the Unix accounts their tasks run as (``task_accounts``)."""
-        if self._accounts is None:
-            self._accounts = Accounts(self.settings.task_accounts)
-        return self._accounts
-
-    def task_account(self, job_id: str) -> str | None:
-        """The Unix account that the classical tasks of ``job_id`` run as: its user's, for
-        its proposal's security domain (controlled work never shares open work's account);
-        None to run them as the broker itself (a broker run by an ordinary user)."""
-        with self.db.read() as conn:
-            job = conn.execute(
-                select(jobs.c.user, jobs.c.proposal).where(jobs.c.id == job_id)
-            ).one()
-        policy = self.policy.policy
-        proposal = policy.proposal(job.proposal)
-        if proposal is None:
-            raise BackendError(
-                f"proposal {job.proposal!r} is not in the policy in force: no account to run "
-                "its tasks as"
-            )
-        domain = policy.security_domains.get(proposal.security_domain)
-        controlled = proposal.security_domain if domain is None or domain.controlled else None
-        try:
-            return self.accounts.account(job.user, controlled)
-        except BrokerError as exc:
-            raise BackendError(exc.message, hint=exc.hint) from None
 
     def backend_options(self, name: str) -> dict[str, Any]:
         """Options for a backend: the backends file's entry, with defaults for ``local``."""
@@ -299,12 +269,10 @@ class Broker:
         (its tasks then go to pilots of that domain only); None otherwise."""
         if not registry.is_hosted(backend):
             return None
-        policy = self.policy_source.known().policy  # in the caller's write transaction
-        proposal = policy.proposal(spec.proposal)
-        if proposal is None:
-            return None
-        domain = policy.security_domains.get(proposal.security_domain)
-        return proposal.security_domain if domain is None or domain.controlled else None
+        try:  # the policy as last seen: this runs in the caller's write transaction
+            return controlled_domain(self.policy_source.known().policy, spec.proposal)
+        except BrokerError:
+            return None  # no such proposal any more: its tasks fail when they start
 
     def _persist_step(
         self,

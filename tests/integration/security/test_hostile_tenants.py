@@ -18,6 +18,7 @@ import pwd
 import re
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -172,13 +173,25 @@ def found_driver_tokens(db: Database, text: str) -> list[str]:
     return [t for t in set(TOKEN.findall(text)) if digest(t) in known]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_hostile_tenant_gets_nothing_of_the_broker_or_of_others(
-    deployment: Deployment, backend: str
-) -> None:
+@dataclass
+class Hunt:
+    """One round: alice's driver job, bob's hunting job, and what bob's step reported."""
+
+    a_job: str
+    b_job: str
+    result: dict[str, Any]
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The hunter's report (its step's output)."""
+        found: dict[str, Any] = self.result["outputs"]["hunt"]
+        return found
+
+
+def hunt_beside_a_driver(deployment: Deployment, backend: str, db: Database) -> Hunt:
+    """Start alice's driver, let bob hunt while it runs, then let it end; both complete."""
     stack = deployment.stack
     alice, bob = stack.client("alice"), stack.client("bob")
-    db = Database(stack.database_url)
     release = deployment.release_dir / f"release-{backend}"
     a_job = alice.submit(driver_job(backend, release))
 
@@ -187,13 +200,11 @@ def test_a_hostile_tenant_gets_nothing_of_the_broker_or_of_others(
         state = alice.status(a_job)
         assert not TaskState(state.state).final, f"{state.state}: {state.message}{logs(stack)}"
         first = found.get("run/0001")
-        if first is not None and first.state == TaskState.COMPLETED:
-            return found["run"]
-        return None
+        return found["run"] if first is not None and first.state == TaskState.COMPLETED else None
 
     driver = wait_until("alice's driver to run its first task", driver_running)
-    victim_dir = task_dir(driver.native_id)
-    b_job = bob.submit(hunter_job("prop-b", backend, hunt_payload(deployment, a_job, victim_dir)))
+    payload = hunt_payload(deployment, a_job, task_dir(driver.native_id))
+    b_job = bob.submit(hunter_job("prop-b", backend, payload))
     b_status = bob.wait(b_job, timeout=300)
     release.touch()
     a_status = alice.wait(a_job, timeout=300)
@@ -201,9 +212,11 @@ def test_a_hostile_tenant_gets_nothing_of_the_broker_or_of_others(
     assert a_status.state == "COMPLETED", a_status.message
     result = bob.result(b_job).result
     assert result is not None
-    report = result["outputs"]["hunt"]
+    return Hunt(a_job, b_job, result)
 
-    # who it ran as, and from what
+
+def check_identity(report: dict[str, Any], backend: str, db: Database, b_job: str) -> None:
+    """Bob's step ran as bob's account (Slurm says so too), from a clean environment."""
     bob_uid = pwd.getpwnam(created_name("bob", None)).pw_uid
     alice_uid = pwd.getpwnam(created_name("alice", None)).pw_uid
     assert report["uid"] == report["euid"] == bob_uid != alice_uid
@@ -214,7 +227,10 @@ def test_a_hostile_tenant_gets_nothing_of_the_broker_or_of_others(
     if backend in ("slurm", "slurmrest"):  # Slurm's own record names the real user
         hunt_row = next(r for r in rows(db, b_job) if r.key == "hunt")
         assert slurm_user(hunt_row.native_id.partition("@")[0]) == bob_uid
-    # what it could reach
+
+
+def check_reached_nothing(report: dict[str, Any], deployment: Deployment) -> None:
+    """No file, folder, environment, service or token of anyone else's was within reach."""
     assert report["read"] == {}, f"read: {sorted(report['read'])}"
     assert report["listed"] == {}, f"listed: {sorted(report['listed'])}"
     assert report["foreign_environ"] == []
@@ -224,30 +240,51 @@ def test_a_hostile_tenant_gets_nothing_of_the_broker_or_of_others(
     assert report["api"] == []
     assert report["wrote"] == [] and report["removed"] == []
     assert deployment.canary.read_text() == "the broker's file\n"
-    # nothing secret anywhere the job left anything
-    texts = left_behind(db, b_job)
-    texts["bob's result"] = json.dumps(result)
+
+
+def check_nothing_left(deployment: Deployment, db: Database, hunt: Hunt) -> None:
+    """No planted secret and no driver token in bob's result, tasks, files or any log."""
+    stack = deployment.stack
+    texts = left_behind(db, hunt.b_job)
+    texts["bob's result"] = json.dumps(hunt.result)
     texts |= {f"log {name}": stack.log(name) for name in ("api", "scheduler", *stack.workers)}
     for log in (SLURM_RUN / "log").glob("*.log"):
         texts[str(log)] = log.read_text(errors="replace")
     assert leaks(deployment, texts) == []
     assert found_driver_tokens(db, json.dumps(texts)) == []
 
-    # alice's job: exactly her tasks, added by her driver, charged to her proposal
-    a_rows = rows(db, a_job)
+
+def check_alice_got_her_own(deployment: Deployment, db: Database, hunt: Hunt) -> None:
+    """Alice's job: exactly her tasks, added by her driver, charged to her proposal."""
+    a_rows = rows(db, hunt.a_job)
     assert sorted(r.key for r in a_rows) == ["run", "run/0001", "run/0002"]
     with db.read() as conn:
         added = conn.execute(select(audit).where(audit.c.action == "driver-submit")).all()
         charged = conn.execute(select(ledger).where(ledger.c.kind == "charge")).all()
-    assert sorted(a.detail["job"] for a in added if a.detail.get("job") in (a_job, b_job)) == [
-        a_job,
-        a_job,
+    jobs = (hunt.a_job, hunt.b_job)
+    assert sorted(a.detail["job"] for a in added if a.detail.get("job") in jobs) == [
+        hunt.a_job,
+        hunt.a_job,
     ]
     mine = {r.id for r in a_rows}
-    assert {c.task_id for c in charged if c.job_id == a_job} == mine
+    assert {c.task_id for c in charged if c.job_id == hunt.a_job} == mine
     assert {c.proposal for c in charged if c.task_id in mine} == {"prop-a"}
-    assert {c.proposal for c in charged if c.job_id == b_job} == {"prop-b"}
-    assert alice.result(a_job).result["outputs"]["run"]["uid"] == alice_uid
+    assert {c.proposal for c in charged if c.job_id == hunt.b_job} == {"prop-b"}
+    outputs = deployment.stack.client("alice").result(hunt.a_job).result
+    assert outputs is not None
+    assert outputs["outputs"]["run"]["uid"] == pwd.getpwnam(created_name("alice", None)).pw_uid
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_hostile_tenant_gets_nothing_of_the_broker_or_of_others(
+    deployment: Deployment, backend: str
+) -> None:
+    db = Database(deployment.stack.database_url)
+    hunt = hunt_beside_a_driver(deployment, backend, db)
+    check_identity(hunt.report, backend, db, hunt.b_job)
+    check_reached_nothing(hunt.report, deployment)
+    check_nothing_left(deployment, db, hunt)
+    check_alice_got_her_own(deployment, db, hunt)
     db.dispose()
 
 
