@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import subprocess
 import sys
 import time
@@ -48,12 +49,9 @@ def test_a_task_runs_as_its_account_with_only_its_variables(
     native = run(backend, spec)
     result = backend.result(native)
     uid, *variables = result.stdout.splitlines()
-    expected_uid = psutil.Process().uids().real if task_account is None else None
-    if task_account is not None:
-        import pwd
-
-        expected_uid = pwd.getpwnam(task_account).pw_uid
-    assert int(uid) == expected_uid
+    if task_account is None:
+        pytest.fail("the isolation tests run as root (make test does)")
+    assert int(uid) == pwd.getpwnam(task_account).pw_uid
     env = dict(v.split("=", 1) for v in variables if "=" in v)
     assert env["MINE"] == "declared" and env["QCB_TOKEN"] == "qcb_only-for-the-process"
     assert PLANTED not in result.stdout
@@ -161,3 +159,36 @@ def test_the_runner_itself_refuses_to_run_a_task_as_root(tmp_path: Path) -> None
     record = json.loads((workdir / "state.json").read_text())
     assert record["state"] == "FAILED" and "refusing to run a task as root" in record["error"]
     assert not marker.exists()
+
+
+def test_an_ordinary_users_broker_runs_tasks_as_that_user_from_nothing(
+    tmp_path: Path, task_account: str | None
+) -> None:
+    """A broker run by an ordinary user (a laptop) runs its tasks as that user, with the
+    same clean environment."""
+    if task_account is None:
+        pytest.fail("the isolation tests run as root (make test does)")
+    account = pwd.getpwnam(task_account)
+    home = tmp_path / "laptop"
+    home.mkdir()
+    os.chown(home, account.pw_uid, account.pw_gid)
+    script = (
+        "import json, os, time\n"
+        "from backends.base import ClassicalSpec\n"
+        "from backends.local import LocalBackend\n"
+        f"os.environ['QCB_DATABASE_URL'] = 'sqlite:///{PLANTED}'\n"
+        f"backend = LocalBackend(workdir={str(home / 'tasks')!r})\n"
+        "native = backend.submit(ClassicalSpec(argv=['sh', '-c', 'id -u; env']), task_id='t')\n"
+        "while not backend.status(native).state.final:\n"
+        "    time.sleep(0.02)\n"
+        "print(json.dumps(backend.result(native).stdout))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], user=account.pw_uid, group=account.pw_gid,
+        extra_groups=[], env={"PATH": "/usr/bin:/bin", "HOME": str(home)}, cwd=home,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    uid, *variables = json.loads(proc.stdout).splitlines()
+    assert int(uid) == account.pw_uid
+    assert not [v for v in variables if PLANTED in v or v.startswith("QCB_DATABASE_URL")]
