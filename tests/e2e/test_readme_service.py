@@ -4,7 +4,9 @@ port (its own ``env.sh`` for the one ``docker/services/start.sh`` writes, and a 
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,15 +36,31 @@ def test_the_service_example_runs(qcb_home: Path, tmp_path: Path) -> None:
     (tmp_path / "docker").symlink_to(ROOT / "docker")
     env_bin = str(Path(sys.executable).parent)
     wrapper = f"export PATH=\"{env_bin}:$PATH\"\nset -eo pipefail\ntrap 'kill %1; wait' EXIT\n"
+    proc = subprocess.Popen(
+        ["bash", "-c", wrapper + script], cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
     try:
-        proc = subprocess.run(
-            ["bash", "-c", wrapper + script], cwd=tmp_path, capture_output=True, text=True,
-            timeout=300,
-        )  # fmt: skip
+        stdout, stderr = proc.communicate(timeout=300)
     finally:
+        _stop_group(proc)  # whatever the script left running (a timeout skips its trap)
         redis.stop()
         drop_database(database)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert "COMPLETED" in proc.stdout and "-1.13730" in proc.stdout
+    assert proc.returncode == 0, stdout + stderr
+    assert "Traceback" not in stderr
+    assert "COMPLETED" in stdout and "-1.13730" in stdout
     assert (tmp_path / "alice.token").read_text().startswith("qcb_")
+
+
+def _stop_group(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM to the script's whole process group (``qcb up`` and its children), then
+    SIGKILL to what is left."""
+    for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            continue
