@@ -17,6 +17,9 @@ PATH="$PATH:/usr/sbin:/sbin"
 
 "$HERE/install.sh"
 mkdir -p "$RUN"/{pids,log,spool,state,jobs,pilots} && chmod 755 "$RUN"
+# The daemons keep this working directory: never the caller's, which may be deleted under
+# them (slurmrestd then fails each submission on getcwd and dies).
+cd "$RUN"
 # Task directories: the broker's; accounts may pass through to their own, never list them.
 chmod 711 "$RUN/jobs"
 chmod 700 "$RUN/state" "$RUN/pilots"  # jobs' environments; the broker's own pilot jobs
