@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from backends.identity import ENV_NAME
+from backends.identity import check_variables
 from backends.states import TaskState
 from circuits.observables import PauliSum
 
@@ -101,9 +101,7 @@ class ClassicalSpec(_Model):
     @field_validator("env", "secret_env")
     @classmethod
     def _variables(cls, env: dict[str, str]) -> dict[str, str]:
-        for name, value in env.items():
-            if not ENV_NAME.match(name) or "\0" in value:
-                raise ValueError(f"{name!r}: not a valid environment variable (name or NUL)")
+        check_variables(env)
         return env
 
 

@@ -107,16 +107,32 @@ def account_for(run_as: str | None) -> TaskAccount | None:
     return TaskAccount.lookup(run_as)
 
 
-def check_declared(env: Mapping[str, str]) -> None:
-    """``ValueError`` for a variable a job may not declare (bad name, reserved prefix, NUL)."""
+def valid_variable(name: str, value: str) -> bool:
+    """Whether a process can be given ``name=value`` (a valid name, no NUL in the value)."""
+    return bool(ENV_NAME.match(name)) and "\0" not in value
+
+
+def check_variables(env: Mapping[str, str]) -> None:
+    """``ValueError`` for a variable no process can be given (a bad name, a NUL in a value)."""
     for name, value in env.items():
         if not ENV_NAME.match(name):
             raise ValueError(f"env: {name!r} is not a valid variable name")
+        if "\0" in value:
+            raise ValueError(f"env: {name} holds a NUL character")
+
+
+def check_declared(env: Mapping[str, str]) -> None:
+    """``ValueError`` for a variable a job may not declare (bad name, reserved prefix, NUL)."""
+    check_variables(env)
+    for name in env:
         if name.upper().startswith(RESERVED_PREFIXES):
             prefixes = ", ".join(p + "*" for p in RESERVED_PREFIXES)
             raise ValueError(f"env: {name} is reserved to the broker and Slurm ({prefixes})")
-        if "\0" in value:
-            raise ValueError(f"env: {name} holds a NUL character")
+
+
+def task_variables(task_id: str, work: Path) -> dict[str, str]:
+    """The task's own variables: ``QCB_TASK_ID`` and ``QCB_TASK_DIR`` (its folder)."""
+    return {"QCB_TASK_ID": task_id, "QCB_TASK_DIR": str(work)}
 
 
 def task_environment(
@@ -226,7 +242,7 @@ def configured_environment(backend: str, value: object) -> dict[str, str]:
     ):
         raise BackendError(f"the {backend} backend's environment option must map names to values")
     env = {k: str(v) for k, v in value.items()}
-    bad = sorted(k for k, v in env.items() if not ENV_NAME.match(k) or "\0" in v)
+    bad = sorted(k for k, v in env.items() if not valid_variable(k, v))
     if bad:
         raise BackendError(
             f"the {backend} backend's environment option: not valid variable(s): {bad}"

@@ -33,6 +33,7 @@ from backends.identity import (
     account_for,
     configured_environment,
     task_environment,
+    task_variables,
 )
 from backends.local_runner import failed_message
 from backends.states import TaskState
@@ -99,7 +100,7 @@ class LocalBackend(ClassicalBackend):
         env = task_environment(
             account=account,
             workdir=workdir / WORK,
-            task_vars={"QCB_TASK_ID": task_id, "QCB_TASK_DIR": str(workdir / WORK)},
+            task_vars=task_variables(task_id, workdir / WORK),
             configured={**self.platform_environment(), **self.environment},
             declared=spec.env,
             secrets=spec.secret_env,

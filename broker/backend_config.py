@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,29 +45,32 @@ def _entry(settings: Settings, name: str) -> dict[str, Any]:
 _SECRET = re.compile(r"token|api_key|password|passwd|secret|access_key|private_key", re.I)
 
 
-def secret_keys(configured: dict[Any, Any]) -> list[str]:
-    """Dotted paths of the options that hold credentials (not those naming a file of them)."""
-    found: list[str] = []
+def _options(configured: dict[Any, Any]) -> Iterator[tuple[str, str, Any]]:
+    """``(backend.option, option, value)`` for every option of every backend entry."""
     for backend, entry in configured.items():
         if isinstance(entry, dict):
             for key, value in entry.items():
-                name = str(key)
-                if _SECRET.search(name) and not name.endswith("_file") and value:
-                    found.append(f"{backend}.{name}")
-    return found
+                yield f"{backend}.{key}", str(key), value
+
+
+def secret_keys(configured: dict[Any, Any]) -> list[str]:
+    """Dotted paths of the options that hold credentials (not those naming a file of them)."""
+    return [
+        where
+        for where, name, value in _options(configured)
+        if _SECRET.search(name) and not name.endswith("_file") and value
+    ]
 
 
 def secret_files(configured: dict[Any, Any]) -> list[tuple[str, Path]]:
     """The options that name a file of credentials (``token_file``, ``jwt_key``...)."""
-    found: list[tuple[str, Path]] = []
-    for backend, entry in configured.items():
-        if isinstance(entry, dict):
-            for key, value in entry.items():
-                name = str(key)
-                named = (name.endswith("_file") and _SECRET.search(name)) or name == "jwt_key"
-                if named and isinstance(value, str) and value:
-                    found.append((f"{backend}.{name}", Path(value)))
-    return found
+    return [
+        (where, Path(value))
+        for where, name, value in _options(configured)
+        if ((name.endswith("_file") and _SECRET.search(name)) or name == "jwt_key")
+        and isinstance(value, str)
+        and value
+    ]
 
 
 def refuse_shared_secrets(path: Path, configured: dict[Any, Any]) -> None:

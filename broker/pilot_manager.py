@@ -68,7 +68,7 @@ class PilotManager:
             rest, _, role = job.name[len(self.prefix) :].rpartition("-")
             if role not in ("core", "burst") or (rest and not rest.startswith("@")):
                 continue
-            queue = self.open_queue + rest
+            queue = queue_for("classical", self.name, rest.removeprefix("@") or None)
             live.setdefault((queue, role), []).append(job.job_id)
         return live
 
@@ -78,11 +78,10 @@ class PilotManager:
         if now - self._last < self.period_s:
             return 0
         self._last = now
-        work = open_work(self.broker.db, self.name)
+        work = {queue: n for queue, n in open_work(self.broker.db, self.name).items() if n}
         if self.options.min_pilots:
-            work.setdefault(self.open_queue, 0)
-        work = {queue: n for queue, n in work.items() if n or queue == self.open_queue}
-        if not any(work.values()) and not self.options.min_pilots:
+            work.setdefault(self.open_queue, 0)  # core pilots stay even with no work
+        if not work:
             return 0
         live = self.pilots()
         submitted = 0

@@ -28,7 +28,13 @@ from backends.base import (
     ClassicalSpec,
 )
 from backends.errors import BackendError, NativeJobLost
-from backends.identity import TaskAccount, account_for, configured_environment, task_environment
+from backends.identity import (
+    TaskAccount,
+    account_for,
+    configured_environment,
+    task_environment,
+    task_variables,
+)
 from backends.local_runner import SERVICE_ENTRYPOINTS, failed_message
 from backends.slurm import requests
 from backends.slurm.records import Partition, SlurmJob, expand_hostlist, task_state
@@ -164,7 +170,7 @@ class SlurmBackendBase(ClassicalBackend):
         env = task_environment(
             account=account,
             workdir=workdir / WORK,
-            task_vars={"QCB_TASK_ID": task_id, "QCB_TASK_DIR": str(workdir / WORK)},
+            task_vars=task_variables(task_id, workdir / WORK),
             configured=self.environment,
             declared=spec.env,
             secrets=spec.secret_env,
