@@ -149,7 +149,7 @@ class Accounts:
     def _created(self, user: str, domain: str | None) -> str:
         name = created_name(user, domain)
         if name not in self._known:
-            ensure_account(name, f"qcbroker tasks of {_gecos(user)} ({domain or 'open'})")
+            ensure_account(name, account_comment(user, domain))
             self._known.add(name)
         return name
 
@@ -171,8 +171,12 @@ def _read_map(path: Path) -> AccountMap:
         raise BrokerError(f"task accounts file {path}: {problems}") from None
 
 
-def _gecos(user: str) -> str:
-    return re.sub(r"[^A-Za-z0-9 ._@-]", "?", user)[:64]
+def account_comment(user: str, domain: str | None) -> str:
+    """The comment (GECOS) of the account made for ``user``'s work in ``domain``: whose it
+    is, in the characters ``useradd`` takes (a user name may hold ``:`` or a newline)."""
+    who = re.sub(r"[^A-Za-z0-9 ._@-]", "?", user)[:64]
+    where = re.sub(r"[^A-Za-z0-9 ._@-]", "?", domain or "open")[:64]
+    return f"qcbroker tasks of {who} ({where})"
 
 
 def ensure_account(name: str, comment: str) -> None:

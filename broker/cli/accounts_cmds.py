@@ -45,8 +45,7 @@ _domain = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @user_errors
 def show(users: tuple[str, ...], domain: str | None, as_json: bool) -> None:
-    """Which account runs the tasks of each of USERS (made on the spot only in create
-    mode, and only by root)."""
+    """Which account runs the tasks of each of USERS (nothing is made: see create)."""
     import pwd
 
     from broker.accounts import Accounts, created_name, mode_of
@@ -81,11 +80,11 @@ def show(users: tuple[str, ...], domain: str | None, as_json: bool) -> None:
 @user_errors
 def create(users: tuple[str, ...], domain: str | None) -> None:
     """Make the accounts that create mode uses for USERS (as root; idempotent)."""
-    from broker.accounts import created_name, ensure_account
+    from broker.accounts import account_comment, created_name, ensure_account
 
     for user in users:
         name = created_name(user, domain)
-        ensure_account(name, f"qcbroker tasks of {user} ({domain or 'open'})")
+        ensure_account(name, account_comment(user, domain))
         click.echo(f"{user} ({domain or 'open'}): {name}")
 
 
@@ -118,7 +117,8 @@ def findings(settings: Settings) -> list[tuple[str, bool, str]]:
     mode = mode_of(settings.task_accounts)
     root = os.geteuid() == 0
     if mode == "self":
-        out = [("accounts", not root, "self: tasks run as the broker's own account")]
+        detail = "self: tasks run as the broker's own account"
+        out = [("accounts", not root, detail + (", here root: refused" if root else ""))]
     else:
         out = [("accounts", root, f"{mode}: each user's tasks run as an account of its own")]
         out.append(_reachable("python", Path(sys.executable), python_unreachable()))

@@ -100,3 +100,15 @@ def test_the_readmes_mapping_file_means_what_it_says(tmp_path: Path) -> None:
     assert accounts.account("carol", None) == "carol"
     with pytest.raises(BrokerError, match="controlled domain"):
         accounts.account("carol", "export")
+
+
+def test_any_user_name_makes_a_valid_account(tmp_path: Path) -> None:
+    """A user name with a colon or a newline (legal for the broker, not in /etc/passwd)
+    still gets an account, hashed, with a comment useradd takes."""
+    if os.geteuid() != 0:
+        pytest.fail("the isolation tests run as root (make test does)")
+    user = "evil:0:0::/:/bin/sh\nroot"
+    name = Accounts("create").account(user, "ex:port")
+    assert name is not None and name.startswith("qcbx-")
+    entry = pwd.getpwnam(name)
+    assert entry.pw_uid != 0 and ":" not in entry.pw_gecos and "\n" not in entry.pw_gecos
