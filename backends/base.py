@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
 from backends.identity import check_variables
 from backends.states import TaskState
@@ -130,7 +130,9 @@ class QuantumItem(_Model):
     """
 
     circuit: str = Field(description="Canonical OpenQASM 3 text.")
-    parameter_values: list[list[float]] = Field(default_factory=lambda: [list[float]()])
+    parameter_values: list[list[FiniteFloat]] = Field(
+        default_factory=lambda: [list[float]()], description="Finite numbers only."
+    )
     observables: list[PauliSum] = Field(default_factory=list)
 
 

@@ -15,6 +15,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from broker.limits import Limits
+
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "examples" / "default.yaml"
 
 
@@ -108,6 +110,36 @@ class Settings(BaseSettings):
     scheduler_seconds: float = Field(
         default=0.2, gt=0, description="Period of the service scheduler's tick (qcb scheduler)."
     )
+
+    max_body_bytes: int = Field(
+        default=8 << 20, ge=1024, description="Largest API request body in bytes (413 beyond)."
+    )
+    max_depth: int = Field(default=64, ge=4, description="Deepest nesting of a job or body.")
+    max_values: int = Field(
+        default=200_000, ge=100, description="Most values (numbers, strings...) in one document."
+    )
+    max_observables: int = Field(
+        default=10_000, ge=1, description="Most observables in one quantum task."
+    )
+    max_evaluations: int = Field(
+        default=200_000,
+        ge=1,
+        description="Most results (parameter sets x observables) per task or job step.",
+    )
+    max_streams_per_user: int = Field(
+        default=20, ge=1, description="Event streams one user may hold open at once (429 beyond)."
+    )
+
+    @property
+    def limits(self) -> Limits:
+        """The input limits of this deployment (:mod:`broker.limits`)."""
+        return Limits(
+            body_bytes=self.max_body_bytes,
+            depth=self.max_depth,
+            values=self.max_values,
+            observables=self.max_observables,
+            evaluations=self.max_evaluations,
+        )
 
     def env(self) -> dict[str, str]:
         """These settings as ``QCB_*`` variables, for a child process (or a pilot job)."""

@@ -35,6 +35,7 @@ from broker.algorithms.base import check_backend_kind
 from broker.algorithms.graph import DRIVER_ENV
 from broker.algorithms.graph_model import DriverStep, GraphInputs
 from broker.errors import Forbidden, InvalidJob, JobRefused, NotFound
+from broker.limits import check_batch
 from broker.models import JobSpec, TaskRequest
 from broker.orchestrator import Broker, record_audit
 from broker.store.db import new_id, serialize, utcnow
@@ -116,6 +117,7 @@ def batch_need(batch: QuantumBatch) -> dict[str, float]:
 
 def _check_batch(broker: Broker, spec: JobSpec, backend: str, batch: QuantumBatch) -> None:
     check_backend_kind("backend", backend, "quantum")
+    check_batch(batch, broker.settings.limits, "the task")
     widths: dict[str, int] = {}
     for index, item in enumerate(batch.items):
         try:

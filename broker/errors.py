@@ -75,3 +75,24 @@ class Forbidden(BrokerError):
     """The token is valid but its user may not do this (not their proposal, not their role)."""
 
     exit_code = 6
+
+
+class InvalidRequest(BrokerError):
+    """A request to the API is malformed or beyond a limit (size, nesting, numbers, text);
+    nothing was done."""
+
+    exit_code = 2
+
+
+class TooLarge(InvalidRequest):
+    """A request body is larger than the service takes (HTTP 413)."""
+
+
+class TooManyRequests(BrokerError):
+    """Beyond a rate or concurrency limit (HTTP 429); ``retry_after`` says when to try again."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, *, hint: str | None = None, retry_after: int = 5):
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from broker.algorithms.graphs import GraphFileError, load_graph_file
 from broker.errors import InvalidJob
+from broker.limits import document_problems
 from broker.models import JobSpec
 from policies.loader import format_loc
 
@@ -73,6 +74,20 @@ def _absolute_paths(data: dict[str, Any], base: Path) -> None:
             ]
 
 
+def _check_limits(data: Any, node: yaml.Node | None, source: str) -> None:
+    """Refuse what no job may hold (non-finite numbers, control characters, huge integers,
+    deep nesting, too many values), each with its line and field path."""
+    found = document_problems(data)
+    if found:
+        lines = []
+        for problem in found:
+            line = _line_of(node, problem.path) if node is not None else None
+            lines.append(f"  {f'line {line}, ' if line else ''}{problem}")
+        raise InvalidJob(
+            f"{source} is not a valid job ({len(lines)} problem(s)):\n" + "\n".join(lines)
+        )
+
+
 def parse_job(
     text: str,
     source: str = "<job>",
@@ -98,6 +113,7 @@ def parse_job(
             hint="see examples/vqe_h2.yaml",
         )
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    _check_limits(data, node, source)
     base = base_dir if base_dir is not None else Path.cwd()
     _inline_files(data, node, source, base)
     _absolute_paths(data, base)
@@ -116,6 +132,7 @@ def parse_job(
 
 def validate_job(data: dict[str, Any]) -> JobSpec:
     """Validate a job given as data (SDK dict, API body); ``InvalidJob`` names each field."""
+    _check_limits(data, None, "the request")
     try:
         return JobSpec.model_validate(data)
     except ValidationError as exc:

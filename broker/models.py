@@ -6,13 +6,21 @@ field, never a silently ignored setting.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from backends.base import ClassicalSpec, QuantumBatch
 from backends.states import TaskState
+from broker.limits import MAX_SEED
 
 __all__ = [
     "AlgorithmSpec",
@@ -28,8 +36,25 @@ __all__ = [
 ]
 
 
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.replace(tzinfo=UTC).isoformat()
+
+
+UTCDateTime = Annotated[
+    datetime,
+    AfterValidator(_naive_utc),
+    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+"""A time in UTC: naive in Python (as the store keeps it), RFC 3339 with its zone in JSON."""
+
+
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class AlgorithmSpec(_Input):
@@ -64,14 +89,16 @@ class JobSpec(_Input):
         default_factory=ClassicalResources,
         description="Nodes, tasks, CPUs, memory, time limit and partition of classical tasks.",
     )
-    seed: int | None = Field(default=None, ge=0, description="Seeds simulators and optimizers.")
+    seed: int | None = Field(
+        default=None, ge=0, le=MAX_SEED, description="Seeds simulators and optimizers."
+    )
     qos: str | None = Field(
         default=None,
         max_length=50,
         description="Quality of service from the proposal's allowed levels; default its first.",
     )
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
 
 
 class TaskRequest(_Input):
@@ -110,9 +137,9 @@ class TaskRecord(BaseModel):
     attempts: int = 0
     seed: int | None = None
     circuits: list[str] = Field(default_factory=list, description="sha256 of each circuit.")
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: UTCDateTime
+    started_at: UTCDateTime | None = None
+    finished_at: UTCDateTime | None = None
     run_seconds: float | None = None
     charged: dict[str, float] = Field(default_factory=dict, description="unit -> amount")
 
@@ -146,8 +173,8 @@ class JobStatus(BaseModel):
     step: int
     progress: dict[str, Any] = Field(default_factory=dict)
     message: str = ""
-    created_at: datetime
-    finished_at: datetime | None = None
+    created_at: UTCDateTime
+    finished_at: UTCDateTime | None = None
     tasks: dict[str, int] = Field(default_factory=dict, description="Task count per state.")
 
 

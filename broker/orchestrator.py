@@ -29,6 +29,7 @@ from broker.errors import (
     InvalidJob,
     JobRefused,
 )
+from broker.limits import check_tasks
 from broker.models import JobSpec, TaskRequest
 from broker.policy_source import PolicySource
 from broker.store import ledger
@@ -52,6 +53,18 @@ def task_size(req: TaskRequest) -> float:
     if req.quantum is not None:
         return float(sum(len(item.parameter_values) or 1 for item in req.quantum.items))
     return 1.0
+
+
+def _same_submission(earlier: Any, spec: JobSpec, client_key: str) -> str:
+    """The earlier job's id when ``spec`` is the job it was submitted with; ``InvalidJob``
+    when the idempotency key is reused for another job."""
+    if earlier.spec_sha256 != spec_sha256(spec):
+        raise InvalidJob(
+            f"the idempotency key {client_key!r} was used for another job ({earlier.id}); "
+            "a key stands for one job",
+            hint="use a new key for a new job; resend the same job to get its id again",
+        )
+    return str(earlier.id)
 
 
 def spec_sha256(spec: JobSpec) -> str:
@@ -140,6 +153,7 @@ class Broker:
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
         job_id = new_id("j")
         outcome = algorithm.start(inputs, spec, seed)
+        check_tasks(outcome.tasks, self.settings.limits)
         fitting.check_classical(spec, outcome.tasks, self.backend)
         widths = fitting.circuit_widths(spec, outcome.tasks)
         for name, width in algorithm.backend_widths(inputs, spec).items():
@@ -152,10 +166,12 @@ class Broker:
             serialize(conn, f"qcb.proposal.{spec.proposal}")
             if client_key is not None:
                 earlier = conn.execute(
-                    select(jobs.c.id).where(jobs.c.user == user, jobs.c.client_key == client_key)
-                ).scalar_one_or_none()
+                    select(jobs.c.id, jobs.c.spec_sha256).where(
+                        jobs.c.user == user, jobs.c.client_key == client_key
+                    )
+                ).one_or_none()
                 if earlier is not None:
-                    return str(earlier)
+                    return _same_submission(earlier, spec, client_key)
             book, held = ledger.standing_inputs(conn, spec.proposal)
             decision = admit(
                 policy,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from broker.api.wire import API_PREFIX, decode
 from broker.catalog import BackendInfo
 from broker.client import Client
 from broker.config import Settings
-from broker.errors import RuntimeUnavailable, Unauthenticated
+from broker.errors import RuntimeUnavailable, TooManyRequests, Unauthenticated
 from broker.models import JobResult, JobSpec, JobStatus
 from broker.store.revisions import Revision
 from broker.usage import BurnPoint, ProposalUsage
@@ -133,6 +133,10 @@ class RemoteClient(Client):
                         break
             except RuntimeUnavailable:
                 time.sleep(1.0)  # the API restarts: follow again
+            except TooManyRequests as exc:  # this user's streams are all taken: poll instead
+                status = self.status(job_id)
+                if not status.state.final:
+                    time.sleep(exc.retry_after)
             if status is None or not status.state.final:  # ended early (a restart)
                 status = self.status(job_id)
             if deadline is not None and time.monotonic() > deadline:
@@ -245,7 +249,11 @@ class RemoteClient(Client):
         self, path: Path, *, since: datetime | None = None, until: datetime | None = None
     ) -> tuple[int, int]:
         """Write the service's finished jobs as a trace (committee, admin)."""
-        body = {k: v.isoformat() for k, v in (("since", since), ("until", until)) if v}
+        body = {  # times without a zone are UTC, as the store keeps them
+            k: (v if v.tzinfo else v.replace(tzinfo=UTC)).isoformat()
+            for k, v in (("since", since), ("until", until))
+            if v
+        }
         response = self._send("POST", "/trace", json=body)
         path.write_text(response.text)
         return int(response.headers["X-Qcb-Jobs"]), int(response.headers["X-Qcb-Tasks"])

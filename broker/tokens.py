@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select, update
 
 from broker.access import Principal, Role
-from broker.errors import BrokerError, NotFound
+from broker.errors import BrokerError, InvalidRequest, NotFound
 from broker.orchestrator import record_audit
 from broker.store.db import Database, new_id, utcnow
 from broker.store.schema import tokens
@@ -65,7 +65,7 @@ def create(
 ) -> tuple[str, str]:
     """Create a token for ``user``; returns ``(token id, secret)``. The secret is not kept."""
     if not user.strip():
-        raise BrokerError("a token needs a user name")
+        raise InvalidRequest("a token needs a user name")
     chosen = parse_role(role)
     secret = PREFIX + secrets.token_urlsafe(32)
     token_id = new_id("t")

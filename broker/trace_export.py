@@ -95,6 +95,6 @@ def export_trace(
         version=1,
         backends={b: broker.capacity(b) for b in backends} or {"aer": 1},
         start=min((j.submitted for j in out), default=0.0),
-        source=f"qcbroker store {broker.settings.store_url.split('@')[-1]}",
+        source="qcbroker store",  # never the store's host or database
     )
     return len(out), write_trace(path, header, out)

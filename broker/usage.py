@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 
 from broker.errors import NotFound
+from broker.models import UTCDateTime
 from broker.store import ledger
 from broker.store.schema import ledger as ledger_table
 from policies.budgets import budget_states, standing, window
@@ -27,8 +28,8 @@ class BudgetUsage(BaseModel):
     unit: str
     period: str = Field(description="allocation_year, quarter, month or rolling Nd.")
     enforcement: str
-    period_start: datetime | None
-    period_end: datetime | None
+    period_start: UTCDateTime | None
+    period_end: UTCDateTime | None
     awarded: float
     limit: float = Field(description="The award less what checkpoints removed.")
     used: float
@@ -50,7 +51,7 @@ class ProposalUsage(BaseModel):
 class BurnPoint(BaseModel):
     """Cumulative usage of one budget at one time, within its current period."""
 
-    at: datetime
+    at: UTCDateTime
     used: float
 
 

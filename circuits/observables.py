@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from qiskit.quantum_info import SparsePauliOp
 
 from circuits.errors import ObservableError
@@ -31,7 +31,7 @@ class PauliTerm(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pauli: str
+    pauli: str = Field(json_schema_extra={"pattern": "^[IXYZ]+$"})
     coeff: float
 
     @field_validator("pauli")

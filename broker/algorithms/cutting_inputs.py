@@ -20,6 +20,7 @@ from qiskit.transpiler.passes import RemoveBarriers
 from backends.batching import without_measurements
 from backends.errors import BackendError
 from broker.algorithms import cutting_plan as plan
+from broker.limits import MAX_SEED
 from circuits.canonical import Circuit
 from circuits.coerce import coerce_observable
 from circuits.errors import CircuitError
@@ -41,7 +42,7 @@ __all__ = [
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class LibraryCircuit(_Strict):
@@ -55,7 +56,9 @@ class LibraryCircuit(_Strict):
     parameters: list[float] | Literal["random"] = Field(
         default="random", description="Values in the circuit's parameter order, or 'random'."
     )
-    seed: int = Field(default=0, ge=0, description="Seeds the random parameter values.")
+    seed: int = Field(
+        default=0, ge=0, le=MAX_SEED, description="Seeds the random parameter values."
+    )
 
 
 class QasmCircuit(_Strict):
@@ -74,7 +77,7 @@ class CutFinding(_Strict):
     wire_cuts: bool = True
     max_gamma: float = Field(default=1024.0, ge=1.0)
     max_backjumps: int | None = Field(default=10000, ge=0)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
 
 
 def _one_observable(value: Any) -> PauliSum:

@@ -40,7 +40,7 @@ _POINTS: TypeAdapter[list[list[float]]] = TypeAdapter(list[list[float]])
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Ref(_Strict):

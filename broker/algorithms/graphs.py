@@ -59,7 +59,7 @@ Edge = Annotated[list[int | float], AfterValidator(_check_edge)]
 class Graph(BaseModel):
     """An undirected weighted graph on nodes ``0 .. num_nodes-1`` (weight 1 by default)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
     edges: list[Edge] = Field(min_length=1, description="[u, v] or [u, v, weight] each.")
     num_nodes: int | None = Field(

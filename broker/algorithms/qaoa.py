@@ -61,7 +61,7 @@ _RAMP = (0.75, 0.75)
 class QAOAInputs(BaseModel):
     """Inputs of ``algorithm: {name: qaoa}``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     graph: Graph = Field(description="{edges: [[u, v], [u, v, weight], ...], num_nodes}.")
     p: int = Field(default=1, ge=1, le=20, description="QAOA depth (layers).")

@@ -16,7 +16,7 @@ MAX_ORBITALS = 32
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Molecule(_Strict):

@@ -52,7 +52,7 @@ MAX_BATCHES = 1_000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Linspace(_Strict):

@@ -42,7 +42,7 @@ _REFERENCE_MAX_QUBITS = 14
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class LibraryAnsatz(_Strict):

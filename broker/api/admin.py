@@ -4,6 +4,7 @@ and workload traces."""
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,12 @@ def policy(request: Request, svc: Svc, who: Who) -> dict[str, str]:
     _committee(request, svc, who)
     loaded = svc.broker.policy
     return {"revision": loaded.revision, "sha256": loaded.sha256, "text": loaded.text,
-            "source": loaded.source}  # fmt: skip
+            "source": _name_only(loaded.source)}  # fmt: skip
+
+
+def _name_only(source: str) -> str:
+    """A policy's source as answers show it: a file's name, never the server's path."""
+    return Path(source).name or source
 
 
 @router.get("/policy/history", tags=["policy"])
@@ -108,10 +114,13 @@ def history(request: Request, svc: Svc, who: Who) -> list[dict[str, Any]]:
     _committee(request, svc, who)
     _ = svc.broker.policy  # records the policy file's revision if it is new
     with svc.broker.db.read() as conn:
-        return [
+        found = [
             {k: getattr(r, k) for k in revisions.Revision.__dataclass_fields__}
             for r in revisions.history(conn)
         ]
+    for line in found:
+        line["source"] = _name_only(str(line["source"]))
+    return found
 
 
 @router.post("/policy/validate", tags=["policy"])
@@ -154,9 +163,15 @@ def trace(request: Request, svc: Svc, who: Who, body: TraceRequest) -> PlainText
     _committee(request, svc, who)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "trace.jsonl"
-        jobs, tasks = export_trace(svc.broker, path, since=body.since, until=body.until)
+        since, until = (_utc(t) for t in (body.since, body.until))
+        jobs, tasks = export_trace(svc.broker, path, since=since, until=until)
         text = path.read_text()
     return PlainTextResponse(text, headers={"X-Qcb-Jobs": str(jobs), "X-Qcb-Tasks": str(tasks)})
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """A time as the store keeps it: UTC, without a zone."""
+    return at.astimezone(UTC).replace(tzinfo=None) if at is not None else None
 
 
 def _admin(request: Request, svc: Service, who: Principal) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -9,15 +10,20 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from backends.errors import BackendError
 from broker.access import Principal
+from broker.api.guard import BodyGuard
+from broker.api.schema import http_error, openapi_document
 from broker.api.service import Service
 from broker.api.wire import API_PREFIX, encode, status_of
 from broker.config import Settings
-from broker.errors import BrokerError, Unauthenticated
+from broker.errors import BrokerError, TooManyRequests, Unauthenticated
 from circuits.errors import CircuitError
 from policies.errors import PolicyError, format_loc
+
+log = logging.getLogger(__name__)
 
 
 def service(request: Request) -> Service:
@@ -43,6 +49,8 @@ Svc = Annotated[Service, Depends(service)]
 def _error(_: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(encode(exc), status_code=status, headers=headers)
 
 
@@ -55,6 +63,18 @@ def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
         "hint": f"see {API_PREFIX}/docs for the request bodies",
     }
     return JSONResponse(body, status_code=422)
+
+
+def _internal(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unforeseen: logged with its traceback, answered as a plain 500 (naming no
+    server detail) instead of a dropped connection."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    body = {
+        "error": "InternalError",
+        "message": "the service failed on this request; it was logged",
+        "hint": "tell the facility's staff the time of the request",
+    }
+    return JSONResponse(body, status_code=500)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -73,6 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for cls in (BrokerError, PolicyError, CircuitError, BackendError):
         app.add_exception_handler(cls, _error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(Exception, _internal)
+    app.add_exception_handler(HTTPException, http_error)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    app.add_middleware(BodyGuard, limits=lambda: app.state.service.settings.limits)
 
     @app.middleware("http")
     async def authenticate(

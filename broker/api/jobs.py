@@ -3,50 +3,62 @@ server-sent events."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
-from sqlalchemy import select
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from broker import queries
-from broker.access import belongs, job_scope, may_see_job
+from broker.access import Principal, belongs, job_scope, may_see_job
 from broker.api.app import Svc, Who
+from broker.api.service import Service
+from broker.errors import InvalidJob
 from broker.explain import explain
 from broker.jobfile import validate_job
 from broker.models import JobResult, JobStatus
-from broker.store.schema import jobs
 from policies.explain import Explanation
 
 router = APIRouter(tags=["jobs"])
 
 KEEPALIVE_SECONDS = 15.0
-FULL_STATUS_SECONDS = 0.5
 
 
 @router.post("/jobs", status_code=201)
-def submit(
+async def submit(
     request: Request,
     svc: Svc,
     who: Who,
-    job: dict[str, Any] = Body(description="A job, as in a job file (JobSpec)."),  # noqa: B008
     idempotency_key: str | None = Header(
         default=None,
         max_length=100,
-        description="Retry safely: the same key returns the job of the first submission.",
+        description="Retry safely: the same key with the same job returns the job of the "
+        "first submission; with another job it is refused (422).",
     ),
 ) -> dict[str, str]:
-    """Admit a job under one of your proposals: 201 with its id, or 409 with the refusal's
-    reason and the balance that remains. Nothing is queued for a refused job."""
-    spec = validate_job(job)
+    """Admit a job (a JobSpec, as in a job file) under one of your proposals: 201 with its
+    id, or 409 with the refusal's reason and the balance that remains. Nothing is queued
+    for a refused job."""
+    body = await request.body()
+    data = json.loads(body) if body.strip() else None  # the guard checked it: valid JSON
+    if not isinstance(data, dict):
+        raise InvalidJob("the job is not valid: a JSON object (a JobSpec) is expected")
+    return await run_in_threadpool(_submit, request, svc, who, data, idempotency_key)
+
+
+def _submit(
+    request: Request, svc: Service, who: Principal, data: dict[str, Any], key: str | None
+) -> dict[str, str]:
+    spec = validate_job(data)
     policy = svc.broker.policy.policy
     if not belongs(policy, who.user, spec.proposal):  # unknown ones too: no hint they exist
         raise svc.forbid(request, who, f"you are not a member of proposal {spec.proposal!r}")
-    job_id = svc.broker.submit(spec, who.user, client_key=idempotency_key)
+    job_id = svc.broker.submit(spec, who.user, client_key=key)
     svc.release()
     return {"id": job_id}
 
@@ -97,35 +109,33 @@ def explain_task(request: Request, svc: Svc, who: Who, ident: str) -> list[dict[
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def events(request: Request, svc: Svc, who: Who, job_id: str) -> StreamingResponse:
-    """Progress as server-sent events: an ``status`` event (a JobStatus) whenever the job
-    changes, then ``end`` when it is final. Comments keep idle connections open."""
-    svc.job_owner(request, who, job_id)
-    period = svc.settings.poll_seconds
-    probe = select(jobs.c.state, jobs.c.step, jobs.c.updated_at).where(jobs.c.id == job_id)
+async def events(request: Request, svc: Svc, who: Who, job_id: str) -> StreamingResponse:
+    """Progress as server-sent events: a ``status`` event (a JobStatus) whenever the job
+    changes, then ``end`` when it is final. Comments keep idle connections open. One user
+    may hold a few streams at once (429 with ``Retry-After`` beyond)."""
+    await run_in_threadpool(svc.job_owner, request, who, job_id)
+    watch = svc.feed.open(who.user, job_id)
 
-    def stream() -> Iterator[str]:
-        # A one-row probe every poll period catches state and step changes at once; the
-        # full status (with task counts) is read when the probe changes, or twice a second.
-        last, seen, quiet, full_at = "", None, time.monotonic(), 0.0
-        while True:
-            with svc.broker.db.read() as conn:
-                mark = tuple(conn.execute(probe).one())
-            if mark == seen and time.monotonic() - full_at < FULL_STATUS_SECONDS:
-                time.sleep(period)
-                continue
-            seen, full_at = mark, time.monotonic()
-            now = queries.job_status(svc.broker.db, job_id)
-            data = now.model_dump_json()
-            if data != last:
-                yield f"event: status\ndata: {data}\n\n"
-                last, quiet = data, time.monotonic()
-            if now.state.final:
-                yield f"event: end\ndata: {json.dumps({'state': now.state.value})}\n\n"
-                return
-            if time.monotonic() - quiet > KEEPALIVE_SECONDS:
-                yield ": keepalive\n\n"
-                quiet = time.monotonic()
-            time.sleep(period)
+    async def stream() -> AsyncIterator[str]:
+        try:
+            last = ""
+            while True:
+                now = await run_in_threadpool(queries.job_status, svc.broker.db, job_id)
+                data = now.model_dump_json()
+                if data != last:
+                    yield f"event: status\ndata: {data}\n\n"
+                    last = data
+                if now.state.final:
+                    yield f"event: end\ndata: {json.dumps({'state': now.state.value})}\n\n"
+                    return
+                try:
+                    await asyncio.wait_for(watch.event.wait(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                watch.event.clear()
+        finally:
+            watch.close()
 
-    return StreamingResponse(stream(), media_type="text/event-stream")
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", background=BackgroundTask(watch.close)
+    )

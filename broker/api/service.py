@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from broker import tokens
 from broker.access import Principal, may_see_job, within_scope
+from broker.api.feed import ChangeFeed
 from broker.config import Settings
 from broker.errors import Forbidden, NotFound, Unauthenticated
 from broker.orchestrator import Broker, record_audit
@@ -33,6 +34,7 @@ class Service:
         self.settings = settings
         self.broker = Broker(settings)
         self.scheduler = Scheduler(self.broker, sender(make_app(settings)))
+        self.feed = ChangeFeed(self.broker.db, settings.poll_seconds, settings.max_streams_per_user)
         self._wake = threading.Event()
         threading.Thread(target=self._releaser, name="qcb-release", daemon=True).start()
 
@@ -52,8 +54,14 @@ class Service:
                 # re-sends every queued task nobody claimed
                 log.warning("could not release tasks now; the scheduler will", exc_info=True)
 
-    def deny(self, request: Request, actor: str, exc: Unauthenticated | Forbidden) -> None:
-        """Record a refused request in the audit log."""
+    def deny(
+        self,
+        request: Request,
+        actor: str,
+        exc: Unauthenticated | Forbidden,
+        status: int | None = None,
+    ) -> None:
+        """Record a refused request in the audit log (``status``: what was answered)."""
         with self.broker.db.write() as conn:
             record_audit(
                 conn,
@@ -61,7 +69,7 @@ class Service:
                 "deny",
                 request.url.path[:100],
                 method=request.method,
-                status=401 if isinstance(exc, Unauthenticated) else 403,
+                status=status or (401 if isinstance(exc, Unauthenticated) else 403),
                 reason=exc.message,
             )
 
@@ -85,15 +93,18 @@ class Service:
             raise exc
         return who
 
-    def forbid(self, request: Request, who: Principal, message: str) -> Forbidden:
-        """A ``Forbidden`` for ``who``, recorded in the audit log."""
+    def forbid(
+        self, request: Request, who: Principal, message: str, status: int = 403
+    ) -> Forbidden:
+        """A ``Forbidden`` for ``who``, recorded in the audit log (answered as ``status``)."""
         exc = Forbidden(message)
-        self.deny(request, who.user, exc)
+        self.deny(request, who.user, exc, status)
         return exc
 
     def job_owner(self, request: Request, who: Principal, ident: str) -> tuple[str, str, str]:
         """``(job id, proposal, owner)`` of a job or task id that ``who`` may see;
-        ``NotFound`` for no such id, ``Forbidden`` (audited) for someone else's."""
+        ``NotFound`` otherwise. Someone else's job answers exactly as one that does not exist
+        (nothing tells that it does); the refusal is recorded in the audit log."""
         with self.broker.db.read() as conn:
             row: Any = conn.execute(
                 select(jobs.c.id, jobs.c.proposal, jobs.c.user).where(jobs.c.id == ident)
@@ -104,12 +115,14 @@ class Service:
                     .join(tasks, tasks.c.job_id == jobs.c.id)
                     .where(tasks.c.id == ident)
                 ).first()
+        missing = NotFound(f"no job or task {ident!r}", hint="`qcb jobs` lists your jobs")
         if row is None:
-            raise NotFound(f"no job or task {ident!r}", hint="`qcb jobs` lists your jobs")
+            raise missing
         if not within_scope(who, str(row.id)):
-            raise self.forbid(request, who, f"this token acts only within job {who.job_id}")
+            self.forbid(request, who, f"this token acts only within job {who.job_id}", 404)
+            raise missing
         if not may_see_job(self.broker.policy.policy, who, row.proposal, row.user):
-            raise self.forbid(
-                request, who, f"{ident} belongs to proposal {row.proposal!r}, not yours"
-            )
+            message = f"{ident} belongs to proposal {row.proposal!r}, not yours"
+            self.forbid(request, who, message, 404)
+            raise missing
         return str(row.id), str(row.proposal), str(row.user)

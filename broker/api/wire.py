@@ -8,10 +8,9 @@ exits with the same code against a server as on a laptop.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backends.errors import BackendError
 from broker import errors
@@ -31,6 +30,9 @@ STATUS: dict[type[Exception], int] = {
     errors.RuntimeUnavailable: 503,
     errors.Forbidden: 403,
     errors.Unauthenticated: 401,
+    errors.TooLarge: 413,
+    errors.InvalidRequest: 422,
+    errors.TooManyRequests: 429,
     PolicyError: 422,
     CircuitError: 422,
     BackendError: 502,
@@ -50,6 +52,9 @@ _BROKER_ERRORS: dict[str, type[BrokerError]] = {
         errors.RuntimeUnavailable,
         errors.Forbidden,
         errors.Unauthenticated,
+        errors.InvalidRequest,
+        errors.TooLarge,
+        errors.TooManyRequests,
     )
 }
 
@@ -82,16 +87,22 @@ class TokenRequest(_Body):
     """A token to create (admins only)."""
 
     user: str = Field(min_length=1, max_length=100)
-    role: str = Field(default="researcher", description="researcher, committee or admin.")
+    role: Literal["researcher", "committee", "admin"] = Field(
+        default="researcher", description="A PI is a researcher."
+    )
     note: str = ""
-    expires_days: float | None = Field(default=None, gt=0)
+    expires_days: float | None = Field(default=None, gt=0, le=3650, description="At most 10 years.")
 
 
 class TraceRequest(_Body):
     """Which finished jobs to export as a trace."""
 
-    since: datetime | None = None
-    until: datetime | None = None
+    since: AwareDatetime | None = Field(
+        default=None, strict=True, description="RFC 3339, with its time zone."
+    )
+    until: AwareDatetime | None = Field(
+        default=None, strict=True, description="RFC 3339, with its time zone."
+    )
 
 
 def status_of(exc: Exception) -> int:
@@ -107,6 +118,8 @@ def encode(exc: Exception) -> dict[str, Any]:
     body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc), "hint": None}
     if isinstance(exc, BrokerError):
         body["message"], body["hint"] = exc.message, exc.hint
+        if isinstance(exc, errors.TooManyRequests):
+            body["retry_after"] = exc.retry_after
     elif isinstance(exc, PolicyError):
         body["error"], body["problems"], body["source"] = "PolicyError", exc.errors, exc.source
     elif isinstance(exc, CircuitError):
@@ -133,6 +146,13 @@ def decode(status: int, body: Any) -> Exception:
             str(body.get("message", "")),
             transient=bool(body.get("transient")),
             hint=body.get("hint"),
+        )
+    if body["error"] == "TooManyRequests":
+        after = body.get("retry_after")
+        return errors.TooManyRequests(
+            str(body.get("message", "")),
+            hint=body.get("hint"),
+            retry_after=after if isinstance(after, int) and 0 < after <= 300 else 5,
         )
     cls = _BROKER_ERRORS.get(str(body["error"]), BrokerError)
     return cls(str(body.get("message", "")), hint=body.get("hint"))

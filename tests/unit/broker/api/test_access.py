@@ -101,17 +101,27 @@ def test_a_valid_token_is_accepted(api: Api) -> None:
 # --- 2. someone else's job ----------------------------------------------------------------
 
 
+def _as_unknown(answer: Any, ident: str) -> tuple[int, str]:
+    """An answer with ``ident`` blanked out, to compare with another id's answer."""
+    return answer.status_code, answer.text.replace(ident, "ID")
+
+
+UNKNOWN_JOB = "j-000000000000"
+
+
 @pytest.mark.parametrize(("method", "template"), BOB_JOB_ENDPOINTS)
-def test_a_researcher_cannot_reach_another_members_job(
+def test_another_members_job_answers_exactly_as_an_unknown_one(
     api: Api, alice_job: str, method: str, template: str
 ) -> None:
     path = template.format(id=alice_job)
     answer = api.client.request(method, path, headers=api.auth("bob"))
-    assert answer.status_code == 403, answer.text
-    assert answer.json()["error"] == "Forbidden"
-    assert "chem" in answer.json()["message"]
-    (line,) = api.audit("deny")
-    assert (line.actor, line.object_id, line.detail["status"]) == ("bob", path, 403)
+    unknown = api.client.request(method, template.format(id=UNKNOWN_JOB), headers=api.auth("bob"))
+    assert answer.status_code == 404, answer.text
+    assert _as_unknown(answer, alice_job) == _as_unknown(unknown, UNKNOWN_JOB)
+    assert dict(answer.headers) == dict(unknown.headers)
+    assert "chem" not in answer.text
+    (line,) = api.audit("deny")  # the refusal is recorded; the unknown id is not one
+    assert (line.actor, line.object_id, line.detail["status"]) == ("bob", path, 404)
     assert _job_state(api, alice_job) == TaskState.PENDING
     assert api.audit("cancel") == []
 
@@ -119,23 +129,26 @@ def test_a_researcher_cannot_reach_another_members_job(
 def test_a_member_of_the_same_proposal_cannot_reach_it_either(api: Api) -> None:
     carol_job = api.submit("carol", "chem")  # alice is a member of chem, not its PI
     answer = api.client.get(f"/v1/jobs/{carol_job}", headers=api.auth("alice"))
-    assert answer.status_code == 403
+    assert answer.status_code == 404
     answer = api.client.post(f"/v1/jobs/{carol_job}/cancel", headers=api.auth("alice"))
-    assert answer.status_code == 403
+    assert answer.status_code == 404
     assert _job_state(api, carol_job) == TaskState.PENDING
 
 
-def test_a_task_id_of_another_users_job_is_forbidden_too(api: Api, alice_job: str) -> None:
+def test_a_task_id_of_another_users_job_answers_as_unknown_too(api: Api, alice_job: str) -> None:
     with api.db.read() as conn:
         task_ids = list(conn.execute(select(tasks.c.id).where(tasks.c.job_id == alice_job)))
     assert task_ids
-    answer = api.client.get(f"/v1/explain/{task_ids[0].id}", headers=api.auth("bob"))
-    assert answer.status_code == 403
+    task = task_ids[0].id
+    answer = api.client.get(f"/v1/explain/{task}", headers=api.auth("bob"))
+    unknown = api.client.get("/v1/explain/t-000000000000", headers=api.auth("bob"))
+    assert answer.status_code == 404
+    assert _as_unknown(answer, task) == _as_unknown(unknown, "t-000000000000")
     assert [line.actor for line in api.audit("deny")] == ["bob"]
 
 
-def test_an_unknown_id_is_not_found_not_forbidden(api: Api) -> None:
-    answer = api.client.get("/v1/jobs/j-000000000000", headers=api.auth("bob"))
+def test_an_unknown_id_is_not_found(api: Api) -> None:
+    answer = api.client.get(f"/v1/jobs/{UNKNOWN_JOB}", headers=api.auth("bob"))
     assert answer.status_code == 404
     assert answer.json()["error"] == "NotFound"
 
@@ -222,7 +235,7 @@ def test_the_pi_reads_and_cancels_a_members_job(api: Api, alice_job: str) -> Non
 
 def test_the_pi_of_another_proposal_cannot(api: Api, alice_job: str) -> None:
     answer = api.client.post(f"/v1/jobs/{alice_job}/cancel", headers=api.auth("dave"))
-    assert answer.status_code == 403
+    assert answer.status_code == 404
     assert _job_state(api, alice_job) == TaskState.PENDING
 
 
@@ -245,6 +258,19 @@ def test_the_same_idempotency_key_returns_the_same_job(api: Api) -> None:
     other = api.submit("alice", "chem", **{"Idempotency-Key": "k-2"})
     assert other != first
     assert api.job_rows() == 2
+
+
+def test_a_key_reused_for_another_job_is_refused_naming_it(api: Api) -> None:
+    first = api.submit("alice", "chem", **{"Idempotency-Key": "k-1"})
+    body = job_body("chem")
+    body["seed"] = 99  # another job under the same key
+    answer = api.client.post(
+        "/v1/jobs", json=body, headers={**api.auth("alice"), "Idempotency-Key": "k-1"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "InvalidJob"
+    assert "'k-1'" in answer.json()["message"] and first in answer.json()["message"]
+    assert api.job_rows() == 1
 
 
 def test_without_a_key_each_submission_is_a_job(api: Api) -> None:

@@ -1,0 +1,175 @@
+"""One change feed per API process: which jobs changed, for every event stream at once.
+
+An open stream costs nothing while its job is quiet: it awaits an :class:`asyncio.Event`
+that the feed sets when the job (or one of its tasks) changes. One thread per process finds
+the changes: on PostgreSQL it ``LISTEN``s to the channel that the store's triggers notify
+(migration ``0004_change_feed``); on SQLite it reads the watched jobs' marks in one query per
+poll period, and only while some stream is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from broker.errors import TooManyRequests
+from broker.store.db import Database
+from broker.store.schema import jobs, tasks
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "qcb_jobs"
+"""The PostgreSQL channel the store's triggers notify with a job's id."""
+
+LISTEN_TIMEOUT = 5.0
+"""How long the listener waits for a notification before it looks whether to stop."""
+
+
+class ChangeFeed:
+    """Watches jobs for the event streams of one API process."""
+
+    def __init__(self, db: Database, poll_seconds: float, streams_per_user: int) -> None:
+        self.db = db
+        self.poll_seconds = poll_seconds
+        self.streams_per_user = streams_per_user
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._open: Counter[str] = Counter()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def open_streams(self) -> int:
+        """Streams open now, over every user."""
+        return sum(self._open.values())
+
+    def open(self, user: str, job_id: str) -> Watch:
+        """A watch on ``job_id`` for one stream of ``user``; ``TooManyRequests`` beyond
+        :attr:`streams_per_user` open streams. Close it when the stream ends."""
+        if self._open[user] >= self.streams_per_user:
+            raise TooManyRequests(
+                f"you have {self._open[user]} event streams open, the most one user may",
+                hint="close a stream first; `qcb status` and `GET /v1/jobs/ID` poll instead "
+                "(the limit is the setting QCB_MAX_STREAMS_PER_USER)",
+            )
+        self._start()
+        watch = Watch(self, user, job_id)
+        self._open[user] += 1
+        with self._lock:
+            self._waiters.setdefault(job_id, set()).add(watch.event)
+        return watch
+
+    def _close(self, watch: Watch) -> None:
+        with self._lock:
+            watchers = self._waiters.get(watch.job_id, set())
+            watchers.discard(watch.event)
+            if not watchers:
+                self._waiters.pop(watch.job_id, None)
+        self._open[watch.user] -= 1
+        if self._open[watch.user] <= 0:
+            del self._open[watch.user]
+
+    def _start(self) -> None:
+        if self._thread is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        postgres = self.db.engine.dialect.name == "postgresql"
+        target = self._listen if postgres else self._poll
+        self._thread = threading.Thread(target=target, name="qcb-change-feed", daemon=True)
+        self._thread.start()
+
+    def changed(self, job_ids: Iterable[str]) -> None:
+        """Wake the streams of ``job_ids`` (from any thread)."""
+        with self._lock:
+            events = [e for j in set(job_ids) for e in self._waiters.get(j, ())]
+        if events and self._loop is not None:
+            self._loop.call_soon_threadsafe(_set_all, events)
+
+    def _everyone(self) -> None:
+        with self._lock:
+            ids = list(self._waiters)
+        self.changed(ids)
+
+    def _listen(self) -> None:
+        """PostgreSQL: wait on the channel; after any break, reconnect and wake everyone
+        (they re-read, so nothing missed meanwhile is lost)."""
+        import psycopg
+
+        url = make_url(self.db.engine.url).set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        while True:
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._everyone()
+                    while True:
+                        found = [n.payload for n in conn.notifies(timeout=LISTEN_TIMEOUT)]
+                        self.changed(found)
+            except Exception:  # the store restarts: streams go on once it is back
+                log.warning("the change feed lost the store; reconnecting", exc_info=True)
+                time.sleep(1.0)
+
+    def _poll(self) -> None:
+        """SQLite: one query per period for every watched job's mark."""
+        marks: dict[str, tuple[object, ...]] = {}
+        while True:
+            time.sleep(self.poll_seconds)
+            with self._lock:
+                ids = list(self._waiters)
+            if not ids:
+                marks.clear()
+                continue
+            try:
+                now = self._marks(ids)
+            except Exception:
+                log.warning("the change feed cannot read the store", exc_info=True)
+                continue
+            self.changed(j for j in ids if now.get(j) != marks.get(j))
+            marks = now
+
+    def _marks(self, ids: list[str]) -> dict[str, tuple[object, ...]]:
+        """Each watched job's state, step, update time and task counts by state."""
+        counts = (
+            select(tasks.c.job_id, tasks.c.state, func.count())
+            .where(tasks.c.job_id.in_(ids))
+            .group_by(tasks.c.job_id, tasks.c.state)
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(jobs.c.id, jobs.c.state, jobs.c.step, jobs.c.updated_at).where(
+                    jobs.c.id.in_(ids)
+                )
+            ).all()
+            by_job: dict[str, list[tuple[str, int]]] = {}
+            for job_id, state, count in conn.execute(counts).all():
+                by_job.setdefault(job_id, []).append((state, count))
+        return {r.id: (*r[1:], tuple(sorted(by_job.get(r.id, [])))) for r in rows}
+
+
+class Watch:
+    """One stream's interest in one job: :attr:`event` is set when the job changes."""
+
+    def __init__(self, feed: ChangeFeed, user: str, job_id: str) -> None:
+        self.feed = feed
+        self.user = user
+        self.job_id = job_id
+        self.event = asyncio.Event()
+        self.closed = False
+
+    def close(self) -> None:
+        """Stop watching (once; later calls do nothing)."""
+        if not self.closed:
+            self.closed = True
+            self.feed._close(self)
+
+
+def _set_all(events: list[asyncio.Event]) -> None:
+    for event in events:
+        event.set()
