@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from backends.base import QuantumBatch
 from broker import driver, tokens
 from broker.access import Principal
+from broker.api.guard import parse_strict
 from broker.api.wire import API_PREFIX, encode, status_of
 from broker.errors import Forbidden, InvalidJob, NotFound, Unauthenticated
 from broker.orchestrator import Broker
@@ -106,6 +107,7 @@ class DriverEndpoint:
             return 200, {"user": who.user, "role": who.role.value, "job": who.job_id}
         match = _TASKS.match(path)
         if method == "POST" and match:
+            parse_strict(body, self.broker.settings.limits)  # as the API's guard does
             try:
                 request = TaskSubmission.model_validate_json(body)
             except ValidationError as exc:

@@ -7,12 +7,16 @@ a setting silently ignored.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from policies.types import Duration, Period, Unit
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters; tab, newline and carriage return are text."""
 
 
 class Strict(BaseModel):
@@ -22,6 +26,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text(cls, data: object) -> object:
+        """No key or text may hold a control character (YAML's ``"\\0"`` makes a NUL)."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                texts = value if isinstance(value, list) else [value]
+                for text in [key, *texts]:
+                    bad = _CONTROL.search(text) if isinstance(text, str) else None
+                    if bad:
+                        raise ValueError(
+                            f"{key}: contains the control character U+{ord(bad.group()):04X}"
+                        )
+        return data
 
 
 def _whole_number_as_text(value: object) -> object:

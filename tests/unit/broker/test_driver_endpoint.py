@@ -64,7 +64,10 @@ def test_a_driver_may_not_reach_another_job(endpoint: DriverEndpoint) -> None:
 def test_a_malformed_or_oversized_body_is_refused(endpoint: DriverEndpoint) -> None:
     headers = {"Authorization": f"Bearer {driver_token(endpoint)}"}
     answer = httpx.post(f"{endpoint.url}/v1/jobs/j-1/tasks", content=b"{", headers=headers)
-    assert answer.status_code == 422 and answer.json()["error"] == "InvalidJob"
+    assert answer.status_code == 422 and answer.json()["error"] == "InvalidRequest"
+    nan = b'{"batch": {"items": [{"circuit": "x", "parameter_values": [[NaN]]}]}}'
+    answer = httpx.post(f"{endpoint.url}/v1/jobs/j-1/tasks", content=nan, headers=headers)
+    assert answer.status_code == 422 and "NaN" in answer.json()["message"]
     host, port = endpoint.server.server_address[:2]
     conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
     conn.putrequest("POST", "/v1/jobs/j-1/tasks")  # announces more than it will read

@@ -191,6 +191,10 @@ CASES: list[tuple[str, Mutation, str, tuple[str, ...]]] = [
      "proposals[1].budgets[0].unit:", ("evaluations, shots",)),
     ("proposal as text", lambda d: d["proposals"].append("P-3"), "proposals[2]:",
      ("mapping with the fields id, title, pi",)),
+    ("NUL in a title", lambda d: d["proposals"][0].update(title="a\x00b"),
+     "proposals[0]:", ("title: contains the control character U+0000",)),
+    ("escape in a member", lambda d: d["proposals"][0]["members"].append("x\x1b[31m"),
+     "proposals[0]:", ("members: contains the control character U+001B",)),
 ]  # fmt: skip
 
 
