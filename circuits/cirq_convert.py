@@ -69,7 +69,7 @@ def to_sympy(expr: str) -> Angle:
     text = expressions.normalize(expr)
     if not expressions.names(text):
         return float(expressions.evaluate(text, {}))
-    return _sympy_node(ast.parse(text, mode="eval").body)
+    return _sympy_node(expressions.parse_tree(text))
 
 
 def _sympy_node(node: ast.expr) -> Any:

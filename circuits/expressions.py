@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import functools
 import math
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -87,6 +88,17 @@ def _fail(text: str, why: str) -> CircuitError:
     )
 
 
+_AST_LOCK = threading.Lock()
+
+
+def parse_tree(text: str) -> ast.expr:
+    """``ast.parse(text, mode="eval").body``, one thread at a time: CPython 3.11's AST
+    constructor keeps one recursion count per interpreter, and threads parsing at once make
+    it raise ``SystemError: AST constructor recursion depth mismatch`` (cpython#106905)."""
+    with _AST_LOCK:
+        return ast.parse(text, mode="eval").body
+
+
 @functools.lru_cache(maxsize=16384)
 def _parse(text: str) -> ast.expr:
     """Parse ``text`` and check that it only uses the supported syntax.
@@ -96,7 +108,7 @@ def _parse(text: str) -> ast.expr:
     if not text.strip():
         raise _fail(text, "empty expression")
     try:
-        tree = ast.parse(text.strip(), mode="eval").body
+        tree = parse_tree(text.strip())
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise _fail(text, "not a valid arithmetic expression") from exc
     _check(tree, text, 0)
@@ -209,7 +221,7 @@ def is_parameter_name(name: str) -> bool:
     if not name.isidentifier() or name in RESERVED:
         return False
     try:
-        tree = ast.parse(name, mode="eval").body
+        tree = parse_tree(name)
     except SyntaxError:  # keywords such as ``for``
         return False
     # Python NFKC-normalises identifiers; a name that changes would never match itself.

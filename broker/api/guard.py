@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote_plus
 
+from anyio.to_thread import run_sync
+
 from broker.api.wire import encode, status_of
 from broker.errors import BrokerError, InvalidRequest, NotFound, TooLarge
 from broker.limits import Limits, document_problems, has_control
@@ -83,8 +85,8 @@ class BodyGuard:
         limits = self.limits()
         try:
             body = await self._read(scope, receive, limits.body_bytes)
-            if body.strip():
-                parse_strict(body, limits)
+            if body.strip():  # a few MB of JSON take a while: not on the event loop
+                await run_sync(parse_strict, body, limits)
         except BrokerError as exc:
             await respond(send, exc, {"connection": "close"} if isinstance(exc, TooLarge) else {})
             return
