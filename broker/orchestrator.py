@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from backends import registry
 from backends.base import Backend, ClassicalResult, QuantumResult
@@ -37,6 +38,8 @@ from broker.store.db import Database, new_id, serialize, utcnow
 from broker.store.schema import algorithm_states, audit, jobs, tasks, tokens
 from policies.admission import Need, admit
 from policies.loader import LoadedPolicy, format_loc
+
+log = logging.getLogger(__name__)
 
 
 def queue_for(kind: str, backend: str, domain: str | None = None) -> str:
@@ -347,8 +350,34 @@ class Broker:
         """Take the job one step further if its current step's tasks are all final.
 
         Safe to call any number of times from any process: a step is recorded once.
-        Returns True when it did something.
+        Returns True when it did something. A job that cannot be advanced (its stored spec,
+        inputs or state unusable, its algorithm failing) fails alone, with the reason, and
+        its holds are released; only the store being unreachable raises.
         """
+        try:
+            return self._advance(job_id)
+        except DBAPIError:  # the store: transient, advanced again later
+            raise
+        except Exception as exc:
+            log.exception("job %s cannot be advanced; it fails", job_id)
+            return self._fail_unrunnable(job_id, exc)
+
+    def _fail_unrunnable(self, job_id: str, exc: Exception) -> bool:
+        revision = self.policy.revision
+        what = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        with self.db.write(exclusive=False) as conn:
+            serialize(conn, f"qcb.job.{job_id}")
+            job = conn.execute(select(jobs.c.state, jobs.c.step).where(jobs.c.id == job_id)).first()
+            if job is None or TaskState(job.state).final:
+                return False
+            message = (
+                f"step {job.step + 1} could not be computed ({what[:500]}); the job stopped "
+                "and its holds were released"
+            )
+            self._finish(conn, job_id, TaskState.FAILED, message, revision)
+        return True
+
+    def _advance(self, job_id: str) -> bool:
         # Read the revision before taking the write lock: reading it may record a changed
         # policy file, which takes the lock itself.
         revision = self.policy.revision

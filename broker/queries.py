@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from collections import Counter
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -28,6 +29,8 @@ _PACKAGES = (
     "pydantic",
     "numpy",
 )
+
+log = logging.getLogger(__name__)
 
 
 def package_versions() -> dict[str, str]:
@@ -159,19 +162,24 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
         if c.kind == "charge" and c.task_id:
             per_task.setdefault(c.task_id, {})[c.unit] = c.amount
     records = [_task_record(r, per_task.get(r.id, {})) for r in task_rows]
-    spec = JobSpec.model_validate(row.spec)
-    algorithm = algorithms.get(spec.algorithm.name)
-    inputs = algorithm.inputs_model.model_validate(spec.algorithm.inputs)
-    circuits = sorted(
-        {h for rec in records for h in rec.circuits} | set(algorithm.circuits(inputs))
-    )
+    circuits = {h for rec in records for h in rec.circuits}
+    observables: list[str] = []
+    try:
+        spec = JobSpec.model_validate(row.spec)
+        algorithm = algorithms.get(spec.algorithm.name)
+        inputs = algorithm.inputs_model.model_validate(spec.algorithm.inputs)
+        circuits |= set(algorithm.circuits(inputs))
+        observables = algorithm.observables(inputs)
+    except Exception:  # a job that could not run (its stored inputs unusable) still answers
+        log.warning("job %s: its inputs no longer validate; lineage from its tasks", job_id)
+    raw_inputs = (row.spec or {}).get("algorithm", {}).get("inputs", {})
     quantum_versions = [r.backend_version for r in records if r.kind == "quantum"]
     lineage = Lineage(
         job_id=row.id,
         job_sha256=row.spec_sha256,
-        inputs_sha256=_inputs_hash(spec.algorithm.inputs),
-        circuits=circuits,
-        observables=algorithm.observables(inputs),
+        inputs_sha256=_inputs_hash(raw_inputs),
+        circuits=sorted(circuits),
+        observables=observables,
         backend=row.backend,
         backend_version=next((v for v in quantum_versions if v), None),
         seed=row.seed,

@@ -76,11 +76,13 @@ class Scheduler:
 
     def tick(self) -> int:
         """One round of scheduling; returns how many tasks it sent."""
-        to_send = self._recover() + self._redispatch() + self._release()
-        for task_id, queue in to_send:
-            self.send(task_id, queue)
-        self._advance_stuck()
-        self._scale_pilots()
+        try:
+            to_send = self._recover() + self._redispatch() + self._release()
+            for task_id, queue in to_send:
+                self.send(task_id, queue)
+            self._advance_stuck()
+        finally:  # the pilots follow their queues whatever happened above
+            self._scale_pilots()
         return len(to_send)
 
     def release(self) -> int:
@@ -189,8 +191,11 @@ class Scheduler:
                 .scalars()
                 .all()
             )
-        for job_id in stuck:
-            self.broker.advance(job_id)
+        for job_id in stuck:  # each alone: one job never stops the others
+            try:
+                self.broker.advance(job_id)
+            except Exception:
+                log.exception("could not advance job %s now; the next tick tries again", job_id)
 
     def active_jobs(self) -> int:
         """Jobs not yet final."""
