@@ -14,16 +14,20 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from starlette.concurrency import run_in_threadpool
 
 from broker.errors import TooManyRequests
 from broker.store.db import Database
 from broker.store.schema import jobs, tasks
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CHANNEL = "qcb_jobs"
 """The PostgreSQL channel the store's triggers notify with a job's id."""
@@ -40,6 +44,8 @@ class ChangeFeed:
         self.poll_seconds = poll_seconds
         self.streams_per_user = streams_per_user
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._generation: dict[str, int] = {}
+        self._reads: dict[str, tuple[int, asyncio.Future[Any]]] = {}
         self._open: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -72,6 +78,8 @@ class ChangeFeed:
             watchers.discard(watch.event)
             if not watchers:
                 self._waiters.pop(watch.job_id, None)
+                self._reads.pop(watch.job_id, None)
+                self._generation.pop(watch.job_id, None)
         self._open[watch.user] -= 1
         if self._open[watch.user] <= 0:
             del self._open[watch.user]
@@ -88,9 +96,29 @@ class ChangeFeed:
     def changed(self, job_ids: Iterable[str]) -> None:
         """Wake the streams of ``job_ids`` (from any thread)."""
         with self._lock:
-            events = [e for j in set(job_ids) for e in self._waiters.get(j, ())]
-        if events and self._loop is not None:
-            self._loop.call_soon_threadsafe(_set_all, events)
+            watched = [j for j in set(job_ids) if self._waiters.get(j)]
+        if watched and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake, watched)
+
+    def _wake(self, job_ids: list[str]) -> None:
+        """In the event loop: a new generation of each job, and its streams woken."""
+        for job_id in job_ids:
+            self._generation[job_id] = self._generation.get(job_id, 0) + 1
+            with self._lock:
+                events = list(self._waiters.get(job_id, ()))
+            for event in events:
+                event.set()
+
+    async def read(self, job_id: str, reader: Callable[[], T]) -> T:
+        """``reader()`` (run in a thread) as of the job's latest change, shared by every
+        stream of the job: 500 streams woken by one change make one read, not 500."""
+        generation = self._generation.get(job_id, 0)
+        shared = self._reads.get(job_id)
+        if shared is None or shared[0] != generation or _failed(shared[1]):
+            task: asyncio.Future[Any] = asyncio.ensure_future(run_in_threadpool(reader))
+            shared = self._reads[job_id] = (generation, task)
+        found: T = await asyncio.shield(shared[1])
+        return found
 
     def _everyone(self) -> None:
         with self._lock:
@@ -109,9 +137,9 @@ class ChangeFeed:
                 with psycopg.connect(dsn, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._everyone()
-                    while True:
-                        found = [n.payload for n in conn.notifies(timeout=LISTEN_TIMEOUT)]
-                        self.changed(found)
+                    while True:  # each notification at once (the timeout only ends a wait)
+                        for notice in conn.notifies(timeout=LISTEN_TIMEOUT):
+                            self.changed([notice.payload])
             except Exception:  # the store restarts: streams go on once it is back
                 log.warning("the change feed lost the store; reconnecting", exc_info=True)
                 time.sleep(1.0)
@@ -170,6 +198,6 @@ class Watch:
             self.feed._close(self)
 
 
-def _set_all(events: list[asyncio.Event]) -> None:
-    for event in events:
-        event.set()
+def _failed(future: asyncio.Future[Any]) -> bool:
+    """Whether a shared read ended without a result (the next reader tries again)."""
+    return future.done() and (future.cancelled() or future.exception() is not None)

@@ -120,7 +120,7 @@ async def events(request: Request, svc: Svc, who: Who, job_id: str) -> Streaming
         try:
             last = ""
             while True:
-                now = await run_in_threadpool(queries.job_status, svc.broker.db, job_id)
+                now = await svc.feed.read(job_id, lambda: queries.job_status(svc.broker.db, job_id))
                 data = now.model_dump_json()
                 if data != last:
                     yield f"event: status\ndata: {data}\n\n"
