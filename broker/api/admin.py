@@ -118,8 +118,10 @@ def history(request: Request, svc: Svc, who: Who) -> list[dict[str, Any]]:
             {k: getattr(r, k) for k in revisions.Revision.__dataclass_fields__}
             for r in revisions.history(conn)
         ]
-    for line in found:
+    server_file = str(svc.settings.policy_file)
+    for line in found:  # the server's own file is named, never its path
         line["source"] = _name_only(str(line["source"]))
+        line["reason"] = str(line["reason"]).replace(server_file, _name_only(server_file))
     return found
 
 
