@@ -9,8 +9,8 @@ sequential requests (``whoami``, ``jobs``, his job's status, ``usage``, in turn)
 the streams open and while they are open. Reported: bob's median and p99 latency in both
 phases and their ratio (the aim: p99 within 2x), the API process's memory (RSS) without and
 with the streams, how long opening them took, and how many streams opened and got their
-first event (any that did not are counted, never hidden); then one change (alice cancels the job) and how
-long it took to reach every stream.
+first event (any that did not are counted, never hidden); then one change (alice cancels
+the job) and how long it took to reach every stream.
 
     .venv/bin/python benchmarks/event_streams.py [--streams 500] [--requests 400] [--quick]
 
@@ -258,8 +258,9 @@ def main() -> None:
     s, a, b = figures["streams"], figures["without_streams"], figures["with_streams"]
     print(f"streams: {s['opened']}/{s['asked']} open, {s['first_event']} got their first event, "
           f"{s['error_count']} errors, opened in {s['open_seconds']} s")  # fmt: skip
-    print(f"a cancel reached {s['ended_after_cancel']} streams: first after "
-          f"{s['cancel_to_first_end_ms']} ms, last after {s['cancel_to_last_end_ms']} ms")  # fmt: skip
+    first, last = s["cancel_to_first_end_ms"], s["cancel_to_last_end_ms"]
+    print(f"a cancel reached {s['ended_after_cancel']} streams: first after {first} ms, "
+          f"last after {last} ms")  # fmt: skip
     print("| phase | requests | failures | median ms | p99 ms | max ms | API RSS MB |")
     print("|---|---|---|---|---|---|---|")
     rss = figures["api_rss_mb"]
