@@ -214,7 +214,15 @@ class Executor:
         return self._endpoint.url
 
     def _advance(self, job_id: str) -> None:
-        if self.broker.advance(job_id) and self.release is not None:
+        """Advance the job of a task just recorded. The task is final whatever happens
+        here: if the job cannot be advanced now (the store restarting), the scheduler's
+        next tick does it, and this worker goes on serving other tasks."""
+        try:
+            advanced = self.broker.advance(job_id)
+        except Exception:
+            log.exception("job %s: could not advance it now; the scheduler will", job_id)
+            return
+        if advanced and self.release is not None:
             try:
                 self.release()
             except Exception:  # the transport may be down: the scheduler re-sends later

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backends import registry
 from backends.base import Backend, ClassicalResult, QuantumResult
@@ -352,18 +353,27 @@ class Broker:
         Safe to call any number of times from any process: a step is recorded once.
         Returns True when it did something. A job that cannot be advanced (its stored spec,
         inputs or state unusable, its algorithm failing) fails alone, with the reason, and
-        its holds are released; only the store being unreachable raises.
+        its holds are released; only the store or the policy in force being unusable (for
+        every job alike) raises.
         """
+        # Read the revision before taking the write lock (reading it may record a changed
+        # policy file, which takes the lock itself), and outside the job's own failures: a
+        # policy that cannot be read now is no fault of this job.
+        revision = self.policy.revision
         try:
-            return self._advance(job_id)
-        except DBAPIError:  # the store: transient, advanced again later
+            return self._advance(job_id, revision)
+        except (DataError, IntegrityError) as exc:  # this job's own data the store refuses
+            log.exception("job %s cannot be advanced; it fails", job_id)
+            return self._fail_unrunnable(job_id, exc, revision)
+        except (DBAPIError, PoolTimeout):  # the store: transient, advanced again later
             raise
         except Exception as exc:
             log.exception("job %s cannot be advanced; it fails", job_id)
-            return self._fail_unrunnable(job_id, exc)
+            return self._fail_unrunnable(job_id, exc, revision)
 
-    def _fail_unrunnable(self, job_id: str, exc: Exception) -> bool:
-        revision = self.policy.revision
+    def _fail_unrunnable(self, job_id: str, exc: Exception, revision: str) -> bool:
+        """Fail a job whose step could not be computed, in a transaction of its own (the
+        one that raised is rolled back), releasing its holds as any other end does."""
         what = f"{type(exc).__name__}: {exc}".replace("\n", " ")
         with self.db.write(exclusive=False) as conn:
             serialize(conn, f"qcb.job.{job_id}")
@@ -377,10 +387,7 @@ class Broker:
             self._finish(conn, job_id, TaskState.FAILED, message, revision)
         return True
 
-    def _advance(self, job_id: str) -> bool:
-        # Read the revision before taking the write lock: reading it may record a changed
-        # policy file, which takes the lock itself.
-        revision = self.policy.revision
+    def _advance(self, job_id: str, revision: str) -> bool:
         with self.db.write(exclusive=False) as conn:
             serialize(conn, f"qcb.job.{job_id}")  # one advance or cancel of a job at a time
             job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()

@@ -172,7 +172,7 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
         observables = algorithm.observables(inputs)
     except Exception:  # a job that could not run (its stored inputs unusable) still answers
         log.warning("job %s: its inputs no longer validate; lineage from its tasks", job_id)
-    raw_inputs = (row.spec or {}).get("algorithm", {}).get("inputs", {})
+    raw_inputs = _stored_inputs(row.spec)
     quantum_versions = [r.backend_version for r in records if r.kind == "quantum"]
     lineage = Lineage(
         job_id=row.id,
@@ -197,9 +197,15 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
     )
 
 
+def _stored_inputs(spec: Any) -> Any:
+    """The algorithm inputs of a stored job spec as stored, whatever its shape."""
+    algorithm = spec.get("algorithm") if isinstance(spec, dict) else None
+    return algorithm.get("inputs", {}) if isinstance(algorithm, dict) else {}
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _inputs_hash(inputs: dict[str, Any]) -> str:
+def _inputs_hash(inputs: Any) -> str:
     return _sha256(json.dumps(inputs, sort_keys=True))

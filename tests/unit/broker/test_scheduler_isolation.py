@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from backends.states import TaskState
+from broker import algorithms
 from broker.config import Settings
+from broker.errors import PolicyFileError
 from broker.execution import Executor
 from broker.jobfile import validate_job
 from broker.orchestrator import Broker
@@ -115,3 +118,148 @@ def test_the_tick_scales_pilots_even_when_a_phase_fails(
     with pytest.raises(RuntimeError, match="went away"):
         scheduler.tick()
     assert scaled == [1]
+
+
+def _drive_all(broker: Broker, executor: Executor, job_ids: list[str]) -> None:
+    """Run every task of ``job_ids`` in this process, the scheduler releasing them, until
+    all those jobs are final (``executor.execute`` must never raise)."""
+    queue: list[str] = []
+    scheduler = Scheduler(broker, lambda task_id, _queue: queue.append(task_id))
+    executor.release = scheduler.release
+    for _ in range(2000):
+        if all(job_status(broker.db, j).state.final for j in job_ids):
+            return
+        scheduler.tick()
+        while queue:
+            executor.execute(queue.pop(0))
+    raise AssertionError("the jobs did not finish")
+
+
+def _corrupt_inputs(broker: Broker, job_id: str, user: str) -> None:
+    """Store the job's inputs as a job submitted with ``"energy_offset": Infinity`` was
+    stored (null), which its inputs model refuses."""
+    spec = _job(user)
+    spec["algorithm"]["inputs"]["energy_offset"] = None
+    with broker.db.write() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == job_id).values(spec=spec))
+
+
+def test_a_worker_goes_on_serving_when_a_job_it_ran_cannot_advance(settings: Settings) -> None:
+    broker = Broker(settings)
+    bad = broker.submit(validate_job(_job("alice")), "alice")
+    good = broker.submit(validate_job(_job("bob")), "bob")
+    _corrupt_inputs(broker, bad, "alice")
+
+    _drive_all(broker, Executor(broker, "worker"), [bad, good])
+
+    failed = job_status(broker.db, bad)
+    assert failed.state == TaskState.FAILED
+    assert failed.message.startswith(
+        "step 1 could not be computed (InvalidJob: algorithm.inputs.energy_offset"
+    )
+    assert "Traceback" not in failed.message
+    assert set(failed.tasks) == {"COMPLETED"}  # what ran stays recorded
+    assert job_status(broker.db, good).state == TaskState.COMPLETED
+    assert _held(broker) == 0
+    answer = job_result(broker.db, bad)
+    assert answer.state == TaskState.FAILED
+    assert answer.message == failed.message
+    assert answer.lineage.observables == []
+    assert {c.kind for c in answer.charges} >= {"hold", "release"}
+
+
+def test_a_step_the_store_refuses_fails_its_job_alone(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = Broker(settings)
+    bad = broker.submit(validate_job(_job("alice")), "alice")
+    good = broker.submit(validate_job(_job("bob")), "bob")
+    vqe = type(algorithms.get("vqe"))
+    step = vqe.step
+
+    def duplicating(self: Any, inputs: Any, spec: Any, state: Any, results: Any) -> Any:
+        outcome = step(self, inputs, spec, state, results)
+        if spec.name == "h2-alice":  # two tasks of one key: the store's constraint refuses
+            outcome.tasks = outcome.tasks + outcome.tasks[:1]
+        return outcome
+
+    monkeypatch.setattr(vqe, "step", duplicating)
+
+    _drive_all(broker, Executor(broker, "worker"), [bad, good])
+
+    failed = job_status(broker.db, bad)
+    assert failed.state == TaskState.FAILED
+    assert failed.message.startswith("step 1 could not be computed (IntegrityError")
+    assert job_status(broker.db, good).state == TaskState.COMPLETED
+    assert _held(broker) == 0
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OperationalError("SELECT 1", {}, Exception("database is locked")),
+        PolicyFileError("no policy is in force: policy.yaml is invalid"),
+    ],
+    ids=["store", "policy"],
+)
+def test_a_failure_of_the_deployment_never_fails_a_job(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, failure: Exception
+) -> None:
+    broker = Broker(settings)
+    job_id = broker.submit(validate_job(_job("alice")), "alice")
+    queue: list[str] = []
+    scheduler = Scheduler(broker, lambda task_id, _queue: queue.append(task_id))
+    _first_step_without_advancing(broker, scheduler, queue, [job_id])
+    target = broker.policy_source if isinstance(failure, PolicyFileError) else broker.db
+    name = "current" if isinstance(failure, PolicyFileError) else "write"
+    working = getattr(target, name)
+    failures = [failure]
+
+    def fails_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return working(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, fails_once)
+    with pytest.raises(type(failure)):  # the caller (worker, scheduler) tries again later
+        broker.advance(job_id)
+    assert job_status(broker.db, job_id).state != TaskState.FAILED
+    assert broker.advance(job_id)
+    assert job_status(broker.db, job_id).step == 1
+
+
+def test_a_worker_hands_back_nothing_when_advancing_fails(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = Broker(settings)
+    job_id = broker.submit(validate_job(_job("alice")), "alice")
+    executor = Executor(broker, "worker")
+    handed_back: list[str] = []
+    monkeypatch.setattr(executor, "_hand_back", handed_back.append)
+
+    def store_down(_job_id: str) -> bool:
+        raise OperationalError("UPDATE jobs", {}, Exception("the store went away"))
+
+    monkeypatch.setattr(broker, "advance", store_down)
+    queue: list[str] = []
+    scheduler = Scheduler(broker, lambda task_id, _queue: queue.append(task_id))
+    scheduler.release()
+    assert queue
+    for task_id in queue:
+        executor.execute(task_id)  # never raises
+    assert handed_back == []
+    assert set(job_status(broker.db, job_id).tasks) == {"COMPLETED"}
+    monkeypatch.undo()
+    scheduler.tick()  # the scheduler advances what the worker could not
+    assert job_status(broker.db, job_id).step == 1
+
+
+def test_a_result_answers_whatever_the_shape_of_the_stored_spec(settings: Settings) -> None:
+    broker = Broker(settings)
+    job_id = broker.submit(validate_job(_job("alice")), "alice")
+    broker.cancel(job_id, "alice")
+    with broker.db.write() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == job_id).values(spec={"algorithm": "vqe"}))
+    answer = job_result(broker.db, job_id)
+    assert answer.state == TaskState.CANCELLED
+    assert answer.lineage.observables == []
