@@ -1,14 +1,17 @@
 """``slurm``: classical tasks as Slurm jobs, through Slurm's command-line tools.
 
-``sbatch --parsable`` submits, ``squeue --json`` reads job records (one call serves every task
-the worker follows: Slurm 22.05's ``squeue --json`` ignores job filters, so the records are
-cached for a fraction of a second), ``scancel`` cancels, and ``scontrol show partition``
-gives the limits checked before submission. Tools run without a shell, with a timeout.
+``sbatch --parsable`` submits, ``squeue --json --states=all`` reads job records, ended ones
+included (one call serves every task the worker follows, cached for a fraction of a second;
+22.05 ignores the filter and lists every job it remembers anyway), ``scancel`` cancels, and
+``scontrol show partition`` gives the limits checked before submission. Tools run without a
+shell, with a timeout; with the ``chroot`` option, inside that directory tree (a cluster of
+another release than the host's, whose client tools must match its controller).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 from typing import Any
@@ -16,8 +19,10 @@ from typing import Any
 from backends.errors import BackendError
 from backends.identity import TaskAccount
 from backends.slurm import requests
+from backends.slurm.accounting import AccountedJob, parse_accounting
 from backends.slurm.common import PreparedJob, SlurmBackendBase, cluster_env
-from backends.slurm.records import Partition, SlurmJob, parse_job, parse_scontrol_partition
+from backends.slurm.partitions import Partition, parse_scontrol_partition
+from backends.slurm.records import SlurmJob, parse_job
 
 # Phrases in Slurm's errors that mean "the controller is not reachable now": worth a retry.
 _TRANSIENT = (
@@ -33,7 +38,9 @@ class SlurmBackend(SlurmBackendBase):
     """The ``slurm`` backend: for a cluster whose command-line tools the broker can run.
 
     Options (besides :class:`SlurmBackendBase`'s): ``slurm_conf``, the ``SLURM_CONF`` to use
-    (default: Slurm's own default); ``tool_timeout`` (seconds, default 30).
+    (default: Slurm's own default); ``tool_timeout`` (seconds, default 30); ``chroot``, a
+    directory tree holding the cluster's own client tools, run there (as root, which drops
+    to the task's account with ``chroot --userspec``).
     """
 
     name = "slurm"
@@ -42,6 +49,7 @@ class SlurmBackend(SlurmBackendBase):
         super().__init__(**options)
         self._env = cluster_env(dict(options))
         self._snapshot: tuple[float, dict[str, SlurmJob]] | None = None
+        self._has_accounting: bool | None = None
 
     def run_tool(
         self,
@@ -53,7 +61,11 @@ class SlurmBackend(SlurmBackendBase):
         """Run a Slurm tool (as ``account``, with ``env``: default the broker and its own
         environment); its stdout, or a :class:`BackendError` quoting its stderr."""
         as_account: dict[str, Any] = {}
-        if account is not None:
+        root = self.options.get("chroot")
+        if root:
+            argv = chroot_argv(str(root), argv, account)
+            as_account = {"umask": 0o077} if account is not None else {}
+        elif account is not None:
             as_account = {
                 "user": account.uid,
                 "group": account.gid,
@@ -103,7 +115,7 @@ class SlurmBackend(SlurmBackendBase):
         """Every job the controller knows, by id (cached for ``cache_seconds``)."""
         now = time.monotonic()
         if self._snapshot is None or now - self._snapshot[0] > self.cache_seconds:
-            data = json.loads(self.run_tool(["squeue", "--json", "--all"]))
+            data = json.loads(self.run_tool(["squeue", "--json", "--all", "--states=all"]))
             records = {str(r["job_id"]): parse_job(r) for r in data.get("jobs", [])}
             self._snapshot = (time.monotonic(), records)
         return self._snapshot[1]
@@ -127,6 +139,22 @@ class SlurmBackend(SlurmBackendBase):
                 raise
         self._snapshot = None
 
+    def _accounted(self, job_id: str) -> AccountedJob | None:
+        """``sacct --json -j ID`` (slurmdbd); None on a cluster without accounting."""
+        if self._has_accounting is False:
+            return None
+        try:
+            data = json.loads(self.run_tool(["sacct", "--json", "-j", job_id]))
+        except BackendError as exc:
+            if "accounting storage is disabled" in str(exc) or "not installed" in str(exc):
+                self._has_accounting = False
+                return None
+            raise
+        except ValueError as exc:
+            raise BackendError(f"sacct --json answered something else than JSON: {exc}") from exc
+        self._has_accounting = True
+        return parse_accounting(data).get(job_id)
+
     def _read_partitions(self) -> list[Partition]:
         out = self.run_tool(["scontrol", "show", "partition", "--oneliner"])
         return [parse_scontrol_partition(line) for line in out.splitlines() if line.strip()]
@@ -135,3 +163,19 @@ class SlurmBackend(SlurmBackendBase):
         if not hasattr(self, "_version_text"):
             self._version_text = self.run_tool(["sbatch", "--version"]).strip()
         return self._version_text
+
+
+def chroot_argv(root: str, argv: list[str], account: TaskAccount | None) -> list[str]:
+    """``argv`` run inside ``root`` (as ``account`` when given: ``chroot`` drops to its uid,
+    gid and groups after entering the tree, which only root may do)."""
+    chroot = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin") or "chroot"
+    if account is None:
+        return [chroot, root, *argv]
+    groups = ",".join(str(g) for g in (account.gid, *account.groups))
+    return [
+        chroot,
+        f"--userspec={account.uid}:{account.gid}",
+        f"--groups={groups}",
+        root,
+        *argv,
+    ]

@@ -37,7 +37,9 @@ from backends.identity import (
 )
 from backends.local_runner import SERVICE_ENTRYPOINTS, failed_message
 from backends.slurm import requests
-from backends.slurm.records import Partition, SlurmJob, expand_hostlist, task_state
+from backends.slurm.accounting import AccountedJob
+from backends.slurm.partitions import Partition
+from backends.slurm.records import SlurmJob, expand_hostlist, task_state
 from backends.states import TaskState
 from backends.taskdir import make_task_dir
 from backends.taskfiles import WORK, collect_output, read_tail, runner_record
@@ -108,6 +110,20 @@ class SlurmBackendBase(ClassicalBackend):
     @abstractmethod
     def _version(self) -> str:
         """Slurm's version, e.g. ``slurm 22.05.8``."""
+
+    def _accounted(self, job_id: str) -> AccountedJob | None:
+        """slurmdbd's record of a job, or None (no accounting, or not recorded yet)."""
+        return None
+
+    def accounted(self, job_id: str) -> AccountedJob | None:
+        """slurmdbd's record of a job once it has its end; None without accounting (a
+        cluster without slurmdbd) or when it cannot be read now: the controller's view
+        is the fallback."""
+        try:
+            record = self._accounted(job_id)
+        except BackendError:
+            return None
+        return record if record is not None and record.ended else None
 
     # --- the template --------------------------------------------------------------------
 
@@ -216,11 +232,16 @@ class SlurmBackendBase(ClassicalBackend):
         job_id, workdir = _split(native_id)
         job = self._job(job_id)
         runner = runner_record(workdir)
-        if job is None:
-            if runner is None:
+        if job is None:  # the controller has forgotten it: slurmdbd, then the runner's record
+            accounted = self.accounted(job_id)
+            if accounted is not None:
+                job = accounted.as_job()
+            elif runner is None:
                 raise NativeJobLost(native_id, "Slurm no longer knows it and it left no record")
-            state = TaskState(runner["state"])
-            return BackendStatus(state=state, message=_runner_message(runner), native_state=None)
+            else:
+                state = TaskState(runner["state"])
+                message = _runner_message(runner)
+                return BackendStatus(state=state, message=message, native_state=None)
         state, message = task_state(job)
         if state.final and runner is not None and runner["state"] == TaskState.TIMEOUT:
             state, message = TaskState.TIMEOUT, _runner_message(runner)
@@ -238,15 +259,22 @@ class SlurmBackendBase(ClassicalBackend):
             time.sleep(0.1)
 
     def result(self, native_id: str) -> ClassicalResult:
-        """Output from the task directory; exit code, nodes and node-hours from Slurm."""
+        """Output from the task directory; exit code, nodes and node-hours from Slurm's
+        accounting (slurmdbd) when it has the job, else from the controller's record."""
         job_id, workdir = _split(native_id)
-        job = self._job(job_id)
+        accounted = self.accounted(job_id)
+        job = accounted.as_job() if accounted is not None else self._job(job_id)
         runner = runner_record(workdir) or {}
         stderr = read_tail(workdir / "stderr")
         if not runner:  # the runner never ran or died: Slurm's own output says why
             stderr += read_tail(workdir / requests.SLURM_OUT)
         output, note = collect_output(workdir)
-        if job is not None:
+        elapsed: float | None
+        if accounted is not None:
+            nodes, elapsed = accounted.nodes, float(accounted.elapsed_s)
+            exit_code = runner.get("exit_code", accounted.exit_code)
+            node_hours = accounted.node_hours
+        elif job is not None:
             nodes, elapsed = job.nodes, job.elapsed_s
             exit_code = runner.get("exit_code", job.exit_code)
             node_hours = job.node_hours

@@ -1,5 +1,10 @@
-"""Slurm's records, parsed: jobs and partitions from ``squeue --json``/``sinfo --json`` or
-slurmrestd (the same OpenAPI v0.0.38 shapes), and their mapping to :class:`TaskState`.
+"""Slurm's job records, parsed, and their mapping to :class:`TaskState`.
+
+One parser for every release the broker supports, from ``squeue --json`` or slurmrestd:
+OpenAPI v0.0.38 (Slurm 22.05: ``job_state`` a string, ``exit_code`` a wait status) and
+v0.0.40 to v0.0.45 (Slurm 23.11 to 26.05: ``job_state`` a list, the base state first and
+then flags; ``exit_code`` an object of ``status``, ``return_code`` and ``signal``; numbers as
+``{set, infinite, number}``). Partitions are in :mod:`backends.slurm.partitions`.
 
 Everything here is pure: data in, data out.
 """
@@ -38,7 +43,29 @@ _STATES = {
     "CANCELLED": TaskState.CANCELLED,
     "PREEMPTED": TaskState.CANCELLED,
     "REVOKED": TaskState.CANCELLED,
+    # Flags that newer releases list after the base state; 22.05 could show them alone.
+    "LAUNCH_FAILED": TaskState.FAILED,
+    "RECONFIG_FAIL": TaskState.FAILED,
+    "POWER_UP_NODE": TaskState.QUEUED,
+    "UPDATE_DB": TaskState.RUNNING,
 }
+
+# The flags that Slurm shows instead of the base state, in the order it checks them
+# (``job_state_string``): a job with flags [CANCELLED, COMPLETING] is still COMPLETING.
+SHOWN_FLAGS = (
+    "COMPLETING",
+    "STAGE_OUT",
+    "CONFIGURING",
+    "RESIZING",
+    "REQUEUED",
+    "REQUEUE_FED",
+    "REQUEUE_HOLD",
+    "SPECIAL_EXIT",
+    "STOPPED",
+    "REVOKED",
+    "RESV_DEL_HOLD",
+    "SIGNALING",
+)
 
 # Pending reasons a researcher meets most, in words; the rest are shown as Slurm says them.
 REASONS = {
@@ -80,7 +107,12 @@ class SlurmJob(BaseModel):
 
     job_id: str
     name: str = ""
-    state: str = Field(description="Slurm's job state, e.g. RUNNING, TIMEOUT.")
+    state: str = Field(
+        description="Slurm's job state as its tools show it (a flag such as COMPLETING "
+        "before the base state), e.g. RUNNING, TIMEOUT."
+    )
+    base_state: str = Field(default="", description="The base state, without flags.")
+    flags: list[str] = Field(default_factory=list, description="State flags (23.11 on).")
     reason: str = "None"
     exit_code: int | None = None
     signal: int | None = None
@@ -108,7 +140,7 @@ def task_state(job: SlurmJob) -> tuple[TaskState, str]:
     """Map a job to the broker's state and a readable message."""
     native = (job.state.split() or ["UNKNOWN"])[0]
     state = _STATES.get(native, TaskState.FAILED)
-    words = REASONS.get(job.reason, job.reason)
+    words = reason_words(job.reason)
     if state is TaskState.QUEUED:
         if job.reason in HOPELESS:
             return TaskState.FAILED, f"Slurm will never start it: {words} ({job.reason})"
@@ -130,6 +162,14 @@ def task_state(job: SlurmJob) -> tuple[TaskState, str]:
     return state, ""
 
 
+def reason_words(reason: str) -> str:
+    """A state reason in words: ``RaisedSignal:9(Killed)`` (23.11 on) as "raised signal 9
+    (Killed)", the common ones from :data:`REASONS`, the rest as Slurm says them."""
+    if reason.startswith("RaisedSignal"):
+        return "raised signal " + reason.partition(":")[2].replace("_", " ")
+    return REASONS.get(reason, reason)
+
+
 def expand_hostlist(text: str) -> list[str]:
     """``n[1-3,5],m7`` -> ``[n1, n2, n3, n5, m7]`` (Slurm's compact host lists)."""
     hosts: list[str] = []
@@ -146,104 +186,60 @@ def expand_hostlist(text: str) -> list[str]:
     return hosts
 
 
-def _number(value: Any) -> int | None:
-    """Slurm JSON numbers come bare or, in newer versions, as {set, infinite, number}."""
+def number(value: Any) -> int | None:
+    """Slurm JSON numbers come bare or, from v0.0.40, as ``{set, infinite, number}``."""
     if isinstance(value, dict):
         if value.get("infinite") or not value.get("set", True):
             return None
         value = value.get("number")
-    return int(value) if isinstance(value, int | float) else None
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def job_state(value: Any) -> tuple[str, str, list[str]]:
+    """``(shown, base, flags)`` from a ``job_state``: a string (22.05) or a list, base first."""
+    if isinstance(value, list):
+        names = [str(v) for v in value] or ["UNKNOWN"]
+        base, flags = names[0], names[1:]
+        shown = next((f for f in SHOWN_FLAGS if f in flags), base)
+        return shown, base, flags
+    text = str(value or "UNKNOWN")
+    return text, text, []
+
+
+def exit_status(value: Any) -> tuple[int | None, int | None]:
+    """``(exit code, signal)`` from an ``exit_code``: a wait status (22.05) or an object
+    ``{status, return_code, signal: {id, name}}``; None where Slurm has not set them."""
+    if isinstance(value, dict) and ("status" in value or "return_code" in value):
+        status = [str(s) for s in value.get("status") or []]
+        if "PENDING" in status or (status == ["INVALID"]):
+            return None, None
+        signal_field = value.get("signal")
+        signal = number(signal_field.get("id")) if isinstance(signal_field, dict) else None
+        return number(value.get("return_code")), signal or None
+    raw = number(value)
+    if raw is None:
+        return None, None
+    return (raw >> 8) & 0xFF, (raw & 0x7F) or None
 
 
 def parse_job(record: dict[str, Any]) -> SlurmJob:
-    """A job from an OpenAPI v0.0.38 job record (``squeue --json`` or slurmrestd)."""
-    raw_exit = _number(record.get("exit_code"))
-    exit_code = signal = None
-    if raw_exit is not None:
-        exit_code, signal = (raw_exit >> 8) & 0xFF, raw_exit & 0x7F
+    """A job from a job record of any supported release (``squeue --json`` or slurmrestd)."""
+    shown, base, flags = job_state(record.get("job_state"))
+    exit_code, signal = exit_status(record.get("exit_code"))
     nodes = record.get("nodes") or ""
     return SlurmJob(
         job_id=str(record["job_id"]),
         name=record.get("name", ""),
-        state=str(record.get("job_state", "UNKNOWN")),
+        state=shown,
+        base_state=base,
+        flags=flags,
         reason=record.get("state_reason") or "None",
         exit_code=exit_code,
-        signal=signal or None,
-        nodes=expand_hostlist(nodes) if nodes else [],
-        node_count=_number(record.get("node_count")) or 0,
-        start_time=_number(record.get("start_time")) or 0,
-        end_time=_number(record.get("end_time")) or 0,
+        signal=signal,
+        nodes=expand_hostlist(nodes) if isinstance(nodes, str) and nodes else [],
+        node_count=number(record.get("node_count")) or 0,
+        start_time=number(record.get("start_time")) or 0,
+        end_time=number(record.get("end_time")) or 0,
         partition=record.get("partition", ""),
         comment=record.get("comment", ""),
-    )
-
-
-class Partition(BaseModel):
-    """A partition's limits, as admission checks them."""
-
-    name: str
-    default: bool = False
-    total_nodes: int
-    max_nodes: int | None = None
-    max_time_s: int | None = None
-    max_mem_per_node_mb: int | None = None
-    state: str = "UP"
-
-
-def _minutes(text: str) -> int | None:
-    """Slurm's time formats in minutes, rounded up: ``M``, ``M:S``, ``H:M:S``, ``D-H``,
-    ``D-H:M``, ``D-H:M:S``; ``UNLIMITED`` is None."""
-    if text.upper() in ("UNLIMITED", "INFINITE", "NONE", ""):
-        return None
-    days_text, dash, rest = text.partition("-")
-    if not dash:
-        days_text, rest = "0", text
-    parts = [int(p) for p in rest.split(":")]
-    if dash:  # after a day count the fields are hours[:minutes[:seconds]]
-        h, m, s = [*parts, 0, 0][:3]
-    elif len(parts) == 3:
-        h, m, s = parts
-    else:  # minutes[:seconds]
-        h, (m, s) = 0, [*parts, 0][:2]
-    return (int(days_text) * 24 + h) * 60 + m + (1 if s else 0)
-
-
-_UNLIMITED = 0xFFFFFFFE
-
-
-def _limit(value: int | None) -> int | None:
-    return value if value is not None and 0 < value < _UNLIMITED else None
-
-
-def parse_partition(record: dict[str, Any]) -> Partition:
-    """A partition from an OpenAPI v0.0.38 partition record (slurmrestd)."""
-    max_time = _limit(_number(record.get("max_time_limit")))
-    return Partition(
-        name=record["name"],
-        default="default" in [f.lower() for f in record.get("flags", [])],
-        total_nodes=_number(record.get("total_nodes")) or 0,
-        max_nodes=_limit(_number(record.get("maximum_nodes_per_job"))),
-        max_time_s=max_time * 60 if max_time is not None else None,
-        max_mem_per_node_mb=_limit(_number(record.get("maximum_memory_per_node"))),
-        state=str(record.get("state", "UP")),
-    )
-
-
-def parse_scontrol_partition(line: str) -> Partition:
-    """A partition from one line of ``scontrol show partition --oneliner``."""
-    fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
-
-    def number(key: str) -> int | None:
-        value = fields.get(key, "UNLIMITED")
-        return int(value) if value.isdigit() else None
-
-    max_time = _minutes(fields.get("MaxTime", "UNLIMITED"))
-    return Partition(
-        name=fields["PartitionName"],
-        default=fields.get("Default") == "YES",
-        total_nodes=number("TotalNodes") or 0,
-        max_nodes=_limit(number("MaxNodes")),
-        max_time_s=max_time * 60 if max_time is not None else None,
-        max_mem_per_node_mb=_limit(number("MaxMemPerNode")),
-        state=fields.get("State", "UP"),
     )

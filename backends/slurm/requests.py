@@ -13,7 +13,7 @@ import shlex
 from typing import Any
 
 from backends.base import ClassicalSpec
-from backends.slurm.records import Partition
+from backends.slurm.partitions import Partition
 
 SCRIPT_NAME = "job.sh"
 SLURM_OUT = "slurm.out"
@@ -103,8 +103,10 @@ def rest_job(
     account: str | None,
     environment: dict[str, str],
     time_cap_s: int | None = None,
+    api_version: str = "v0.0.38",
 ) -> dict[str, Any]:
-    """The ``job`` object of a slurmrestd v0.0.38 ``/job/submit`` request."""
+    """The ``job`` object of a slurmrestd ``/job/submit`` request (v0.0.38: the environment
+    as an object; from v0.0.40: as a list of ``NAME=value``)."""
     job: dict[str, Any] = {
         "name": spec.name,
         "current_working_directory": workdir,
@@ -114,7 +116,9 @@ def rest_job(
         "cpus_per_task": spec.cpus_per_task,
         "comment": comment,
         "requeue": False,
-        "environment": environment,
+        "environment": environment
+        if api_version == "v0.0.38"
+        else [f"{name}={value}" for name, value in environment.items()],
     }
     if spec.mem_mb is not None:
         job["memory_per_node"] = spec.mem_mb
@@ -151,6 +155,8 @@ def limit_broken(spec: ClassicalSpec, partitions: list[Partition]) -> str | None
         names = ", ".join(p.name for p in partitions)
         if spec.partition:
             return f"partition {spec.partition!r} does not exist; partitions: {names}"
+        if any(p.default is None for p in partitions):
+            return None  # which one is the default is unknown (slurmrestd before v0.0.45)
         return f"no partition given and the cluster has no default; partitions: {names}"
     where = f"partition {part.name!r}"
     if part.max_nodes is not None and spec.nodes > part.max_nodes:

@@ -2,8 +2,9 @@
 
 For a cluster the broker does not run on: it needs only HTTP access to slurmrestd and a
 file system shared with the cluster for task directories (``workdir``; ``mount`` when the
-broker sees it under another path). Speaks OpenAPI ``v0.0.38`` (Slurm 22.05), the version
-these machines have; ``api_version`` selects another with the same shapes.
+broker sees it under another path). Speaks OpenAPI v0.0.38 (Slurm 22.05) and v0.0.40 to
+v0.0.45 (Slurm 23.11 to 26.05): by default the newest that both it and slurmrestd speak, read
+from slurmrestd's ``/openapi/v3``; ``api_version`` pins one.
 
 Credentials come from the backend's options, never from a job: ``token`` or ``token_file``
 (re-read on every 401, so a rotated token is picked up), with ``user``.
@@ -24,8 +25,10 @@ from typing import Any
 
 from backends.errors import BackendError
 from backends.slurm import requests
+from backends.slurm.accounting import AccountedJob, parse_accounting
 from backends.slurm.common import PreparedJob, SlurmBackendBase
-from backends.slurm.records import Partition, SlurmJob, parse_job, parse_partition
+from backends.slurm.partitions import Partition, parse_partition
+from backends.slurm.records import SlurmJob, parse_job
 
 
 class SlurmRestBackend(SlurmBackendBase):
@@ -34,8 +37,8 @@ class SlurmRestBackend(SlurmBackendBase):
     Options (besides :class:`SlurmBackendBase`'s): ``url`` (e.g. ``http://host:6820``),
     ``user`` (the Slurm user the token is for), ``token`` or ``token_file``, ``jwt_key``
     (the cluster's JWT key, readable by the broker only: with it each task is submitted by
-    its own account's token), ``api_version`` (default ``v0.0.38``) and ``timeout`` (seconds,
-    default 30).
+    its own account's token), ``api_version`` (default ``auto``: the newest version both
+    sides speak; or one of :data:`API_VERSIONS`) and ``timeout`` (seconds, default 30).
     """
 
     name = "slurmrest"
@@ -43,7 +46,14 @@ class SlurmRestBackend(SlurmBackendBase):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.url = str(options.get("url") or "http://127.0.0.1:6820").rstrip("/")
-        self.api = f"/slurm/{options.get('api_version') or 'v0.0.38'}"
+        pinned = str(options.get("api_version") or "auto")
+        if pinned != "auto" and pinned not in API_VERSIONS:
+            raise BackendError(
+                f"slurmrest api_version {pinned!r} is not one the broker speaks",
+                hint=f"use auto or one of: {', '.join(API_VERSIONS)}",
+            )
+        self._api_version: str | None = None if pinned == "auto" else pinned
+        self._slurmdb = bool(options.get("slurmdb", pinned != "auto"))
         self._token: str | None = options.get("token")
         self._user_tokens: dict[str, tuple[str, float]] = {}
 
@@ -79,6 +89,33 @@ class SlurmRestBackend(SlurmBackendBase):
         self._user_tokens[user] = (token, now + _USER_TOKEN_S)
         return token
 
+    @property
+    def api_version(self) -> str:
+        """The OpenAPI version in use: pinned, or the newest both sides speak (asked once)."""
+        if self._api_version is None:
+            try:
+                document = self._request("GET", "/openapi/v3", None, None)
+            except _Unauthorized:
+                self.token(refresh=True)
+                try:
+                    document = self._request("GET", "/openapi/v3", None, None)
+                except _Unauthorized:
+                    raise BackendError(
+                        "slurmrestd refused the token for GET /openapi/v3 (401)",
+                        hint="renew the backend's token (scontrol token username=USER)",
+                    ) from None
+            self._api_version = choose_version(served_versions(document))
+            self._slurmdb = any(
+                path.startswith(f"/slurmdb/{self._api_version}/")
+                for path in (document.get("paths") or {} if isinstance(document, dict) else {})
+            )
+        return self._api_version
+
+    @property
+    def api(self) -> str:
+        """The path prefix of the version in use, e.g. ``/slurm/v0.0.42``."""
+        return f"/slurm/{self.api_version}"
+
     def call(
         self,
         method: str,
@@ -87,16 +124,36 @@ class SlurmRestBackend(SlurmBackendBase):
         *,
         retry: bool = True,
         as_user: str | None = None,
+        plugin: str = "slurm",
     ) -> Any:
-        """One request to slurmrestd (as the broker's user, or ``as_user`` with a token of
-        its own); its JSON, or a :class:`BackendError` with Slurm's words."""
+        """One request to slurmrestd's ``plugin`` (``slurm``: the controller; ``slurmdb``:
+        accounting) as the broker's user, or ``as_user`` with a token of its own; its JSON,
+        or a :class:`BackendError` with Slurm's words."""
+        try:
+            data = self._request(method, f"/{plugin}/{self.api_version}{path}", body, as_user)
+        except _Unauthorized:
+            if retry and as_user is None and self.options.get("token_file"):
+                self.token(refresh=True)
+                return self.call(method, path, body, retry=False, plugin=plugin)
+            raise BackendError(
+                f"slurmrestd refused the token for {method} {path} (401)",
+                hint="renew the backend's token (scontrol token username=USER)",
+            ) from None
+        errors = [e for e in data.get("errors", []) if e.get("error_number", 1)]
+        if errors:
+            words = "; ".join(str(e.get("error") or e.get("description") or e) for e in errors)
+            raise BackendError(f"slurmrestd: {words}", transient=_transient(errors))
+        return data
+
+    def _request(self, method: str, path: str, body: Any, as_user: str | None) -> Any:
+        """One HTTP exchange; the answer's JSON (also for error statuses that carry JSON)."""
         if as_user is not None:
             user, token = as_user, self.user_token(as_user)
         else:
             user = str(self.options.get("user") or os.environ.get("USER", ""))
             token = self.token()
         request = urllib.request.Request(
-            self.url + self.api + path,
+            self.url + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
             headers={
@@ -109,26 +166,21 @@ class SlurmRestBackend(SlurmBackendBase):
             with urllib.request.urlopen(
                 request, timeout=float(self.options.get("timeout") or 30)
             ) as response:
-                data = json.loads(response.read() or b"{}")
+                return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
-            if exc.code == 401 and retry and as_user is None and self.options.get("token_file"):
-                self.token(refresh=True)
-                return self.call(method, path, body, retry=False)
+            if exc.code == 401:
+                raise _Unauthorized from exc
             data = _json_or_none(exc.read())
             if data is None:
                 raise BackendError(
                     f"slurmrestd answered {exc.code} {exc.reason} to {method} {path}",
                     transient=exc.code >= 500,
                 ) from exc
+            return data
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise BackendError(
                 f"cannot reach slurmrestd at {self.url}: {exc}", transient=True
             ) from exc
-        errors = [e for e in data.get("errors", []) if e.get("error_number", 1)]
-        if errors:
-            words = "; ".join(str(e.get("error") or e.get("description") or e) for e in errors)
-            raise BackendError(f"slurmrestd: {words}", transient=_transient(errors))
-        return data
 
     def _submit_job(self, job: PreparedJob) -> str:
         """``POST /job/submit`` with the task's environment as the job's whole environment,
@@ -141,6 +193,7 @@ class SlurmRestBackend(SlurmBackendBase):
             account=self.account(job.spec),
             environment=job.env,
             time_cap_s=job.time_cap_s,
+            api_version=self.api_version,
         )
         script = requests.batch_script(self.python, job.workdir)
         as_user = job.account.name if job.account and self.options.get("jwt_key") else None
@@ -159,6 +212,19 @@ class SlurmRestBackend(SlurmBackendBase):
                 return parse_job(record)
         return None
 
+    def _accounted(self, job_id: str) -> AccountedJob | None:
+        """``/slurmdb/VERSION/job/ID`` when slurmrestd serves slurmdbd's plugin."""
+        self.api_version  # noqa: B018 (asks slurmrestd which plugins it serves, once)
+        if not self._slurmdb:
+            return None
+        try:
+            data = self.call("GET", f"/job/{job_id}", plugin="slurmdb")
+        except BackendError as exc:
+            if "not found" in str(exc).lower() or "404" in str(exc):
+                return None
+            raise
+        return parse_accounting(data).get(job_id)
+
     def _cancel_job(self, job_id: str) -> None:
         try:
             self.call("DELETE", f"/job/{job_id}")
@@ -173,8 +239,8 @@ class SlurmRestBackend(SlurmBackendBase):
     def _version(self) -> str:
         if not hasattr(self, "_version_text"):
             data = self.call("GET", "/ping")
-            release = data.get("meta", {}).get("Slurm", {}).get("release", "unknown")
-            self._version_text = f"slurm {release} (slurmrestd {self.api.rsplit('/', 1)[-1]})"
+            release = ping_release(data)
+            self._version_text = f"slurm {release} (slurmrestd {self.api_version})"
         return self._version_text
 
     def wait_ready(self, timeout: float = 10) -> None:
@@ -191,6 +257,44 @@ class SlurmRestBackend(SlurmBackendBase):
 
 
 _USER_TOKEN_S = 3600
+
+# The OpenAPI versions of slurmctld's plugin the broker speaks, oldest first: v0.0.38 is
+# Slurm 22.05's; 23.11 serves v0.0.38-v0.0.40... newer releases drop the oldest.
+API_VERSIONS = ("v0.0.38", "v0.0.40", "v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44", "v0.0.45")
+
+
+class _Unauthorized(Exception):
+    """slurmrestd answered 401."""
+
+
+def served_versions(document: Any) -> list[str]:
+    """The ``/slurm/vX/`` versions an OpenAPI document (``/openapi/v3``) has paths for."""
+    paths = document.get("paths", {}) if isinstance(document, dict) else {}
+    found = {p.split("/")[2] for p in paths if p.startswith("/slurm/v") and p.count("/") >= 3}
+    return sorted(found, key=_version_key)
+
+
+def choose_version(served: list[str]) -> str:
+    """The newest version both sides speak, or a :class:`BackendError` naming both lists."""
+    common = [v for v in served if v in API_VERSIONS]
+    if not common:
+        raise BackendError(
+            "slurmrestd speaks no OpenAPI version the broker speaks: it serves "
+            f"{', '.join(served) or 'none'}; the broker speaks {', '.join(API_VERSIONS)}",
+            hint="start slurmrestd with -s openapi/slurmctld (23.11 on) or openapi/v0.0.38",
+        )
+    return max(common, key=_version_key)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.lstrip("v").split(".") if p.isdigit())
+
+
+def ping_release(data: dict[str, Any]) -> str:
+    """Slurm's release from a ``/ping`` answer (``meta.Slurm`` in v0.0.38, ``meta.slurm`` on)."""
+    meta = data.get("meta") or {}
+    slurm = meta.get("slurm") or meta.get("Slurm") or {}
+    return str(slurm.get("release") or "unknown")
 
 
 def _b64(data: bytes) -> str:

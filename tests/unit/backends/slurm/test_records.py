@@ -13,12 +13,9 @@ from backends.slurm.records import (
     _STATES,
     HOPELESS,
     REASONS,
-    Partition,
     SlurmJob,
     expand_hostlist,
     parse_job,
-    parse_partition,
-    parse_scontrol_partition,
     task_state,
 )
 from backends.states import TaskState
@@ -49,6 +46,10 @@ EXPECTED_STATES: dict[str, TaskState] = {
     "CANCELLED": TaskState.CANCELLED,
     "PREEMPTED": TaskState.CANCELLED,
     "REVOKED": TaskState.CANCELLED,
+    "LAUNCH_FAILED": TaskState.FAILED,
+    "RECONFIG_FAIL": TaskState.FAILED,
+    "POWER_UP_NODE": TaskState.QUEUED,
+    "UPDATE_DB": TaskState.RUNNING,
 }
 
 
@@ -337,115 +338,62 @@ def test_an_unset_or_infinite_number_reads_as_missing() -> None:
     assert parsed.elapsed_s is None
 
 
-# --- partitions ---------------------------------------------------------------------------
-
-# From our slurmrestd (v0.0.38 /partitions).
-REST_PARTITION: dict[str, Any] = {
-    "flags": ["default"],
-    "maximum_memory_per_node": 2048,
-    "maximum_nodes_per_job": 3,
-    "max_time_limit": 30,
-    "name": "debug",
-    "nodes": "n[1-3]",
-    "state": "UP",
-    "total_nodes": 3,
-    "default_time_limit": None,
-}
-
-SCONTROL_LINE = (
-    "PartitionName=debug AllowGroups=ALL AllowAccounts=ALL AllowQos=ALL AllocNodes=ALL "
-    "Default=YES QoS=N/A DefaultTime=NONE DisableRootJobs=NO ExclusiveUser=NO GraceTime=0 "
-    "Hidden=NO MaxNodes=3 MaxTime=00:30:00 MinNodes=0 LLN=NO MaxCPUsPerNode=UNLIMITED "
-    "Nodes=n[1-3] PriorityJobFactor=1 PriorityTier=1 RootOnly=NO ReqResv=NO OverSubscribe=NO "
-    "OverTimeLimit=NONE PreemptMode=OFF State=UP TotalCPUs=6 TotalNodes=3 "
-    "SelectTypeParameters=NONE JobDefaults=(null) DefMemPerNode=UNLIMITED MaxMemPerNode=2048 "
-    "TRES=cpu=6,mem=6G,node=3,billing=6"
-)
-
-DEBUG = Partition(
-    name="debug",
-    default=True,
-    total_nodes=3,
-    max_nodes=3,
-    max_time_s=1800,
-    max_mem_per_node_mb=2048,
-    state="UP",
-)
+# --- the list form of job_state and the object form of exit_code (v0.0.40 on) --------------
 
 
-def test_parse_partition_reads_a_rest_record() -> None:
-    assert parse_partition(REST_PARTITION) == DEBUG
-
-
-def test_parse_partition_reads_unlimited_values_as_none() -> None:
-    record = {
-        **REST_PARTITION,
-        "flags": [],
-        "max_time_limit": 4294967295,
-        "maximum_nodes_per_job": 4294967295,
-        "maximum_memory_per_node": 0,
+def _exit(code: int, signal: int = 0, status: str = "EXITED") -> dict[str, Any]:
+    return {
+        "status": [status],
+        "return_code": _num(code),
+        "signal": {"id": _num(signal, is_set=bool(signal)), "name": "KILL" if signal else ""},
     }
-    part = parse_partition(record)
-    assert part.max_time_s is None
-    assert part.max_nodes is None
-    assert part.max_mem_per_node_mb is None
-    assert part.default is False
-    assert part.total_nodes == 3
-
-
-def test_parse_partition_reads_the_newer_number_form() -> None:
-    record = {
-        **REST_PARTITION,
-        "max_time_limit": _num(0, infinite=True),
-        "maximum_nodes_per_job": _num(3),
-        "total_nodes": _num(3),
-    }
-    part = parse_partition(record)
-    assert part.max_time_s is None
-    assert part.max_nodes == 3
-    assert part.total_nodes == 3
-
-
-def test_parse_partition_keeps_a_down_state() -> None:
-    assert parse_partition({**REST_PARTITION, "state": "DOWN"}).state == "DOWN"
-
-
-def test_parse_scontrol_partition_reads_a_real_line() -> None:
-    assert parse_scontrol_partition(SCONTROL_LINE) == DEBUG
-
-
-def test_parse_scontrol_partition_reads_unlimited_and_not_default() -> None:
-    line = (
-        SCONTROL_LINE.replace("Default=YES", "Default=NO")
-        .replace("MaxNodes=3", "MaxNodes=UNLIMITED")
-        .replace("MaxMemPerNode=2048", "MaxMemPerNode=UNLIMITED")
-        .replace("State=UP", "State=DRAIN")
-    )
-    part = parse_scontrol_partition(line)
-    assert part.default is False
-    assert part.max_nodes is None
-    assert part.max_mem_per_node_mb is None
-    assert part.state == "DRAIN"
-    assert part.total_nodes == 3
 
 
 @pytest.mark.parametrize(
-    ("max_time", "seconds"),
+    ("job_state", "shown", "expected"),
     [
-        ("UNLIMITED", None),
-        ("INFINITE", None),
-        ("1-00:00:00", 24 * 3600),
-        ("2-03:04:00", ((2 * 24 + 3) * 60 + 4) * 60),
-        ("30", 30 * 60),
-        ("00:30:00", 30 * 60),
-        ("45:00", 45 * 60),
-        ("00:00:30", 60),  # seconds round up to a whole minute
-        ("01:00:01", 61 * 60),
-        ("1-12", 36 * 3600),  # after a day count: hours
-        ("1-12:30", (36 * 60 + 30) * 60),
+        (["COMPLETED"], "COMPLETED", TaskState.COMPLETED),
+        (["RUNNING"], "RUNNING", TaskState.RUNNING),
+        (["PENDING"], "PENDING", TaskState.QUEUED),
+        (["CANCELLED", "COMPLETING"], "COMPLETING", TaskState.RUNNING),
+        (["RUNNING", "CONFIGURING"], "CONFIGURING", TaskState.QUEUED),
+        (["PENDING", "REQUEUED"], "REQUEUED", TaskState.QUEUED),
+        (["PENDING", "POWER_UP_NODE"], "PENDING", TaskState.QUEUED),
+        (["PENDING", "LAUNCH_FAILED"], "PENDING", TaskState.QUEUED),
+        (["FAILED", "LAUNCH_FAILED"], "FAILED", TaskState.FAILED),
+        (["TIMEOUT"], "TIMEOUT", TaskState.TIMEOUT),
+        (["NODE_FAIL"], "NODE_FAIL", TaskState.FAILED),
+        # Slurm checks COMPLETING before STAGE_OUT (job_state_string)
+        (["COMPLETED", "STAGE_OUT", "COMPLETING"], "COMPLETING", TaskState.RUNNING),
     ],
 )
-def test_parse_scontrol_partition_max_time_forms(max_time: str, seconds: int | None) -> None:
-    line = SCONTROL_LINE.replace("MaxTime=00:30:00", f"MaxTime={max_time}")
-    assert f"MaxTime={max_time} " in line
-    assert parse_scontrol_partition(line).max_time_s == seconds
+def test_a_listed_job_state_shows_as_slurm_shows_it(
+    job_state: list[str], shown: str, expected: TaskState
+) -> None:
+    parsed = parse_job({"job_id": 5, "job_state": job_state})
+    assert parsed.state == shown
+    assert parsed.base_state == job_state[0]
+    assert parsed.flags == job_state[1:]
+    assert task_state(parsed)[0] is expected
+
+
+def test_the_exit_code_object_gives_code_and_signal() -> None:
+    failed = parse_job({"job_id": 5, "job_state": ["FAILED"], "exit_code": _exit(3)})
+    assert (failed.exit_code, failed.signal) == (3, None)
+    assert task_state(failed) == (TaskState.FAILED, "exited with code 3")
+    killed = parse_job({"job_id": 6, "job_state": ["FAILED"], "exit_code": _exit(0, 9, "SIGNALED")})
+    assert (killed.exit_code, killed.signal) == (0, 9)
+    assert task_state(killed) == (TaskState.FAILED, "killed by signal 9")
+
+
+def test_an_exit_code_not_yet_known_reads_as_none() -> None:
+    pending = {"status": ["PENDING"], "return_code": _num(0), "signal": {"id": _num(0)}}
+    parsed = parse_job({"job_id": 5, "job_state": ["RUNNING"], "exit_code": pending})
+    assert (parsed.exit_code, parsed.signal) == (None, None)
+
+
+def test_raised_signal_reasons_read_in_words() -> None:
+    parsed = parse_job(
+        {"job_id": 5, "job_state": ["PENDING"], "state_reason": "RaisedSignal:9_Killed"}
+    )
+    assert task_state(parsed) == (TaskState.QUEUED, "pending: raised signal 9 Killed")

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from backends.base import ClassicalSpec
-from backends.slurm.records import Partition
+from backends.slurm.partitions import Partition
 from backends.slurm.requests import (
     SCRIPT_NAME,
     SLURM_OUT,
