@@ -1,20 +1,65 @@
 #!/usr/bin/env bash
 # Stop the daemons that start.sh started, by the PIDs it recorded. Idempotent.
+#   stop.sh [--release 22.05|24.11|26.05] [--all]
+# A chroot release: also ends what still runs inside its chroot (jobs whose slurmd is gone),
+# then unmounts what start.sh mounted there ($RUN/mounts), last mounted first; its munged is
+# its own and always stops. The host's release: munged is shared with anything else on the
+# host that uses munge, and stops only with --all.
 set -uo pipefail
-RUN="${QCB_SLURM_RUN:-/tmp/qcb-slurm}"
-[ -d "$RUN/pids" ] || exit 0
-for name in slurmrestd slurmd-n* slurmctld; do
-  for file in "$RUN"/pids/$name.pid; do
-    [ -f "$file" ] || continue
-    pid=$(cat "$file")
+HERE="$(cd "$(dirname "$0")" && pwd)"
+PATH="$PATH:/usr/sbin:/sbin"
+# shellcheck source=release.sh
+. "$HERE/release.sh"
+ALL=0
+for arg in "${ARGS[@]}"; do [ "$arg" = --all ] && ALL=1; done
+
+stop_pid() { # file
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 0
+  if [ -n "$pid" ]; then
     kill "$pid" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     kill -9 "$pid" 2>/dev/null
-    rm -f "$file"
+  fi
+  rm -f "$1"
+}
+if [ -d "$RUN/pids" ]; then
+  for name in slurmrestd slurmd-n* slurmctld slurmdbd; do
+    for file in "$RUN"/pids/$name.pid; do
+      [ -f "$file" ] && stop_pid "$file"
+    done
   done
-done
-# munged is shared with anything else on the host that uses munge; stop it only if asked.
-if [ "${1:-}" = "--all" ] && [ -f "$RUN/pids/munged.pid" ]; then
-  kill "$(cat "$RUN/pids/munged.pid")" 2>/dev/null; rm -f "$RUN/pids/munged.pid"
+  if [ -f "$RUN/pids/munged.pid" ] && { [ "$MODE" = chroot ] || [ "$ALL" = 1 ]; }; then
+    stop_pid "$RUN/pids/munged.pid"
+  fi
 fi
-echo "slurm stopped"
+
+if [ "$MODE" = chroot ] && [ -f "$RUN/mounts" ]; then
+  # Processes whose root is this chroot were started by its daemons (job steps, tasks): no
+  # one else runs there. They hold the mounts busy.
+  inside() {
+    local p
+    for p in /proc/[0-9]*; do
+      [ "$(readlink "$p/root" 2>/dev/null)" = "$CHROOT" ] && echo "${p#/proc/}"
+    done
+  }
+  pids=$(inside)
+  if [ -n "$pids" ]; then
+    # shellcheck disable=SC2086 # a list of PIDs
+    kill $pids 2>/dev/null
+    for _ in $(seq 1 100); do [ -z "$(inside)" ] && break; sleep 0.05; done
+    pids=$(inside)
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && kill -9 $pids 2>/dev/null
+    sleep 0.1
+  fi
+  mapfile -t targets < <(tac "$RUN/mounts")
+  left=()
+  for target in "${targets[@]}"; do
+    awk -v t="$target" '$5 == t {f = 1} END {exit !f}' /proc/self/mountinfo || continue
+    umount "$target" 2>/dev/null || { umount -l "$target" && left+=("$target"); }
+  done
+  rm -f "$RUN/mounts"
+  [ "${#left[@]}" = 0 ] || echo "busy, detached lazily: ${left[*]}" >&2
+fi
+echo "slurm $RELEASE stopped"
