@@ -52,19 +52,22 @@ cd "$RUN"
 chmod 711 "$RUN/jobs"
 chmod 700 "$RUN/state" "$RUN/pilots" # jobs' environments; the broker's own pilot jobs
 
-alive() { [ -f "$RUN/pids/$1.pid" ] && kill -0 "$(cat "$RUN/pids/$1.pid")" 2>/dev/null; }
+# A live process: kill -0 also answers for a zombie, and this machine's init reaps the
+# daemons' zombies only every 2 s or so.
+running() { kill -0 "$1" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+alive() { [ -f "$RUN/pids/$1.pid" ] && running "$(cat "$RUN/pids/$1.pid")"; }
 stop_daemon() { # name: stop the recorded process (TERM, then KILL after 15 s)
   local pid
   alive "$1" || { rm -f "$RUN/pids/$1.pid"; return 0; }
   pid=$(cat "$RUN/pids/$1.pid")
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do running "$pid" || break; sleep 0.05; done
+  running "$pid" && kill -9 "$pid" 2>/dev/null || true
   rm -f "$RUN/pids/$1.pid"
 }
 wait_pidfile() { # file: wait until it names a live process
   for _ in $(seq 1 100); do
-    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && return 0
+    [ -s "$1" ] && running "$(cat "$1")" && return 0
     sleep 0.05
   done
   return 1
@@ -313,7 +316,7 @@ for i in $(seq 1 "$NODES"); do
   alive "slurmd-n$i" || slurm slurmd -N "n$i"
 done
 for _ in $(seq 1 200); do
-  idle=$(slurm sinfo -h -N -o '%N %t' 2>/dev/null | awk '$2 ~ /^(idle|mix|alloc)/' | wc -l)
+  idle=$(slurm sinfo -h -N -o '%N %t' 2>/dev/null | sort -u | awk '$2 ~ /^(idle|mix|alloc)/' | wc -l)
   [ "$idle" -ge "$NODES" ] && break
   sleep 0.05
 done
