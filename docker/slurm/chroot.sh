@@ -108,7 +108,7 @@ while IFS=: read -r name _ uid _; do host_uid[$name]=$uid; done </etc/passwd
 while IFS=: read -r name _ gid _; do host_gid[$name]=$gid; done </etc/group
 uid_map=() gid_map=()
 while IFS=: read -r name _ uid gid _ _ _; do
-  [ "$uid" -ge 100 ] && [ "$uid" != 65534 ] || continue # Debian's fixed ids are shared
+  if [ "$uid" -lt 100 ] || [ "$uid" = 65534 ]; then continue; fi # Debian's fixed ids: shared
   [ -n "$(find "$B" -xdev -uid "$uid" -print -quit)" ] || continue # owns no file
   if [ -z "${host_uid[$name]:-}" ]; then
     useradd --system --no-create-home --shell /usr/sbin/nologin "$name"
@@ -118,7 +118,7 @@ while IFS=: read -r name _ uid gid _ _ _; do
   [ "$uid" != "${host_uid[$name]}" ] && uid_map+=("$uid:${host_uid[$name]}")
 done <"$B/etc/passwd"
 while IFS=: read -r name _ gid _; do
-  [ "$gid" -ge 100 ] && [ "$gid" != 65534 ] || continue
+  if [ "$gid" -lt 100 ] || [ "$gid" = 65534 ]; then continue; fi
   [ -n "$(find "$B" -xdev -gid "$gid" -print -quit)" ] || continue
   if [ -z "${host_gid[$name]:-}" ]; then
     groupadd --system "$name"
@@ -150,6 +150,7 @@ trap - EXIT
 {
   echo "recipe $RECIPE"
   echo "built $(date -u +%FT%TZ) in $(($(date +%s) - start)) s from $MIRROR"
+  # shellcheck disable=SC2016 # dpkg-query's format
   echo "slurm $(chroot "$DIR" dpkg-query -W -f '${Version}' slurm-wlm 2>/dev/null)"
 } >"$MARK"
 echo "chroot.sh: $SUITE ready in $(($(date +%s) - start)) s: $DIR" >&2

@@ -17,6 +17,7 @@
 # Environment overrides: QCB_SLURM_RUN, QCB_SLURMCTLD_PORT, QCB_SLURMD_PORT0,
 # QCB_SLURMREST_PORT, QCB_SLURMDBD_PORT, QCB_SLURM_CHROOTS (chroot cache directory).
 
+# shellcheck disable=SC2034 # the scripts that source this file use these
 ARGS=()
 RELEASE="${QCB_SLURM_RELEASE:-}"
 while [ $# -gt 0 ]; do

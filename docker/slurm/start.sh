@@ -30,7 +30,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 PATH="$PATH:/usr/sbin:/sbin"
-# shellcheck source=release.sh
+# shellcheck source-path=SCRIPTDIR source=release.sh
 . "$HERE/release.sh"
 NODES="${QCB_SLURM_NODES:-3}"
 ACCOUNTING="${QCB_SLURM_ACCOUNTING:-slurmdbd}"
@@ -62,7 +62,7 @@ stop_daemon() { # name: stop the recorded process (TERM, then KILL after 15 s)
   pid=$(cat "$RUN/pids/$1.pid")
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 300); do running "$pid" || break; sleep 0.05; done
-  running "$pid" && kill -9 "$pid" 2>/dev/null || true
+  if running "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
   rm -f "$RUN/pids/$1.pid"
 }
 wait_pidfile() { # file: wait until it names a live process

@@ -8,7 +8,7 @@
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PATH="$PATH:/usr/sbin:/sbin"
-# shellcheck source=release.sh
+# shellcheck source-path=SCRIPTDIR source=release.sh
 . "$HERE/release.sh"
 ALL=0
 for arg in "${ARGS[@]}"; do [ "$arg" = --all ] && ALL=1; done
