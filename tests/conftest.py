@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from backends.slurm.records import parse_job
 from broker.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,15 +94,34 @@ def settings(qcb_home: Path) -> Settings:
 
 
 SLURM_RUN = Path(os.environ.get("QCB_SLURM_RUN", "/tmp/qcb-slurm"))
+# The Slurm releases every ``make test`` runs the Slurm suites against (docker/slurm/start.sh
+# --release): 22.05 natively on Debian 12, the others in debootstrap chroots.
+SLURM_RELEASES = os.environ.get("QCB_SLURM_RELEASES", "22.05,24.11,26.05").split(",")
+
+
+def host_release() -> str:
+    """The Slurm release of this machine's Debian (what start.sh starts by default)."""
+    codename = ""
+    for line in Path("/etc/os-release").read_text().splitlines():
+        if line.startswith("VERSION_CODENAME="):
+            codename = line.partition("=")[2].strip('"')
+    return {"bookworm": "22.05", "trixie": "24.11"}.get(codename, "26.05")
+
+
+def release_run(release: str) -> Path:
+    """The run directory start.sh uses for ``release``."""
+    return SLURM_RUN if release == "22.05" else Path(f"/tmp/qcb-slurm-{release}")
 
 
 @dataclass
 class SlurmCluster:
-    """The real single-host Slurm of ``docker/slurm/start.sh``: its run directory, the
-    qcbroker backend options it wrote, and helpers to ask Slurm directly."""
+    """A real single-host Slurm of ``docker/slurm/start.sh``: its release, run directory,
+    the qcbroker backend options it wrote, and helpers to ask Slurm directly (with that
+    release's own tools: inside its chroot when it has one)."""
 
     run: Path
     options: dict[str, Any]
+    release: str = "22.05"
 
     @property
     def backends_file(self) -> Path:
@@ -110,16 +130,24 @@ class SlurmCluster:
         its own libraries: a task starts from nothing of the broker's environment)."""
         return self.run / "backends-tests.yaml"
 
+    @property
+    def chroot(self) -> str | None:
+        """The directory tree holding this release's tools, or None (the host's)."""
+        root = self.options.get("slurm", {}).get("chroot")
+        return str(root) if root else None
+
     def tool(self, *argv: str) -> str:
         """Run a Slurm command-line tool against this cluster; its stdout."""
         env = {**os.environ, "SLURM_CONF": str(self.run / "slurm.conf")}
-        return subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+        command = ["chroot", self.chroot, *argv] if self.chroot else list(argv)
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
 
     def jobs(self) -> dict[str, tuple[str, str]]:
-        """Every job the controller knows: id -> (name, state). JSON, because job names may
-        hold newlines."""
-        data = json.loads(self.tool("squeue", "--json"))
-        return {str(j["job_id"]): (j["name"], j["job_state"]) for j in data["jobs"]}
+        """Every job the controller knows: id -> (name, state as Slurm's tools show it).
+        JSON, because job names may hold newlines."""
+        data = json.loads(self.tool("squeue", "--json", "--all", "--states=all"))
+        parsed = [parse_job(record) for record in data["jobs"]]
+        return {job.job_id: (job.name, job.state) for job in parsed}
 
     def active_jobs(self) -> dict[str, str]:
         """Jobs Slurm has not finished: id -> name."""
@@ -161,7 +189,7 @@ class SlurmCluster:
             RuntimeWarning,
             stacklevel=2,
         )
-        _start_slurm()
+        _start_slurm(self.release)
 
     def node_states(self) -> dict[str, str]:
         """Each node's state as ``sinfo`` shows it (idle, mix, alloc, drain, down, ...)."""
@@ -169,25 +197,40 @@ class SlurmCluster:
         return dict(line.split() for line in out.splitlines() if line)
 
 
-def _start_slurm() -> None:
+def _start_slurm(release: str) -> None:
     proc = subprocess.run(
-        [str(ROOT / "docker" / "slurm" / "start.sh")], capture_output=True, text=True
+        [str(ROOT / "docker" / "slurm" / "start.sh"), "--release", release],
+        capture_output=True,
+        text=True,
     )
-    assert proc.returncode == 0, f"cannot start Slurm:\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 0, f"cannot start Slurm {release}:\n{proc.stdout}\n{proc.stderr}"
+
+
+def start_cluster(release: str) -> SlurmCluster:
+    """Start (idempotently) the cluster of ``release`` and describe it."""
+    _start_slurm(release)
+    run = release_run(release)
+    options = yaml.safe_load((run / "backends.yaml").read_text())
+    options.setdefault("local", {})
+    for entry in options.values():
+        entry["environment"] = {"PYTHONPATH": str(ROOT)}
+    cluster = SlurmCluster(run=run, options=options, release=release)
+    private_yaml(cluster.backends_file, options)
+    return cluster
 
 
 @pytest.fixture(scope="session")
 def slurm_cluster() -> SlurmCluster:
-    """The Slurm that ``make test`` starts; started here when it is not running (the start
-    script is idempotent), never skipped."""
-    _start_slurm()
-    options = yaml.safe_load((SLURM_RUN / "backends.yaml").read_text())
-    options.setdefault("local", {})
-    for entry in options.values():
-        entry["environment"] = {"PYTHONPATH": str(ROOT)}
-    cluster = SlurmCluster(run=SLURM_RUN, options=options)
-    private_yaml(cluster.backends_file, options)
-    return cluster
+    """The Slurm of this machine's Debian release, which ``make test`` starts; started here
+    when it is not running (the start script is idempotent), never skipped. Suites that
+    must hold on every release use :func:`slurm_release` instead."""
+    return start_cluster(host_release())
+
+
+@pytest.fixture(scope="session", params=SLURM_RELEASES)
+def slurm_release(request: pytest.FixtureRequest) -> SlurmCluster:
+    """Each supported Slurm release in turn (``QCB_SLURM_RELEASES``)."""
+    return start_cluster(str(request.param))
 
 
 def private_yaml(path: Path, data: Any) -> Path:

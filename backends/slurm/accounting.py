@@ -33,6 +33,7 @@ class AccountedJob(BaseModel):
     nodes: list[str] = Field(default_factory=list)
     node_count: int = 0
     billing: float = Field(default=0.0, description="TRES billing units allocated.")
+    workdir: str = Field(default="", description="The job's working directory.")
 
     @property
     def node_hours(self) -> float:
@@ -128,6 +129,7 @@ def parse_accounted(record: dict[str, Any]) -> AccountedJob:
         node_count=number(record.get("allocation_nodes"))
         or int(_allocated(record.get("tres"), "node")),
         billing=_allocated(record.get("tres"), "billing"),
+        workdir=str(record.get("working_directory") or ""),
     )
 
 

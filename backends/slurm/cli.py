@@ -97,8 +97,8 @@ class SlurmBackend(SlurmBackendBase):
         return proc.stdout
 
     def _submit_job(self, job: PreparedJob) -> str:
-        """``sbatch`` run as the task's account, from the task's environment alone, which
-        ``--export`` names variable by variable: nothing of the broker's reaches the job, and
+        """``sbatch`` run as the task's account, from the task's environment alone (and
+        ``SLURM_CONF``), handed to the job whole: nothing of the broker's reaches the job, and
         no value (a driver's token) appears on a command line that others could read."""
         argv = requests.sbatch_argv(
             job.spec,
@@ -106,7 +106,6 @@ class SlurmBackend(SlurmBackendBase):
             comment=self.comment(job.spec, job.workdir),
             account=self.account(job.spec),
             time_cap_s=job.time_cap_s,
-            export=sorted(job.env),
         )
         tool_env = {**job.env, **{k: v for k, v in self._env.items() if k == "SLURM_CONF"}}
         return self.run_tool(argv, env=tool_env, account=job.account).strip().split(";")[0]

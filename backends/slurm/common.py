@@ -115,15 +115,21 @@ class SlurmBackendBase(ClassicalBackend):
         """slurmdbd's record of a job, or None (no accounting, or not recorded yet)."""
         return None
 
-    def accounted(self, job_id: str) -> AccountedJob | None:
+    def accounted(self, job_id: str, workdir: Path | None = None) -> AccountedJob | None:
         """slurmdbd's record of a job once it has its end; None without accounting (a
         cluster without slurmdbd) or when it cannot be read now: the controller's view
-        is the fallback."""
+        is the fallback. With ``workdir``, only a record of a job that ran there: a
+        controller that lost its state numbers jobs afresh, and slurmdbd still holds the
+        earlier jobs of the same numbers."""
         try:
             record = self._accounted(job_id)
         except BackendError:
             return None
-        return record if record is not None and record.ended else None
+        if record is None or not record.ended:
+            return None
+        if workdir is not None and record.workdir and record.workdir != str(workdir):
+            return None
+        return record
 
     # --- the template --------------------------------------------------------------------
 
@@ -233,7 +239,7 @@ class SlurmBackendBase(ClassicalBackend):
         job = self._job(job_id)
         runner = runner_record(workdir)
         if job is None:  # the controller has forgotten it: slurmdbd, then the runner's record
-            accounted = self.accounted(job_id)
+            accounted = self.accounted(job_id, workdir)
             if accounted is not None:
                 job = accounted.as_job()
             elif runner is None:
@@ -262,7 +268,7 @@ class SlurmBackendBase(ClassicalBackend):
         """Output from the task directory; exit code, nodes and node-hours from Slurm's
         accounting (slurmdbd) when it has the job, else from the controller's record."""
         job_id, workdir = _split(native_id)
-        accounted = self.accounted(job_id)
+        accounted = self.accounted(job_id, workdir)
         job = accounted.as_job() if accounted is not None else self._job(job_id)
         runner = runner_record(workdir) or {}
         stderr = read_tail(workdir / "stderr")

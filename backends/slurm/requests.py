@@ -64,11 +64,12 @@ def sbatch_argv(
     comment: str,
     account: str | None,
     time_cap_s: int | None = None,
-    export: list[str] | None = None,
 ) -> list[str]:
     """The ``sbatch`` command line for ``spec`` (an argv list, for ``subprocess`` without a
-    shell). ``export`` names the variables the job gets from ``sbatch``'s environment
-    (``--export``: only those and Slurm's own); none, only Slurm's own."""
+    shell). The job gets ``sbatch``'s whole environment (``--export=ALL``), which the caller
+    prepares to hold the task's variables alone. A list of names or ``NONE`` would make
+    slurmd load the account's login environment (``su -``), which Slurm 26.05 refuses to do
+    without for an account with no login shell: it cancels the job."""
     argv = [
         "sbatch",
         "--parsable",
@@ -80,7 +81,7 @@ def sbatch_argv(
         f"--cpus-per-task={spec.cpus_per_task}",
         f"--comment={comment}",
         "--no-requeue",
-        f"--export={','.join(export) if export else 'NONE'}",
+        "--export=ALL",
     ]
     if spec.mem_mb is not None:
         argv.append(f"--mem={spec.mem_mb}")

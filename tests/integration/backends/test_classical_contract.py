@@ -33,6 +33,12 @@ BACKENDS = ["local", "slurm", "slurmrest", "slurm-pilot"]
 AWKWARD = "work dir 'q' \"dq\" $(touch pwned); rm -rf x"
 
 
+@pytest.fixture(scope="session")
+def slurm_cluster(slurm_release: SlurmCluster) -> SlurmCluster:
+    """The contract holds on each supported Slurm release in turn."""
+    return slurm_release
+
+
 @pytest.fixture(scope="module")
 def allocation(slurm_cluster: SlurmCluster) -> Iterator[str]:
     """A two-node allocation, as a pilot job holds one."""

@@ -12,6 +12,12 @@ from broker import Client
 from tests.conftest import ROOT, SlurmCluster
 
 
+@pytest.fixture(scope="session")
+def slurm_cluster(slurm_release: SlurmCluster) -> SlurmCluster:
+    """Every test here runs against each supported Slurm release in turn."""
+    return slurm_release
+
+
 @pytest.fixture
 def slurm_client(
     qcb_home: Path, slurm_cluster: SlurmCluster, monkeypatch: pytest.MonkeyPatch

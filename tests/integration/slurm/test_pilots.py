@@ -4,6 +4,7 @@ drain before their wall time, and are cancelled when the broker stops."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,42 @@ def _pilot_stdout(pilots_dir: Path, job_id: str) -> str:
     raise AssertionError(f"no directory for pilot {job_id}")
 
 
+LIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING")
+
+
+class PilotCounter:
+    """Samples this broker's pilot jobs in Slurm from a thread while a run goes on: the most
+    that were live at once and every one ever seen (errors are kept for the test to raise)."""
+
+    def __init__(self, cluster: SlurmCluster, prefix: str) -> None:
+        self.cluster, self.prefix = cluster, prefix
+        self.peak_live = 0
+        self.seen: set[str] = set()
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                pilots = _pilot_jobs(self.cluster, self.prefix)
+            except Exception as exc:  # collected: raised in the test's thread
+                self.errors.append(exc)
+                return
+            self.seen |= set(pilots)
+            self.peak_live = max(self.peak_live, sum(s in LIVE for s in pilots.values()))
+
+    def __enter__(self) -> PilotCounter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.errors:
+            raise self.errors[0]
+
+
 def test_tasks_run_in_pilots_that_scale_with_the_queue_and_leave_when_idle(
     slurm_client: Client,
     slurm_cluster: SlurmCluster,
@@ -60,13 +97,18 @@ def test_tasks_run_in_pilots_that_scale_with_the_queue_and_leave_when_idle(
     )
     monkeypatch.setenv("QCB_BACKENDS_FILE", str(backends))
     client = Client()
+    manager = PilotManager(Broker(client.settings), "slurm-pilot")
     slow = {"builder": "tests.integration.slurm.helpers:slow_h2", "args": {"seconds": 4}}
     inputs = {"problem": slow, "reference": False, "optimizer": {"name": "adam", "maxiter": 3}}
-    job_ids = [client.submit(h2_job("slurm-pilot", inputs=inputs)) for _ in range(2)]
-    for job_id in job_ids:
-        status = client.wait(job_id, timeout=180)
-        assert status.state == "COMPLETED", status.message
-    manager = PilotManager(Broker(client.settings), "slurm-pilot")
+    with PilotCounter(slurm_cluster, manager.prefix) as counter:
+        job_ids = [client.submit(h2_job("slurm-pilot", inputs=inputs)) for _ in range(2)]
+        for job_id in job_ids:
+            status = client.wait(job_id, timeout=180)
+            assert status.state == "COMPLETED", status.message
+    assert 1 <= counter.peak_live <= 2, "never more pilots at once than max_pilots"
+    # Pilots leave when idle and come back for later steps; a pilot read as ended while it
+    # runs (Slurm's record misread) makes every tick submit more: dozens in a run.
+    assert len(counter.seen) <= 6, f"{len(counter.seen)} pilot jobs for 2 jobs"
     with Database(client.settings.store_url).read() as conn:
         rows = conn.execute(select(tasks).where(tasks.c.backend == "slurm-pilot")).all()
     used = set()
@@ -121,6 +163,7 @@ def test_stopping_the_broker_cancels_its_core_pilots(
     assert any(s == "RUNNING" for s in _pilot_jobs(slurm_cluster, prefix).values())
     assert client.shutdown()
     deadline = time.monotonic() + 30
-    while any(s in ("PENDING", "RUNNING") for s in _pilot_jobs(slurm_cluster, prefix).values()):
+    while any(s in LIVE for s in _pilot_jobs(slurm_cluster, prefix).values()):
         assert time.monotonic() < deadline, "a core pilot outlived its broker"
         time.sleep(0.5)
+    assert set(_pilot_jobs(slurm_cluster, prefix).values()) <= {"CANCELLED", "COMPLETED"}

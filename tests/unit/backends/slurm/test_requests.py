@@ -93,22 +93,17 @@ def test_sbatch_argv_matches_its_golden_file() -> None:
         WORKDIR,
         comment=COMMENT,
         account=HOSTILE_ACCOUNT,
-        export=sorted(ENVIRONMENT),
     )
     check_golden("sbatch_argv.json", as_json(argv))
 
 
-def test_sbatch_exports_names_only_never_values() -> None:
-    """The job's variables are named on the command line (which every account can read in
-    /proc) and their values come from sbatch's own environment; none named: Slurm's only."""
-    secret = {"QCB_TOKEN": "qcb_secret-value", "PATH": "/usr/bin"}
-    argv = sbatch_argv(
-        hostile_spec(), WORKDIR, comment=COMMENT, account=None, export=sorted(secret)
-    )
-    assert "--export=PATH,QCB_TOKEN" in argv
-    assert not [a for a in argv if "secret-value" in a]
-    bare = sbatch_argv(hostile_spec(), WORKDIR, comment=COMMENT, account=None)
-    assert "--export=NONE" in bare
+def test_sbatch_hands_over_its_own_environment_whole() -> None:
+    """The job's variables come from sbatch's own environment (prepared by the caller), never
+    from the command line, which every account can read in /proc; no list or NONE, which
+    makes slurmd load a login environment that a nologin account does not have."""
+    argv = sbatch_argv(hostile_spec(), WORKDIR, comment=COMMENT, account=None)
+    exports = [a for a in argv if a.startswith("--export")]
+    assert exports == ["--export=ALL"]
 
 
 def test_rest_job_matches_its_golden_file() -> None:
@@ -238,7 +233,7 @@ def test_sbatch_argv_leaves_out_what_the_spec_does_not_ask_for() -> None:
         "--cpus-per-task=1",
         "--comment=c",
         "--no-requeue",
-        "--export=NONE",
+        "--export=ALL",
         "/w/job.sh",
     ]
 
