@@ -2,8 +2,8 @@
 #   make demo   create .venv, install, run the H2 VQE on the embedded default (no server)
 #   make test   install what the tests need (every optional quantum SDK), start what they
 #               need (Redis and PostgreSQL with passwords: docker/services/start.sh; a real
-#               single-host Slurm with slurmrestd: docker/slurm/start.sh),
-#               run ruff, mypy and pytest
+#               single-host Slurm with slurmrestd and slurmdbd in each release of
+#               SLURM_RELEASES: docker/slurm/start.sh), run ruff, mypy and pytest
 
 # Debian's Python where there is one: tasks run as other accounts must be able to run the
 # broker's Python, and one under /root (pyenv, say) is closed to them.
@@ -11,6 +11,11 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 export QCB_HOME ?= $(CURDIR)/.qcb
+# The Slurm releases the tests run against: the host's natively, the others from Debian
+# chroots (docker/slurm/README.md).
+SLURM_RELEASES ?= 22.05 24.11 26.05
+comma := ,
+export QCB_SLURM_RELEASES := $(subst $() ,$(comma),$(strip $(SLURM_RELEASES)))
 
 .PHONY: demo test lint typecheck unit bench clean python services slurm-stop
 
@@ -43,10 +48,11 @@ typecheck: $(VENV)/.dev-installed
 services:
 	docker/services/start.sh
 	docker/slurm/start.sh
+	for release in $(SLURM_RELEASES); do docker/slurm/start.sh --release $$release || exit 1; done
 	docker/install-compose.sh
 
 slurm-stop:
-	docker/slurm/stop.sh
+	for release in $(SLURM_RELEASES); do docker/slurm/stop.sh --release $$release; done
 
 test: lint typecheck services
 	$(BIN)/pytest -q

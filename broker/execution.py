@@ -169,6 +169,8 @@ class Executor:
         result = None
         if status.state != TaskState.CANCELLED:
             result = backend.result(native_id)
+        elif isinstance(backend, ClassicalBackend):
+            result = _used_before_cancel(backend, native_id)
         if status.state in (TaskState.FAILED, TaskState.TIMEOUT):
             _leave_nothing_behind(backend, native_id)
         self._record(row, status, result, recorded)
@@ -335,6 +337,16 @@ def raw_usage(result: QuantumResult | ClassicalResult | None) -> dict[str, float
     if isinstance(result, ClassicalResult):
         return dict(result.usage)
     return {}
+
+
+def _used_before_cancel(backend: ClassicalBackend, native_id: str) -> ClassicalResult | None:
+    """What a cancelled classical task used (a cluster's accounting charges the node time
+    of a cancelled job too, whoever cancelled it), or None where it cannot be read now."""
+    try:
+        return backend.result(native_id)
+    except (BackendError, NativeJobLost):
+        log.warning("the usage of cancelled task %s cannot be read", native_id)
+        return None
 
 
 def _leave_nothing_behind(backend: Backend, native_id: str) -> None:

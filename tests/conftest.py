@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from backends.slurm.accounting import AccountedJob, parse_accounting
 from backends.slurm.records import parse_job
 from broker.config import Settings
 
@@ -110,7 +114,7 @@ def host_release() -> str:
 
 def release_run(release: str) -> Path:
     """The run directory start.sh uses for ``release``."""
-    return SLURM_RUN if release == "22.05" else Path(f"/tmp/qcb-slurm-{release}")
+    return SLURM_RUN if release == host_release() else Path(f"/tmp/qcb-slurm-{release}")
 
 
 @dataclass
@@ -154,6 +158,18 @@ class SlurmCluster:
         active = ("PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED")
         return {i: name for i, (name, state) in self.jobs().items() if state in active}
 
+    def accounted(self, job_id: str) -> AccountedJob:
+        """slurmdbd's record of one job (``sacct --json``), once it has ended."""
+        deadline = time.monotonic() + 30
+        while True:
+            records = parse_accounting(json.loads(self.tool("sacct", "--json", "-j", job_id)))
+            record = records.get(job_id)
+            if record is not None and record.ended:
+                return record
+            if time.monotonic() > deadline:
+                raise AssertionError(f"slurmdbd has no end of job {job_id}: {record}")
+            time.sleep(0.2)
+
     def job_state(self, job_id: str) -> str:
         """Slurm's state of one job (``""`` if the controller does not know it)."""
         return self.jobs().get(job_id, ("", ""))[1]
@@ -191,10 +207,37 @@ class SlurmCluster:
         )
         _start_slurm(self.release)
 
+    def lose_controller_state(self) -> None:
+        """Stop slurmctld, delete its saved state, start it again (as after a disk lost or
+        a new controller host): it forgets every job and numbers new ones from 1 again,
+        while slurmdbd keeps the records of the old ones."""
+        assert not self.active_jobs(), f"jobs still run: {self.active_jobs()}"
+        pid = int((self.run / "pids" / "slurmctld.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _alive(pid):
+            assert time.monotonic() < deadline, "slurmctld did not stop"
+            time.sleep(0.05)
+        for saved in (self.run / "state").iterdir():
+            if saved.is_dir():
+                shutil.rmtree(saved)
+            else:
+                saved.unlink()
+        _start_slurm(self.release)
+
     def node_states(self) -> dict[str, str]:
         """Each node's state as ``sinfo`` shows it (idle, mix, alloc, drain, down, ...)."""
         out = self.tool("sinfo", "-h", "-N", "-o", "%N %t")
         return dict(line.split() for line in out.splitlines() if line)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie counts as ended)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return status.rpartition(")")[2].split()[0] != "Z"
 
 
 def _start_slurm(release: str) -> None:

@@ -28,6 +28,7 @@ class AccountedJob(BaseModel):
     exit_code: int | None = None
     signal: int | None = None
     elapsed_s: int = 0
+    submit_time: int = 0
     start_time: int = 0
     end_time: int = 0
     nodes: list[str] = Field(default_factory=list)
@@ -123,6 +124,7 @@ def parse_accounted(record: dict[str, Any]) -> AccountedJob:
         exit_code=exit_code,
         signal=signal,
         elapsed_s=number(times.get("elapsed")) or 0,
+        submit_time=number(times.get("submission")) or 0,
         start_time=number(times.get("start")) or 0,
         end_time=number(times.get("end")) or 0,
         nodes=node_list,
@@ -134,11 +136,14 @@ def parse_accounted(record: dict[str, Any]) -> AccountedJob:
 
 
 def parse_accounting(data: dict[str, Any]) -> dict[str, AccountedJob]:
-    """Every job of a ``sacct --json`` (or slurmdb) answer, by id; a requeued job appears
-    once per run, and its last run counts."""
+    """Every job of a ``sacct --json`` (or slurmdb) answer, by id; where an id appears more
+    than once (a requeued job's runs; a controller that lost its state numbered jobs
+    afresh) the one submitted last counts."""
     jobs: dict[str, AccountedJob] = {}
     for record in data.get("jobs", []):
         if isinstance(record, dict) and "job_id" in record:
             job = parse_accounted(record)
-            jobs[job.job_id] = job
+            earlier = jobs.get(job.job_id)
+            if earlier is None or job.submit_time >= earlier.submit_time:
+                jobs[job.job_id] = job
     return jobs

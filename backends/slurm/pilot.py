@@ -8,10 +8,10 @@ step inside the pilot's allocation. So the many short classical steps of an iter
 algorithm start in milliseconds instead of waiting for Slurm's scheduler each time.
 
 Options (in the backends file): ``slurm_conf``, ``workdir`` (shared), ``python``,
-``partition``, ``min_pilots`` (0), ``max_pilots`` (2), ``pilot_nodes`` (1), ``slots`` (tasks
-per pilot, 2), ``walltime_s`` (1800), ``drain_s`` (stop taking tasks this long before the
-wall time, 120), ``idle_s`` (a pilot beyond ``min_pilots`` exits after this long with no
-work, 60).
+``partition``, ``chroot`` (as for ``slurm``), ``min_pilots`` (0), ``max_pilots`` (2),
+``pilot_nodes`` (1), ``slots`` (tasks per pilot, 2), ``walltime_s`` (1800), ``drain_s``
+(stop taking tasks this long before the wall time, 120), ``idle_s`` (a pilot beyond
+``min_pilots`` exits after this long with no work, 60).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backends.base import Capabilities, ClassicalResult, ClassicalSpec
 from backends.local import LocalBackend
 from backends.slurm import requests
+from backends.slurm.cli import chroot_argv
 from backends.slurm.common import DEFAULT_WORKDIR
 
 
@@ -87,8 +88,13 @@ class SlurmPilotBackend(LocalBackend):
         return {k: v for k, v in os.environ.items() if k.startswith("SLURM_")}
 
     def extra_files(self, spec: ClassicalSpec) -> dict[str, str]:
-        """An explicit ``srun`` step for parallel tasks, inside the pilot's allocation."""
+        """An explicit ``srun`` step for parallel tasks, inside the pilot's allocation
+        (the ``chroot`` option's ``srun`` when this process runs outside that tree: a pilot
+        job of a chroot release runs inside it and takes its own)."""
         launcher = requests.launcher(spec, explicit=True)
+        root = self.options.get("chroot")
+        if launcher and root and os.path.isfile(os.path.join(str(root), "usr/bin/srun")):
+            launcher = chroot_argv(str(root), launcher, None)
         return {"launcher.json": json.dumps(launcher)} if launcher else {}
 
     def usage(self, spec: ClassicalSpec, elapsed_s: float) -> dict[str, float]:

@@ -157,8 +157,19 @@ def limit_broken(spec: ClassicalSpec, partitions: list[Partition]) -> str | None
         if spec.partition:
             return f"partition {spec.partition!r} does not exist; partitions: {names}"
         if any(p.default is None for p in partitions):
-            return None  # which one is the default is unknown (slurmrestd before v0.0.45)
+            # Which one is the default is unknown (slurmrestd v0.0.40 to v0.0.44): a task
+            # that no partition would take can never run in the default either.
+            reasons = [broken_in(spec, p) for p in partitions]
+            if all(reasons):
+                more = f"; and {len(reasons) - 2} more" if len(reasons) > 2 else ""
+                return "fits no partition: " + "; ".join(map(str, reasons[:2])) + more
+            return None
         return f"no partition given and the cluster has no default; partitions: {names}"
+    return broken_in(spec, part)
+
+
+def broken_in(spec: ClassicalSpec, part: Partition) -> str | None:
+    """Why ``spec`` can never run in ``part``, naming the limit; None if it fits."""
     where = f"partition {part.name!r}"
     if part.max_nodes is not None and spec.nodes > part.max_nodes:
         return f"asks for {spec.nodes} nodes; {where} allows at most {part.max_nodes} (MaxNodes)"

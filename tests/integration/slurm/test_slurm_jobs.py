@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from broker import Client, runtime
@@ -53,10 +54,28 @@ def _wait_running_on_slurm(
     raise AssertionError(f"task {key!r} of {job_id} never ran on Slurm")
 
 
+def _wait_used(cluster: SlurmCluster, slurm_id: str, seconds: int) -> None:
+    """Until Slurm counts ``seconds`` of run time for the job (``squeue %M``: [H:]M:SS)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        used = cluster.tool("squeue", "-h", "-j", slurm_id, "-o", "%M").strip()
+        parts = [int(p) for p in used.replace("-", ":").split(":") if p.isdigit()]
+        if parts and sum(p * 60**i for i, p in enumerate(reversed(parts))) >= seconds:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"Slurm job {slurm_id} did not run {seconds} s")
+
+
+@pytest.mark.parametrize("backend", ["slurm", "slurmrest", "slurm-pilot"])
 def test_the_slurm_example_runs_its_classical_steps_on_slurm(
-    slurm_client: Client, slurm_cluster: SlurmCluster
+    slurm_client: Client, slurm_cluster: SlurmCluster, backend: str
 ) -> None:
-    job_id = slurm_client.submit(EXAMPLES / "vqe_h2_slurm.yaml")
+    """``examples/vqe_h2_slurm.yaml`` as written (``slurm``), and on the other two."""
+    job = yaml.safe_load((EXAMPLES / "vqe_h2_slurm.yaml").read_text())
+    assert job["classical_backend"] == "slurm"
+    job_id = slurm_client.submit(
+        EXAMPLES / "vqe_h2_slurm.yaml" if backend == "slurm" else h2_job(backend)
+    )
     status = slurm_client.wait(job_id, timeout=300)
     assert status.state == "COMPLETED", status.message
     result = slurm_client.result(job_id).result
@@ -68,11 +87,12 @@ def test_the_slurm_example_runs_its_classical_steps_on_slurm(
     classical = {t.key: t for t in _tasks(slurm_client, job_id) if t.kind == "classical"}
     assert set(classical) == {"problem", "reference", "analysis"}
     for task in classical.values():
-        assert task.backend == "slurm" and task.state == "COMPLETED"
-        slurm_id = task.native_id.partition("@")[0]
-        assert slurm_cluster.job_state(slurm_id) == "COMPLETED"
+        assert task.backend == backend and task.state == "COMPLETED"
+        if backend != "slurm-pilot":  # a pilot's task is no Slurm job of its own
+            slurm_id = task.native_id.partition("@")[0]
+            assert slurm_cluster.job_state(slurm_id) == "COMPLETED"
     charges = [e for e in _ledger(slurm_client, job_id) if e.kind == "charge"]
-    slurm_charges = [e for e in charges if e.backend == "slurm"]
+    slurm_charges = [e for e in charges if e.backend == backend]
     assert sorted(e.task_id for e in slurm_charges) == sorted(t.id for t in classical.values())
     assert all(e.unit == "node_hours" for e in slurm_charges)
 
@@ -168,3 +188,58 @@ def test_a_killed_broker_re_attaches_to_its_slurm_task_and_charges_once(
         assert conn.execute(select(jobs.c.state).where(jobs.c.id == job_id)).scalar_one() == (
             "COMPLETED"
         )
+
+
+def test_a_job_cancelled_in_slurm_by_someone_else_ends_cancelled_charged_once(
+    slurm_client: Client, slurm_cluster: SlurmCluster
+) -> None:
+    """An administrator's ``scancel``: the task ends CANCELLED with Slurm's reason, its job
+    fails naming it, and the task is charged once, what slurmdbd recorded."""
+    job_id = slurm_client.submit(
+        h2_job(inputs={"problem": {**SLOW_PROBLEM, "args": {"seconds": 120}}})
+    )
+    task = _wait_running_on_slurm(slurm_client, slurm_cluster, job_id, "problem")
+    slurm_id = task.native_id.partition("@")[0]
+    _wait_used(slurm_cluster, slurm_id, seconds=2)  # slurmdbd counts whole seconds
+    slurm_cluster.tool("scancel", slurm_id)
+    status = slurm_client.wait(job_id, timeout=120)
+    assert status.state in ("FAILED", "CANCELLED"), status
+    after = next(t for t in _tasks(slurm_client, job_id) if t.key == "problem")
+    assert after.state == "CANCELLED", after
+    charges = [
+        e for e in _ledger(slurm_client, job_id) if e.kind == "charge" and e.task_id == task.id
+    ]
+    assert len(charges) == 1
+    accounted = slurm_cluster.accounted(slurm_id)
+    assert accounted.state == "CANCELLED" and accounted.elapsed_s > 0
+    assert charges[0].unit == "node_hours"
+    assert charges[0].amount == pytest.approx(accounted.node_hours)
+
+
+def test_a_job_the_controller_forgot_ends_as_slurmdbd_recorded_charged_once(
+    slurm_client: Client, slurm_cluster: SlurmCluster
+) -> None:
+    """The broker is down while its task ends; then the controller loses its state (and
+    numbers jobs from 1 again). The restarted broker reads the end from slurmdbd, matched
+    by the task's directory, and charges what slurmdbd recorded, once."""
+    job_id = slurm_client.submit(
+        h2_job(inputs={"problem": {**SLOW_PROBLEM, "args": {"seconds": 3}}})
+    )
+    task = _wait_running_on_slurm(slurm_client, slurm_cluster, job_id, "problem")
+    settings = slurm_client.settings
+    for pid_file in ("worker.pid", "scheduler.pid"):
+        os.kill(int((settings.run_dir / pid_file).read_text()), signal.SIGKILL)
+    slurm_id = task.native_id.partition("@")[0]
+    accounted = slurm_cluster.accounted(slurm_id)  # waits for the end in slurmdbd
+    assert accounted.state == "COMPLETED"  # its directory: 22.05 records it a little later
+    slurm_cluster.lose_controller_state()
+    assert slurm_cluster.job_state(slurm_id) == ""
+    status = slurm_client.wait(job_id, timeout=300)  # restarts the broker
+    assert status.state == "COMPLETED", status.message
+    after = next(t for t in _tasks(slurm_client, job_id) if t.key == "problem")
+    assert after.native_id == task.native_id and after.state == "COMPLETED"
+    charges = [
+        e for e in _ledger(slurm_client, job_id) if e.kind == "charge" and e.task_id == task.id
+    ]
+    assert len(charges) == 1
+    assert charges[0].amount == pytest.approx(accounted.node_hours)

@@ -84,3 +84,17 @@ def test_the_result_charges_slurmdbd_node_hours_once(
     result = ForgetfulSlurm(records).result(f"{two.job_id}@{two.workdir}")
     assert result.nodes == two.nodes and len(result.nodes) == 2
     assert result.usage == {"node_hours": pytest.approx(two.elapsed_s * 2 / 3600)}
+
+
+def test_of_two_records_of_one_number_the_later_submitted_counts() -> None:
+    """slurmdbd lists both jobs of a number reused after the controller lost its state,
+    in no promised order."""
+    data = json.loads(SACCT.read_text())
+    first, second = (dict(r) for r in data["jobs"][:2])
+    second["job_id"] = first["job_id"]
+    second["working_directory"] = "/tmp/qcb-slurm/jobs/later"
+    second["time"] = {**first["time"], "submission": first["time"]["submission"] + 60}
+    for records in ([first, second], [second, first]):
+        (job,) = parse_accounting({"jobs": records}).values()
+        assert job.workdir == second["working_directory"]
+        assert job.submit_time == first["time"]["submission"] + 60

@@ -206,4 +206,7 @@ def test_partitions_over_rest(release: str, version: str) -> None:
         assert [n for n, d in defaults.items() if d] == ["debug"]
     else:
         assert set(defaults.values()) == {None}
-        assert limit_broken(ClassicalSpec(argv=["true"], nodes=99), parts) is None
+        assert limit_broken(ClassicalSpec(argv=["true"], nodes=2), parts) is None
+    # too large for every partition: refused whichever is the default
+    refusal = limit_broken(ClassicalSpec(argv=["true"], nodes=99), parts)
+    assert refusal is not None and "99 nodes" in refusal and "at most 3" in refusal
