@@ -208,10 +208,15 @@ class SlurmCluster:
         _start_slurm(self.release)
 
     def lose_controller_state(self) -> None:
-        """Stop slurmctld, delete its saved state, start it again (as after a disk lost or
-        a new controller host): it forgets every job and numbers new ones from 1 again,
-        while slurmdbd keeps the records of the old ones."""
-        assert not self.active_jobs(), f"jobs still run: {self.active_jobs()}"
+        """Cancel what runs, stop slurmctld, delete its saved state, start it again (as
+        after a lost disk or a new controller host): it forgets every job and numbers new
+        ones from 1 again, while slurmdbd keeps the records of the old ones."""
+        for job_id in self.active_jobs():
+            self.tool("scancel", job_id)
+        deadline = time.monotonic() + 30
+        while self.active_jobs():
+            assert time.monotonic() < deadline, f"jobs still run: {self.active_jobs()}"
+            time.sleep(0.1)
         pid = int((self.run / "pids" / "slurmctld.pid").read_text().split()[0])
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,11 @@ def slurm_cluster(slurm_release: SlurmCluster) -> SlurmCluster:
 
 @pytest.fixture(scope="module")
 def allocation(slurm_cluster: SlurmCluster) -> Iterator[str]:
-    """A two-node allocation, as a pilot job holds one."""
-    slurm_cluster.tool(
-        "salloc", "--no-shell", "-N2", "--ntasks=2", "-J", "qcb-test-alloc", "--time=20"
-    )
-    job_id = next(i for i, n in slurm_cluster.active_jobs().items() if n == "qcb-test-alloc")
+    """A two-node allocation, as a pilot job holds one (found by a name of its own: an
+    allocation that an interrupted run left behind is not taken for it)."""
+    name = f"qcb-test-alloc-{uuid.uuid4().hex[:8]}"
+    slurm_cluster.tool("salloc", "--no-shell", "-N2", "--ntasks=2", "-J", name, "--time=20")
+    job_id = next(i for i, n in slurm_cluster.active_jobs().items() if n == name)
     yield job_id
     slurm_cluster.tool("scancel", job_id)
 
