@@ -57,6 +57,11 @@ slurm-stop:
 test: lint typecheck services
 	$(BIN)/pytest -q
 
+# The tests that start no process of their own and need no Slurm (tier markers: not
+# integration, not e2e); a few store tests also run on PostgreSQL when one answers.
+unit: $(VENV)/.dev-installed
+	$(BIN)/pytest -q -m "not integration and not e2e"
+
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/vqe_overhead.py
 	$(BIN)/python benchmarks/slurm_latency.py --plot benchmarks/slurm_latency.png

@@ -3,7 +3,8 @@
 A backend is driven by a broker worker through four calls, always in this order for one
 task: ``submit`` once, ``status`` until a final state, then ``result``; ``cancel`` at any
 time. The guarantees below are what the broker relies on; every implementation keeps them,
-and the contract test suite (``tests/unit/backends/test_contract_*.py``) checks them.
+and the contract suites (``tests/integration/backends/test_classical_contract.py``,
+``test_quantum_agreement.py``) check them.
 
 Guarantees shared by both contracts:
 

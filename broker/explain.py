@@ -38,11 +38,6 @@ def explain(broker: Broker, ident: str, user: str | None) -> list[Explanation]:
     return _explain(broker, task_ids, user)
 
 
-def explain_task(broker: Broker, task_id: str, user: str | None) -> Explanation:
-    """Explain a pending task of ``user`` (any user's with ``None``)."""
-    return _explain(broker, [task_id], user)[0]
-
-
 def _explain(broker: Broker, task_ids: list[str], user: str | None) -> list[Explanation]:
     """Explain pending tasks against one snapshot of the store."""
     loaded = broker.policy

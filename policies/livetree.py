@@ -115,10 +115,6 @@ class LiveTree:
                 self.uidx = np.concatenate([self.uidx, np.zeros_like(self.uidx)])
         return leaf
 
-    def is_member(self, leaf: int) -> bool:
-        """Whether the leaf is in the tree now."""
-        return self._member[leaf]
-
     def insert(self, leaf: int) -> None:
         """Put a leaf in the tree, with its current usage."""
         if self._member[leaf]:

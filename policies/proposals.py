@@ -68,10 +68,6 @@ class Proposal(Strict):
         """Whether ``user`` is a member (or the PI)."""
         return user == self.pi or user in self.members or "*" in self.members
 
-    def budgets_on(self, backend: str) -> list[Budget]:
-        """This proposal's budgets on one backend."""
-        return [b for b in self.budgets if b.backend == backend]
-
     def backends(self) -> set[str]:
         """The backends it has a budget on (those its jobs may use)."""
         return {b.backend for b in self.budgets}

@@ -67,11 +67,6 @@ class Backend:
         self._popped: list[int] = []
         self._emptied: list[int] = []
 
-    @property
-    def n_active(self) -> int:
-        """Groups with pending tasks."""
-        return len(self.active)
-
     # -- groups ----------------------------------------------------------------------------
 
     def _group(self, run: Run, task: Task, hybrid: bool) -> int:

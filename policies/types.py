@@ -21,7 +21,6 @@ Unit = Literal[
 ]
 CLASSICAL_UNITS = frozenset({"node_hours", "core_hours", "gpu_hours"})
 
-PERIODS = ("allocation_year", "quarter", "month", "rolling")
 Period = Literal["allocation_year", "quarter", "month", "rolling"]
 
 # Nominal lengths, used only to compare budgets of different periods with a capacity.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from tests.conftest import EXAMPLES, ROOT
+
+pytestmark = pytest.mark.e2e
 
 
 def job_files() -> list[str]:

@@ -19,6 +19,8 @@ from broker.store.schema import ledger, tokens
 from circuits.observables import PauliSum
 from tests.conftest import EXAMPLES
 
+pytestmark = pytest.mark.integration
+
 EXAMPLE = EXAMPLES / "graph_h2_driver.yaml"
 PROGRAMS = EXAMPLES / "programs"
 

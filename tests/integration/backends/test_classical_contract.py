@@ -97,12 +97,15 @@ def wait_final(backend: ClassicalBackend, native_id: str, timeout: float = 30) -
 
 
 def wait_running(backend: ClassicalBackend, native_id: str, timeout: float = 30) -> None:
+    """Until the backend says RUNNING and the runner has started the command itself (it
+    records the command's process group in ``child``)."""
+    taskdir = Path(native_id.partition("@")[2] or native_id)
     deadline = time.monotonic() + timeout
-    while backend.status(native_id).state is not TaskState.RUNNING:
+    while (
+        backend.status(native_id).state is not TaskState.RUNNING or not (taskdir / "child").exists()
+    ):
         assert time.monotonic() < deadline, f"{native_id} did not start"
         time.sleep(0.05)
-    # Running at the backend; give the runner a moment to start the command itself.
-    time.sleep(0.3)
 
 
 def test_command_completes_with_its_output(backend: ClassicalBackend) -> None:

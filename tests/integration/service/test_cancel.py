@@ -7,11 +7,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
+
 from backends.states import TaskState
 from broker.stack import LocalStack
 from tests.conftest import SlurmCluster
 from tests.integration.providers.ionq_standin import IonQStandIn
 from tests.integration.service.conftest import h2, logs, task_rows
+
+pytestmark = pytest.mark.integration
 
 
 def _until(check: Callable[[], bool], timeout: float, what: str, stack: LocalStack) -> None:

@@ -3,12 +3,15 @@ scoped to its job, its quantum tasks charged and traced with the rest of the job
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from broker.stack import LocalStack
 from broker.store.schema import audit
 from tests.integration.algorithms.test_graph_jobs import example
 from tests.integration.service.conftest import charge_lines, logs, store, task_rows
+
+pytestmark = pytest.mark.integration
 
 
 def test_a_driver_on_slurm_calls_the_api_back_under_its_job(stack: LocalStack) -> None:

@@ -3,9 +3,13 @@ under its job (embedded: on the store, which this one-host cluster shares)."""
 
 from __future__ import annotations
 
+import pytest
+
 from broker import Client
 from tests.conftest import SlurmCluster
 from tests.integration.algorithms.test_graph_jobs import example
+
+pytestmark = pytest.mark.integration
 
 
 def test_a_driver_on_slurm_submits_its_quantum_tasks_to_its_job(

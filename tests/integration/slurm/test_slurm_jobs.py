@@ -172,7 +172,7 @@ def test_a_killed_broker_re_attaches_to_its_slurm_task_and_charges_once(
     while runtime.is_running(settings):
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    time.sleep(2)
+    _wait_used(slurm_cluster, task.native_id.partition("@")[0], seconds=3)  # broker down
     status = slurm_client.wait(job_id, timeout=300)  # restarts the broker
     assert status.state == "COMPLETED", status.message
     after = next(t for t in _tasks(slurm_client, job_id) if t.key == "problem")
