@@ -35,6 +35,7 @@ from broker import driver
 from broker.accounts import Accounts, controlled_domain
 from broker.errors import BrokerError
 from broker.orchestrator import Broker
+from broker.provenance import package_versions
 from broker.store import ledger
 from broker.store.db import utcnow
 from broker.store.schema import jobs, tasks
@@ -274,6 +275,7 @@ class Executor:
                     result=result.model_dump(mode="json") if result is not None else None,
                     run_seconds=_seconds(result),
                     finished_at=utcnow(),
+                    packages=package_versions(),
                     **recorded,
                 )
             )

@@ -142,6 +142,10 @@ class TaskRecord(BaseModel):
     finished_at: UTCDateTime | None = None
     run_seconds: float | None = None
     charged: dict[str, float] = Field(default_factory=dict, description="unit -> amount")
+    packages: dict[str, str] = Field(
+        default_factory=dict,
+        description="Package versions in the worker that ran it (none: it never ran).",
+    )
 
 
 class Lineage(BaseModel):
@@ -156,7 +160,10 @@ class Lineage(BaseModel):
     backend_version: str | None
     seed: int | None
     policy_revision: str
-    packages: dict[str, str]
+    packages: dict[str, str] = Field(
+        description="Package versions in the worker that ran the job's last task that ran "
+        "(each task's own are in ``tasks``); none when no task ran."
+    )
     tasks: list[TaskRecord]
 
 

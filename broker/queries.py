@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
 from collections import Counter
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, or_, select
@@ -19,35 +17,7 @@ from broker.store import ledger
 from broker.store.db import Database
 from broker.store.schema import jobs, tasks
 
-_PACKAGES = (
-    "qcbroker",
-    "qiskit",
-    "qiskit-aer",
-    "celery",
-    "kombu",
-    "sqlalchemy",
-    "pydantic",
-    "numpy",
-)
-
 log = logging.getLogger(__name__)
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages a result depends on."""
-    return dict(_package_versions())
-
-
-@functools.cache
-def _package_versions() -> dict[str, str]:
-    # importlib.metadata scans sys.path: a few ms, once per process is enough
-    out = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def _job_row(conn: Connection, job_id: str, user: str | None) -> Row[Any]:
@@ -127,6 +97,7 @@ def _task_record(row: Row[Any], charged: dict[str, float]) -> TaskRecord:
         finished_at=row.finished_at,
         run_seconds=row.run_seconds,
         charged=charged,
+        packages=row.packages or {},
     )
 
 
@@ -184,7 +155,7 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
         backend_version=next((v for v in quantum_versions if v), None),
         seed=row.seed,
         policy_revision=row.policy_revision,
-        packages=package_versions(),
+        packages=next((r.packages for r in reversed(records) if r.packages), {}),
         tasks=records,
     )
     return JobResult(

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from broker.store.schema import metadata
 
-HEAD = "0004_change_feed"
+HEAD = "0005_task_packages"
 """The newest revision: the schema of ``broker.store.schema``."""
 
 INITIAL = "0001_initial"

@@ -76,6 +76,7 @@ tasks = Table(
     Column("result", JSON),
     Column("run_seconds", Float),
     Column("size", Float, nullable=True, comment="Nodes (classical) or evaluations (quantum)."),
+    Column("packages", JSON, nullable=True, comment="Package versions in the worker that ran it."),
     Column("created_at", DateTime(), nullable=False),
     Column("dispatched_at", DateTime()),
     Column("started_at", DateTime()),

@@ -27,8 +27,10 @@
 #   /run/munge), so that no release depends on another's daemons.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
+# Physical paths: reached through a symlink (a test's work dir links docker/), the checkout
+# is still the one bound into a chroot, never the directory holding the link.
+HERE="$(cd -P "$(dirname "$0")" && pwd -P)"
+REPO="$(cd -P "$HERE/../.." && pwd -P)"
 PATH="$PATH:/usr/sbin:/sbin"
 # shellcheck source-path=SCRIPTDIR source=release.sh
 . "$HERE/release.sh"
@@ -87,6 +89,9 @@ mount_at() {
 }
 bind_same() { # PATH [ro]: the host's PATH at the same path inside
   local src="$1" mode="${2:-rw}"
+  # Under /tmp (bound whole, first): seen inside already; a mount of its own there would
+  # make the host's directory a busy mount point that no rm can remove.
+  case "$src" in /tmp/*) return 0 ;; esac
   if [ -d "$src" ]; then mkdir -p "$CHROOT$src"; else
     mkdir -p "$(dirname "$CHROOT$src")"
     [ -e "$CHROOT$src" ] || : >"$CHROOT$src"

@@ -6,7 +6,7 @@
 # ($RUN/mounts), last mounted first; its munged is its own and always stops. The host's release: munged is shared with anything else on the
 # host that uses munge, and stops only with --all.
 set -uo pipefail
-HERE="$(cd "$(dirname "$0")" && pwd)"
+HERE="$(cd -P "$(dirname "$0")" && pwd -P)"
 PATH="$PATH:/usr/sbin:/sbin"
 # shellcheck source-path=SCRIPTDIR source=release.sh
 . "$HERE/release.sh"

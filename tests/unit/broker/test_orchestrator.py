@@ -12,6 +12,7 @@ from broker.errors import InvalidJob, JobRefused
 from broker.execution import Executor
 from broker.jobfile import load_job, parse_job
 from broker.orchestrator import Broker
+from broker.provenance import package_versions
 from broker.queries import job_result, job_status
 from broker.scheduler import Scheduler
 from broker.store.schema import algorithm_states, ledger
@@ -69,6 +70,21 @@ def test_every_task_is_charged_once_and_the_hold_released(broker: Broker) -> Non
     released = {(r.backend, r.unit): r.amount for r in rows if r.kind == "release"}
     used = sum(r.amount for r in charges if r.unit == "evaluations")
     assert released[("aer", "evaluations")] == pytest.approx(holds[("aer", "evaluations")] - used)
+
+
+def test_lineage_packages_are_those_of_the_process_that_ran_the_tasks(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker with other versions than the reader's: the lineage names the worker's."""
+    worker = {"qcbroker": "0.0.0+worker", "qiskit": "0.0.0+worker"}
+    monkeypatch.setattr("broker.execution.package_versions", lambda: dict(worker))
+    job_id = broker.submit(load_job(EXAMPLES / "sweep_rabi.yaml"), "alice")
+    drive(broker, job_id)
+    monkeypatch.undo()
+    lineage = job_result(broker.db, job_id).lineage
+    assert package_versions() != worker  # the reading process's own
+    assert lineage.packages == worker
+    assert lineage.tasks and all(t.packages == worker for t in lineage.tasks)
 
 
 def test_lineage_names_everything_needed(broker: Broker) -> None:
