@@ -66,15 +66,24 @@ def _released(broker: Broker) -> tuple[Scheduler, list[str], str]:
     return scheduler, sent, job_id
 
 
+def _claimed_then_ticked(
+    broker: Broker, worker_id: str, seen_seconds_ago: float
+) -> tuple[Scheduler, list[str], str, str]:
+    """The first released task claimed by ``worker_id`` (last seen that long ago), then one
+    more tick; the scheduler, what that tick sent, the job, the task."""
+    scheduler, sent, job_id = _released(broker)
+    task_id = sent[0]
+    _worker(broker, worker_id, seen_seconds_ago)
+    _claimed_by(broker, task_id, worker_id)
+    sent.clear()
+    scheduler.tick()
+    return scheduler, sent, job_id, task_id
+
+
 def test_a_dead_workers_task_is_taken_back_and_run_by_another_charged_once(
     broker: Broker,
 ) -> None:
-    scheduler, sent, job_id = _released(broker)
-    lost = sent[0]
-    _worker(broker, "w-dead", seen_seconds_ago=600)
-    _claimed_by(broker, lost, "w-dead")
-    sent.clear()
-    scheduler.tick()
+    scheduler, sent, job_id, lost = _claimed_then_ticked(broker, "w-dead", seen_seconds_ago=600)
     assert lost in sent
     assert _task(broker, lost) == (TaskState.QUEUED, None)
     with broker.db.read() as conn:
@@ -97,12 +106,7 @@ def test_a_dead_workers_task_is_taken_back_and_run_by_another_charged_once(
 
 
 def test_a_slow_worker_keeps_its_task(broker: Broker) -> None:
-    scheduler, sent, _ = _released(broker)
-    busy = sent[0]
-    _worker(broker, "w-slow", seen_seconds_ago=1)
-    _claimed_by(broker, busy, "w-slow")
-    sent.clear()
-    scheduler.tick()
+    _, sent, _, busy = _claimed_then_ticked(broker, "w-slow", seen_seconds_ago=1)
     assert busy not in sent
     assert _task(broker, busy) == (TaskState.RUNNING, "w-slow")
 
