@@ -65,6 +65,8 @@ class SlurmBackend(SlurmBackendBase):
         if root:
             argv = chroot_argv(str(root), argv, account)
             as_account = {"umask": 0o077} if account is not None else {}
+            if env is not None:  # chroot runs as root before it drops to the account
+                env = root_safe(env)
         elif account is not None:
             as_account = {
                 "user": account.uid,
@@ -162,6 +164,31 @@ class SlurmBackend(SlurmBackendBase):
         if not hasattr(self, "_version_text"):
             self._version_text = self.run_tool(["sbatch", "--version"]).strip()
         return self._version_text
+
+
+LOADER_VARIABLES = (
+    "LD_",
+    "GCONV_PATH",
+    "GETCONF_DIR",
+    "HOSTALIASES",
+    "LOCALDOMAIN",
+    "LOCPATH",
+    "MALLOC_",
+    "NIS_PATH",
+    "NLSPATH",
+    "RESOLV_HOST_CONF",
+    "RES_OPTIONS",
+    "TZDIR",
+)
+"""Variables (or prefixes) with which glibc loads code or files into a process: the ones it
+ignores in a setuid program, since they would run a user's code with its rights."""
+
+
+def root_safe(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without :data:`LOADER_VARIABLES`: what a process that starts as root (``chroot``,
+    dropping to a task's account only later) may be given of a task's environment. Such a job
+    does not get them either (``--export=ALL`` hands on sbatch's environment)."""
+    return {k: v for k, v in env.items() if not k.startswith(LOADER_VARIABLES)}
 
 
 def chroot_argv(root: str, argv: list[str], account: TaskAccount | None) -> list[str]:

@@ -4,12 +4,15 @@ protocol that differ between versions (the ping's release, the job's environment
 
 from __future__ import annotations
 
+import subprocess
+from typing import Any
+
 import pytest
 
 from backends.base import ClassicalSpec
 from backends.errors import BackendError
 from backends.identity import TaskAccount
-from backends.slurm.cli import chroot_argv
+from backends.slurm.cli import SlurmBackend, chroot_argv
 from backends.slurm.requests import rest_job
 from backends.slurm.rest import (
     API_VERSIONS,
@@ -92,3 +95,29 @@ def test_chroot_argv_drops_to_the_account_inside_the_tree() -> None:
         "x",
     ]
     assert chroot_argv("/srv/s", ["squeue"], None)[1:] == ["/srv/s", "squeue"]
+
+
+def test_a_tasks_loader_variables_never_reach_the_root_chroot_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``chroot`` starts as root: a job's LD_PRELOAD would load the job's code into it."""
+    seen: dict[str, Any] = {}
+
+    def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        seen.update(argv=argv, env=kwargs["env"])
+        return subprocess.CompletedProcess(argv, 0, "7;\n", "")
+
+    monkeypatch.setattr(subprocess, "run", run)
+    backend = SlurmBackend(chroot="/srv/slurm-26.05")
+    account = TaskAccount(name="qcb-alice", uid=1001, gid=1001, groups=(), home="/")
+    env = {
+        "PATH": "/usr/bin",
+        "QCB_X": "kept",
+        "LD_PRELOAD": "/tmp/evil.so",
+        "LD_LIBRARY_PATH": "/tmp",
+        "GCONV_PATH": "/tmp",
+        "MALLOC_TRACE": "/tmp/t",
+    }
+    assert backend.run_tool(["sbatch", "x"], env=env, account=account) == "7;\n"
+    assert seen["argv"][0].endswith("chroot")
+    assert seen["env"] == {"PATH": "/usr/bin", "QCB_X": "kept"}
