@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from backends.base import (
     Backend,
@@ -31,14 +31,14 @@ from backends.base import (
 )
 from backends.errors import BackendError, BackendNotFound, NativeJobLost
 from backends.states import TaskState
-from broker import driver
+from broker import driver, transitions
 from broker.accounts import Accounts, controlled_domain
 from broker.errors import BrokerError
 from broker.orchestrator import Broker
 from broker.provenance import package_versions
 from broker.store import ledger
-from broker.store.db import utcnow
 from broker.store.schema import jobs, tasks
+from broker.transitions import TaskRow
 from policies.charging import charges, occupied
 
 if TYPE_CHECKING:
@@ -70,41 +70,13 @@ class Executor:
             raise BackendNotFound(f"backend {name!r} is not a {kind} backend")
         return backend
 
-    def _claim(self, task_id: str) -> Any:
-        db = self.broker.db
-        with db.write(exclusive=False) as conn:
-            row = conn.execute(select(tasks).where(tasks.c.id == task_id)).one_or_none()
-            if row is None or row.state != TaskState.QUEUED:
-                return None
-            if row.cancel_requested and row.native_id is None:
-                conn.execute(
-                    update(tasks)
-                    .where(tasks.c.id == task_id)
-                    .values(state=TaskState.CANCELLED, message="cancelled", finished_at=utcnow())
-                )
-                return None
-            claimed = conn.execute(
-                update(tasks)
-                .where(tasks.c.id == task_id, tasks.c.state == TaskState.QUEUED)
-                .values(
-                    state=TaskState.RUNNING,
-                    worker_id=self.worker_id,
-                    attempts=row.attempts + 1,
-                    started_at=row.started_at or utcnow(),
-                )
-            )
-            if claimed.rowcount != 1:  # another worker's claim of a duplicate message won
-                return None
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.id == row.job_id, jobs.c.state == TaskState.PENDING)
-                .values(state=TaskState.RUNNING, updated_at=utcnow())
-            )
-            return row
-
-    def _set(self, task_id: str, **values: Any) -> None:
+    def _claim(self, task_id: str) -> TaskRow | None:
         with self.broker.db.write(exclusive=False) as conn:
-            conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
+            return transitions.claim(conn, task_id, self.worker_id)
+
+    def _note(self, task_id: str, **values: Any) -> None:
+        with self.broker.db.write(exclusive=False) as conn:
+            transitions.note(conn, task_id, **values)
 
     def execute(self, task_id: str) -> None:
         """Run one task to a final state (or hand it back for a retry), then advance its job.
@@ -126,17 +98,13 @@ class Executor:
         for attempt in range(20):
             try:
                 with self.broker.db.write(exclusive=False) as conn:
-                    conn.execute(
-                        update(tasks)
-                        .where(tasks.c.id == task_id, tasks.c.state == TaskState.RUNNING)
-                        .values(state=TaskState.QUEUED, worker_id=None, dispatched_at=utcnow())
-                    )
+                    transitions.hand_back(conn, task_id)
                 return
             except Exception:
                 time.sleep(min(0.5 * (attempt + 1), 5.0))
         log.error("task %s: could not hand it back; its worker lease will", task_id)
 
-    def _run(self, row: Any) -> None:
+    def _run(self, row: TaskRow) -> None:
         task_id = row.id
         try:
             backend = self.backend(row.backend, row.kind)
@@ -160,7 +128,7 @@ class Executor:
                 native_id = _submit(backend, spec, task_id)
                 recorded = {"native_id": native_id, "backend_version": capabilities.version}
                 if capabilities.reattach:  # before the ack: a redelivery re-attaches to it
-                    self._set(task_id, **recorded)
+                    self._note(task_id, **recorded)
                     recorded = {}
                 # else the id is worthless after a crash: it goes in with the result
             status = self._follow(task_id, backend, native_id)
@@ -177,7 +145,7 @@ class Executor:
         self._record(row, status, result, recorded)
         self._advance(row.job_id)
 
-    def _classical(self, row: Any, spec: ClassicalSpec) -> ClassicalSpec:
+    def _classical(self, row: TaskRow, spec: ClassicalSpec) -> ClassicalSpec:
         """The spec as its backend gets it: the Unix account it runs as and, for a driver,
         the way back to the broker, with its token as a secret (never in the store)."""
         update: dict[str, Any] = {"run_as": self.task_account(row.job_id)}
@@ -248,17 +216,19 @@ class Executor:
                     cancelled = True
             time.sleep(period)
 
-    def _backend_failed(self, row: Any, exc: BackendError) -> None:
+    def _backend_failed(self, row: TaskRow, exc: BackendError) -> None:
         if exc.transient and row.attempts + 1 < MAX_TRANSIENT_RETRIES:
             log.warning("task %s: transient backend error, will retry: %s", row.id, exc)
-            self._set(row.id, state=TaskState.QUEUED, worker_id=None, message=str(exc))
+            with self.broker.db.write(exclusive=False) as conn:
+                transitions.retry(conn, row.id, str(exc))
             return
-        self._set(row.id, state=TaskState.FAILED, message=str(exc), finished_at=utcnow())
+        with self.broker.db.write(exclusive=False) as conn:
+            transitions.fail(conn, row.id, str(exc))
         self._advance(row.job_id)
 
     def _record(
         self,
-        row: Any,
+        row: TaskRow,
         status: BackendStatus,
         result: QuantumResult | ClassicalResult | None,
         recorded: dict[str, Any],
@@ -266,20 +236,17 @@ class Executor:
         loaded = self.broker.policy
         revision = loaded.revision
         with self.broker.db.write(exclusive=False) as conn:
-            done = conn.execute(
-                update(tasks)
-                .where(tasks.c.id == row.id, tasks.c.state == TaskState.RUNNING)
-                .values(
-                    state=status.state,
-                    message=status.message,
-                    result=result.model_dump(mode="json") if result is not None else None,
-                    run_seconds=_seconds(result),
-                    finished_at=utcnow(),
-                    packages=package_versions(),
-                    **recorded,
-                )
+            done = transitions.record(
+                conn,
+                row.id,
+                status.state,
+                message=status.message,
+                result=result.model_dump(mode="json") if result is not None else None,
+                run_seconds=_seconds(result),
+                packages=package_versions(),
+                **recorded,
             )
-            if done.rowcount != 1:
+            if not done:
                 return
             job = conn.execute(
                 select(jobs.c.proposal, jobs.c.user, jobs.c.qos).where(jobs.c.id == row.job_id)

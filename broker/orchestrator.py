@@ -22,7 +22,7 @@ from backends import registry
 from backends.base import Backend, ClassicalResult, QuantumResult
 from backends.errors import BackendError
 from backends.states import TaskState
-from broker import algorithms, backend_config, fitting
+from broker import algorithms, backend_config, fitting, transitions
 from broker.accounts import controlled_domain
 from broker.algorithms.base import StepOutcome, TaskResult, check_backend_kind
 from broker.config import Settings
@@ -191,9 +191,7 @@ class Broker:
             if decision.admitted:
                 self._admit(conn, job_id, spec, user, loaded.revision, seed, qos, needs, outcome)
                 if client_key is not None:
-                    conn.execute(
-                        update(jobs).where(jobs.c.id == job_id).values(client_key=client_key)
-                    )
+                    transitions.set_client_key(conn, job_id, client_key)
         if not decision.admitted:
             with self.db.write() as conn:
                 record_audit(
@@ -313,16 +311,11 @@ class Broker:
                 )
         except IntegrityError:
             return False
-        values: dict[str, Any] = {
-            "step": step,
-            "progress": outcome.progress,
-            "updated_at": utcnow(),
-        }
         if outcome.result is not None:
             self._finish(conn, job_id, TaskState.COMPLETED, "", revision, result=outcome.result)
         else:
             self.insert_tasks(conn, job_id, spec, step, outcome.tasks)
-        conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+        transitions.set_step(conn, job_id, step, outcome.progress)
         return True
 
     def _finish(
@@ -334,17 +327,12 @@ class Broker:
         revision: str,
         result: dict[str, Any] | None = None,
     ) -> None:
-        now = utcnow()
-        conn.execute(
-            update(jobs)
-            .where(jobs.c.id == job_id)
-            .values(state=state, message=message, result=result, finished_at=now, updated_at=now)
-        )
+        transitions.finish_job(conn, job_id, state, message, result)
         ledger.release(conn, job_id=job_id, revision=revision)
         conn.execute(  # a driver program's token ends with its job
             update(tokens)
             .where(tokens.c.job_id == job_id, tokens.c.revoked_at.is_(None))
-            .values(revoked_at=now)
+            .values(revoked_at=utcnow())
         )
 
     def advance(self, job_id: str) -> bool:
@@ -435,18 +423,6 @@ class Broker:
             job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
             if job is None or TaskState(job.state).final:
                 return
-            conn.execute(
-                update(tasks)
-                .where(tasks.c.job_id == job_id, tasks.c.state == TaskState.PENDING)
-                .values(state=TaskState.CANCELLED, message="cancelled", finished_at=utcnow())
-            )
-            conn.execute(
-                update(tasks)
-                .where(
-                    tasks.c.job_id == job_id,
-                    tasks.c.state.in_([TaskState.QUEUED, TaskState.RUNNING]),
-                )
-                .values(cancel_requested=True)
-            )
+            transitions.cancel_job_tasks(conn, job_id)
             self._finish(conn, job_id, TaskState.CANCELLED, f"cancelled by {user}", revision)
             record_audit(conn, user, "cancel", job_id)

@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, select
 
 from backends import registry
 from backends.base import ClassicalBackend
 from backends.errors import BackendError
 from backends.states import TaskState
+from broker import transitions
 from broker.allocation import AllocationState, snapshot
 from broker.orchestrator import Broker
 from broker.pilot_manager import PilotManager
@@ -32,7 +33,6 @@ from policies.engine import Engine
 log = logging.getLogger(__name__)
 
 Send = Callable[[str, str], None]
-_ACTIVE = (TaskState.QUEUED, TaskState.RUNNING)
 
 
 class Scheduler:
@@ -99,25 +99,14 @@ class Scheduler:
         with self.broker.db.write() as conn:
             dead = conn.execute(select(workers.c.id).where(workers.c.last_seen < cutoff)).scalars()
             dead_ids = list(dead)
-            # One statement: a task its (slow, not dead) worker finishes meanwhile is not
-            # taken back (workers write without the global write turn).
-            orphaned = conn.execute(
-                update(tasks)
-                .where(
-                    tasks.c.state.in_(_ACTIVE),
-                    tasks.c.worker_id.is_not(None),
-                    tasks.c.worker_id.not_in(
-                        select(workers.c.id).where(workers.c.last_seen >= cutoff)
-                    ),
-                )
-                .values(state=TaskState.QUEUED, worker_id=None, dispatched_at=utcnow())
-                .returning(tasks.c.id, tasks.c.queue)
-            ).all()
+            # One statement (workers write without the global write turn)
+            live = select(workers.c.id).where(workers.c.last_seen >= cutoff)
+            orphaned = transitions.requeue_orphans(conn, live)
             if orphaned:
                 log.warning("re-queued %d task(s) of dead worker(s)", len(orphaned))
             if dead_ids:
                 conn.execute(delete(workers).where(workers.c.id.in_(dead_ids)))
-        return [(t.id, t.queue) for t in orphaned]
+        return orphaned
 
     def _redispatch(self) -> list[tuple[str, str]]:
         cutoff = utcnow() - timedelta(seconds=self.broker.settings.redispatch_seconds)
@@ -129,12 +118,7 @@ class Scheduler:
                     tasks.c.dispatched_at < cutoff,
                 )
             ).all()
-            if stale:
-                conn.execute(
-                    update(tasks)
-                    .where(tasks.c.id.in_([t.id for t in stale]))
-                    .values(dispatched_at=utcnow())
-                )
+            transitions.resend(conn, [t.id for t in stale])
         return [(t.id, t.queue) for t in stale]
 
     def engine(self) -> Engine:
@@ -162,17 +146,7 @@ class Scheduler:
             if released:
                 # Only tasks still pending: a job cancelled since the snapshot keeps its
                 # cancelled tasks cancelled.
-                still = set(
-                    conn.execute(
-                        update(tasks)
-                        .where(
-                            tasks.c.id.in_([t for t, _ in released]),
-                            tasks.c.state == TaskState.PENDING,
-                        )
-                        .values(state=TaskState.QUEUED, dispatched_at=utcnow())
-                        .returning(tasks.c.id)
-                    ).scalars()
-                )
+                still = transitions.release(conn, [t for t, _ in released])
                 released = [(t, q) for t, q in released if t in still]
         return released
 
