@@ -126,6 +126,9 @@ class Settings(BaseSettings):
         ge=1,
         description="Most results (parameter sets x observables) per task or job step.",
     )
+    max_circuit_depth: int | None = Field(
+        default=100_000, ge=1, description="Deepest circuit a job may send (unset: no limit)."
+    )
     max_streams_per_user: int = Field(
         default=20, ge=1, description="Event streams one user may hold open at once (429 beyond)."
     )
@@ -139,6 +142,7 @@ class Settings(BaseSettings):
             values=self.max_values,
             observables=self.max_observables,
             evaluations=self.max_evaluations,
+            circuit_depth=self.max_circuit_depth,
         )
 
     def env(self) -> dict[str, str]:

@@ -22,6 +22,7 @@ does not carry it (only the copy handed to the backend does).
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -29,21 +30,20 @@ from sqlalchemy import Connection, select
 
 from backends.base import QuantumBatch
 from backends.states import TaskState
-from broker import fitting
+from broker import admission
 from broker.access import Principal, Role, within_scope
 from broker.algorithms.base import check_backend_kind
 from broker.algorithms.graph import DRIVER_ENV
 from broker.algorithms.graph_model import DriverStep, GraphInputs
-from broker.errors import Forbidden, InvalidJob, JobRefused, NotFound
-from broker.limits import check_batch
+from broker.errors import Forbidden, JobRefused, NotFound
 from broker.models import JobSpec, TaskRequest
-from broker.orchestrator import Broker, record_audit
+from broker.orchestrator import Broker
+from broker.store.audit import record_audit
 from broker.store.db import new_id, serialize, utcnow
 from broker.store.schema import jobs, tasks, tokens
 from broker.tokens import PREFIX, digest
 from circuits import resources
 from circuits.canonical import Circuit
-from circuits.errors import CircuitError
 
 ENV_JOB = "QCB_JOB_ID"
 ENV_STEP = "QCB_DRIVER_STEP"
@@ -115,17 +115,22 @@ def batch_need(batch: QuantumBatch) -> dict[str, float]:
     return {"evaluations": evaluations, "shots": shots}
 
 
-def _check_batch(broker: Broker, spec: JobSpec, backend: str, batch: QuantumBatch) -> None:
+def _check_batch(
+    broker: Broker, who: Principal, spec: JobSpec, backend: str, batch: QuantumBatch
+) -> None:
+    """The admission pipeline's checks for a task a driver adds (its budget is held)."""
     check_backend_kind("backend", backend, "quantum")
-    check_batch(batch, broker.settings.limits, "the task")
-    widths: dict[str, int] = {}
-    for index, item in enumerate(batch.items):
-        try:
-            circuit = Circuit.from_qasm(item.circuit)
-        except CircuitError as exc:
-            raise InvalidJob(f"items[{index}].circuit: {exc}") from None
-        widths[backend] = max(widths.get(backend, 0), circuit.num_qubits)
-    fitting.check_quantum(spec, widths, broker.policy.policy, broker.backend)
+    request = TaskRequest(key="new", kind="quantum", backend=backend, quantum=batch)
+    candidate = admission.Candidate(
+        spec=spec,
+        user=who.user,
+        requests=[request],
+        policy=broker.policy.policy,
+        backend=broker.backend,
+        limits=broker.settings.limits,
+        now=time.time(),
+    )
+    admission.run(admission.DRIVER_TASK_CHECKS, candidate)
 
 
 def submit_task(
@@ -152,8 +157,7 @@ def submit_task(
         raise NotFound(f"no job {job_id!r}")
     spec = JobSpec.model_validate(job.spec)
     name = backend or spec.backend
-    _check_batch(broker, spec, name, batch)
-    need = batch_need(batch)
+    _check_batch(broker, who, spec, name, batch)
     with broker.db.write(exclusive=False) as conn:
         serialize(conn, f"qcb.job.{job_id}")  # with advance and cancel of this job
         job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
@@ -168,33 +172,7 @@ def submit_task(
             )
         ).scalars()
         driver_step = _running_driver(spec, list(running), job_id, step)
-        allowance = driver_step.quantum.get(name)
-        if allowance is None:
-            raise JobRefused(
-                f"driver step {driver_step.name!r} may run nothing on {name}; its allowance "
-                f"names {', '.join(sorted(driver_step.quantum))} (add {name} to its quantum: "
-                "section)"
-            )
-        earlier = conn.execute(  # every task this driver submitted, on any backend
-            select(tasks.c.backend, tasks.c.payload).where(
-                tasks.c.job_id == job_id,
-                tasks.c.key.startswith(f"{driver_step.name}/", autoescape=True),
-            )
-        ).all()
-        used = {"evaluations": 0.0, "shots": 0.0}
-        for row in earlier:
-            if row.backend == name:
-                for unit, amount in batch_need(QuantumBatch.model_validate(row.payload)).items():
-                    used[unit] += amount
-        limits = {"evaluations": float(allowance.evaluations), "shots": float(allowance.shots)}
-        for unit in ("evaluations", "shots"):
-            if need[unit] and used[unit] + need[unit] > limits[unit]:
-                left = limits[unit] - used[unit]
-                raise JobRefused(
-                    f"driver step {driver_step.name!r}: this task needs {need[unit]:g} {unit} on "
-                    f"{name} but its allowance has {left:g} of {limits[unit]:g} left"
-                )
-        key = f"{driver_step.name}/{len(earlier) + 1:04d}"
+        key = _within_allowance(conn, job_id, driver_step, name, batch_need(batch))
         request = TaskRequest(key=key, kind="quantum", backend=name, quantum=batch)
         broker.insert_tasks(conn, job_id, spec, job.step, [request])
         task_id = conn.execute(
@@ -204,6 +182,40 @@ def submit_task(
         ).scalar_one()
         record_audit(conn, who.user, "driver-submit", task_id, job=job_id, backend=name, via=via)
     return str(task_id)
+
+
+def _within_allowance(
+    conn: Connection, job_id: str, driver_step: DriverStep, name: str, need: dict[str, float]
+) -> str:
+    """The key of the driver's next task when ``need`` fits what is left of the step's
+    allowance on backend ``name``; ``JobRefused`` naming what is left otherwise."""
+    allowance = driver_step.quantum.get(name)
+    if allowance is None:
+        raise JobRefused(
+            f"driver step {driver_step.name!r} may run nothing on {name}; its allowance "
+            f"names {', '.join(sorted(driver_step.quantum))} (add {name} to its quantum: "
+            "section)"
+        )
+    earlier = conn.execute(  # every task this driver submitted, on any backend
+        select(tasks.c.backend, tasks.c.payload).where(
+            tasks.c.job_id == job_id,
+            tasks.c.key.startswith(f"{driver_step.name}/", autoescape=True),
+        )
+    ).all()
+    used = {"evaluations": 0.0, "shots": 0.0}
+    for row in earlier:
+        if row.backend == name:
+            for unit, amount in batch_need(QuantumBatch.model_validate(row.payload)).items():
+                used[unit] += amount
+    limits = {"evaluations": float(allowance.evaluations), "shots": float(allowance.shots)}
+    for unit in ("evaluations", "shots"):
+        if need[unit] and used[unit] + need[unit] > limits[unit]:
+            left = limits[unit] - used[unit]
+            raise JobRefused(
+                f"driver step {driver_step.name!r}: this task needs {need[unit]:g} {unit} on "
+                f"{name} but its allowance has {left:g} of {limits[unit]:g} left"
+            )
+    return f"{driver_step.name}/{len(earlier) + 1:04d}"
 
 
 def _running_driver(

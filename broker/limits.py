@@ -47,6 +47,9 @@ class Limits(BaseModel):
         description="Most values one quantum task, or one step of a job, returns (parameter "
         "sets x observables, or parameter sets when it samples).",
     )
+    circuit_depth: int | None = Field(
+        default=100_000, ge=1, description="Deepest circuit a job may send (None: no limit)."
+    )
 
 
 def field_path(path: tuple[str | int, ...]) -> str:

@@ -6,8 +6,6 @@ a state that the scheduler and workers carry on from.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import secrets
 import time
@@ -22,7 +20,7 @@ from backends import registry
 from backends.base import Backend, ClassicalResult, QuantumResult
 from backends.errors import BackendError
 from backends.states import TaskState
-from broker import algorithms, backend_config, fitting, transitions
+from broker import admission, algorithms, backend_config, transitions
 from broker.accounts import controlled_domain
 from broker.algorithms.base import StepOutcome, TaskResult, check_backend_kind
 from broker.config import Settings
@@ -31,13 +29,14 @@ from broker.errors import (
     InvalidJob,
     JobRefused,
 )
-from broker.limits import check_tasks
+from broker.idempotency import earlier_job, spec_sha256
 from broker.models import JobSpec, TaskRequest
 from broker.policy_source import PolicySource
 from broker.store import ledger
+from broker.store.audit import record_audit
 from broker.store.db import Database, new_id, serialize, utcnow
-from broker.store.schema import algorithm_states, audit, jobs, tasks, tokens
-from policies.admission import Need, admit
+from broker.store.schema import algorithm_states, jobs, tasks, tokens
+from policies.admission import Need
 from policies.loader import LoadedPolicy, format_loc
 
 log = logging.getLogger(__name__)
@@ -57,33 +56,6 @@ def task_size(req: TaskRequest) -> float:
     if req.quantum is not None:
         return float(sum(len(item.parameter_values) or 1 for item in req.quantum.items))
     return 1.0
-
-
-def _same_submission(earlier: Any, spec: JobSpec, client_key: str) -> str:
-    """The earlier job's id when ``spec`` is the job it was submitted with; ``InvalidJob``
-    when the idempotency key is reused for another job."""
-    if earlier.spec_sha256 != spec_sha256(spec):
-        raise InvalidJob(
-            f"the idempotency key {client_key!r} was used for another job ({earlier.id}); "
-            "a key stands for one job",
-            hint="use a new key for a new job; resend the same job to get its id again",
-        )
-    return str(earlier.id)
-
-
-def spec_sha256(spec: JobSpec) -> str:
-    """sha256 of the job's canonical JSON (sorted keys)."""
-    text = json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def record_audit(conn: Connection, actor: str, action: str, object_id: str, **detail: Any) -> None:
-    """Append one line to the audit log."""
-    conn.execute(
-        audit.insert().values(
-            at=utcnow(), actor=actor, action=action, object_id=object_id, detail=detail
-        )
-    )
 
 
 class Broker:
@@ -157,47 +129,38 @@ class Broker:
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
         job_id = new_id("j")
         outcome = algorithm.start(inputs, spec, seed)
-        check_tasks(outcome.tasks, self.settings.limits)
-        fitting.check_classical(spec, outcome.tasks, self.backend)
-        widths = fitting.circuit_widths(spec, outcome.tasks)
-        for name, width in algorithm.backend_widths(inputs, spec).items():
-            widths[name] = max(widths.get(name, 0), width)
-        fitting.check_quantum(spec, widths, loaded.policy, self.backend)
-        policy = loaded.policy
-        proposal = policy.proposal(spec.proposal)
-        qos = policy.qos_of(proposal, spec.qos) if proposal is not None else spec.qos
-        with self.db.write() as conn:
-            serialize(conn, f"qcb.proposal.{spec.proposal}")
-            if client_key is not None:
-                earlier = conn.execute(
-                    select(jobs.c.id, jobs.c.spec_sha256).where(
-                        jobs.c.user == user, jobs.c.client_key == client_key
-                    )
-                ).one_or_none()
-                if earlier is not None:
-                    return _same_submission(earlier, spec, client_key)
-            book, held = ledger.standing_inputs(conn, spec.proposal)
-            decision = admit(
-                policy,
-                user=user,
-                proposal_id=spec.proposal,
-                needs=needs,
-                book=book,
-                held=held,
-                now=time.time(),
-                qos=spec.qos,
-                backends={spec.backend, *(n.backend for n in needs)},
-            )
-            if decision.admitted:
+        candidate = admission.Candidate(
+            spec=spec,
+            user=user,
+            requests=outcome.tasks,
+            policy=loaded.policy,
+            backend=self.backend,
+            limits=self.settings.limits,
+            now=time.time(),
+            needs=needs,
+            declared_widths=algorithm.backend_widths(inputs, spec),
+        )
+        admission.run(admission.JOB_CHECKS, candidate)
+        proposal = loaded.policy.proposal(spec.proposal)
+        qos = loaded.policy.qos_of(proposal, spec.qos) if proposal is not None else spec.qos
+        try:
+            with self.db.write() as conn:
+                serialize(conn, f"qcb.proposal.{spec.proposal}")
+                if client_key is not None:
+                    earlier = earlier_job(conn, user, client_key, spec)
+                    if earlier is not None:
+                        return earlier
+                candidate.conn = conn
+                admission.run(admission.JOB_CHECKS, candidate, in_store=True)
                 self._admit(conn, job_id, spec, user, loaded.revision, seed, qos, needs, outcome)
                 if client_key is not None:
                     transitions.set_client_key(conn, job_id, client_key)
-        if not decision.admitted:
+        except JobRefused as exc:
             with self.db.write() as conn:
                 record_audit(
-                    conn, user, "refuse", job_id, reason=decision.reason, revision=loaded.revision
+                    conn, user, "refuse", job_id, reason=exc.message, revision=loaded.revision
                 )
-            raise JobRefused(f"job refused: {decision.reason}")
+            raise
         return job_id
 
     def _admit(

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select, update
 
 from broker.access import Principal, Role
 from broker.errors import BrokerError, InvalidRequest, NotFound
-from broker.orchestrator import record_audit
+from broker.store.audit import record_audit
 from broker.store.db import Database, new_id, utcnow
 from broker.store.schema import tokens
 

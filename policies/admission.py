@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from policies.budgets import BudgetState, UsageBook, budget_states, epoch, standing
+from policies.proposals import Proposal
 from policies.schema import Policy
 
 
@@ -63,48 +64,59 @@ def admit(
         )
     if not proposal.admits(user):
         return Decision(False, f"user {user!r} is not a member of proposal {proposal_id!r}")
-    eff = policy.effective
-    if eff is not None and not epoch(eff.from_) <= now < epoch(eff.to) + 86400:
-        return Decision(
-            False,
-            f"policy {policy.metadata.name!r} governs {eff.from_} to {eff.to} only; "
-            "ask the allocation committee for the revision in force now",
-        )
-    if proposal.start and now < epoch(proposal.start):
-        return Decision(False, f"proposal {proposal_id!r} starts on {proposal.start}")
-    if proposal.expires and now >= epoch(proposal.expires) + 86400:
-        return Decision(False, f"proposal {proposal_id!r} expired on {proposal.expires}")
-    allowed_qos = policy.allowed_qos(proposal)
-    if qos is not None and qos not in allowed_qos:
-        return Decision(
-            False,
-            f"proposal {proposal_id!r} may not use QOS {qos!r}; it may use: "
-            + ", ".join(allowed_qos),
-        )
-    wanted = {*backends, *(n.backend for n in needs)}
-    usable = proposal.backends()
-    for backend in sorted(wanted):
-        if not policy.domain_allows(proposal, backend):
-            domain = policy.security_domains.get(proposal.security_domain)
-            allowed = ", ".join(domain.backends) if domain else "none"
-            return Decision(
-                False,
-                f"proposal {proposal_id!r} is in security domain "
-                f"{proposal.security_domain!r}, which does not allow backend {backend!r}; "
-                f"it allows: {allowed}",
-            )
-        if backend not in usable:
-            return Decision(
-                False,
-                f"proposal {proposal_id!r} has no budget on backend {backend!r}; it may use: "
-                + (", ".join(sorted(usable)) or "none"),
-            )
+    refusal = _dates(policy, proposal, now) or _qos_and_backends(
+        policy, proposal, qos, {*backends, *(n.backend for n in needs)}
+    )
+    if refusal is not None:
+        return Decision(False, refusal)
     states = budget_states(policy, proposal, book, held, now)
     remaining = _remaining(states)
     stand = standing(policy, states)
     if stand.stopped:
         return Decision(False, f"proposal {proposal_id!r} {stand.reason}", remaining)
     return _check_budgets(policy, proposal_id, needs, states, remaining)
+
+
+def _dates(policy: Policy, proposal: Proposal, now: float) -> str | None:
+    """Why ``now`` is outside the policy's effective dates or the proposal's, or None."""
+    eff = policy.effective
+    if eff is not None and not epoch(eff.from_) <= now < epoch(eff.to) + 86400:
+        return (
+            f"policy {policy.metadata.name!r} governs {eff.from_} to {eff.to} only; "
+            "ask the allocation committee for the revision in force now"
+        )
+    if proposal.start and now < epoch(proposal.start):
+        return f"proposal {proposal.id!r} starts on {proposal.start}"
+    if proposal.expires and now >= epoch(proposal.expires) + 86400:
+        return f"proposal {proposal.id!r} expired on {proposal.expires}"
+    return None
+
+
+def _qos_and_backends(
+    policy: Policy, proposal: Proposal, qos: str | None, wanted: set[str]
+) -> str | None:
+    """Why the proposal may not use ``qos`` or one of the ``wanted`` backends, or None."""
+    allowed_qos = policy.allowed_qos(proposal)
+    if qos is not None and qos not in allowed_qos:
+        return f"proposal {proposal.id!r} may not use QOS {qos!r}; it may use: " + ", ".join(
+            allowed_qos
+        )
+    usable = proposal.backends()
+    for backend in sorted(wanted):
+        if not policy.domain_allows(proposal, backend):
+            domain = policy.security_domains.get(proposal.security_domain)
+            allowed = ", ".join(domain.backends) if domain else "none"
+            return (
+                f"proposal {proposal.id!r} is in security domain "
+                f"{proposal.security_domain!r}, which does not allow backend {backend!r}; "
+                f"it allows: {allowed}"
+            )
+        if backend not in usable:
+            return (
+                f"proposal {proposal.id!r} has no budget on backend {backend!r}; it may use: "
+                + (", ".join(sorted(usable)) or "none")
+            )
+    return None
 
 
 def _check_budgets(

@@ -18,8 +18,8 @@ from broker.api.service import Service
 from broker.api.wire import PolicyApply, PolicyDiff, PolicyText, TokenRequest, TraceRequest
 from broker.catalog import BackendInfo
 from broker.errors import NotFound
-from broker.orchestrator import record_audit
 from broker.store import revisions
+from broker.store.audit import record_audit
 from broker.trace_export import export_trace
 from broker.usage import ProposalUsage
 from policies.diff import diff_policies, format_diff

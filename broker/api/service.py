@@ -16,7 +16,8 @@ from broker.access import Principal, may_see_job, within_scope
 from broker.api.feed import ChangeFeed
 from broker.config import Settings
 from broker.errors import Forbidden, NotFound, Unauthenticated
-from broker.orchestrator import Broker, record_audit
+from broker.orchestrator import Broker
+from broker.store.audit import record_audit
 from broker.store.schema import jobs, tasks
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,10 @@ import pytest
 from pyscf import gto, mcscf, scf
 
 from broker import Client
+from broker.idempotency import spec_sha256
 from broker.jobfile import load_job
-from broker.orchestrator import spec_sha256
 from tests.conftest import EXAMPLES, SlurmCluster
+from tests.examples_run import run_example
 
 pytestmark = pytest.mark.integration
 
@@ -50,9 +51,7 @@ def test_the_sqd_example_reaches_chemical_accuracy_with_batches_on_several_nodes
 ) -> None:
     spec = load_job(EXAMPLE)
     assert spec.classical_backend == "slurm" and spec.algorithm.name == "sqd"
-    job_id = slurm_client.submit(EXAMPLE)
-    status = slurm_client.wait(job_id, timeout=300)
-    assert status.state == "COMPLETED", status.message
+    job_id = run_example(slurm_client, "sqd_h2o_slurm.yaml", timeout=300)
     found = slurm_client.result(job_id)
     assert found.lineage.job_sha256 == spec_sha256(spec)  # the example file, as it is
     result = found.result

@@ -14,7 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from broker import policy_source
 from broker.client import Client
 from broker.config import DEFAULT_POLICY, Settings
-from broker.orchestrator import Broker, record_audit
+from broker.orchestrator import Broker
+from broker.store.audit import record_audit
 from broker.store.schema import audit, policy_revisions
 from policies.errors import PolicyError
 

@@ -294,7 +294,9 @@ def test_a_job_over_budget_is_refused_with_the_balance(api: Api) -> None:
     body = answer.json()
     assert body["error"] == "JobRefused"
     message = body["message"]
-    assert message.startswith("job refused: proposal 'tiny' has 2 evaluations left on 'aer'")
+    assert message.startswith(
+        "job refused by membership-and-budget: proposal 'tiny' has 2 evaluations left on 'aer'"
+    )
     assert "(limit 2, used 0, held 0; hard)" in message
     assert re.search(r"this job may need up to \d+", message), message
     assert api.job_rows() == 0
