@@ -57,8 +57,9 @@ slurm-stop:
 test: lint typecheck services
 	$(BIN)/pytest -q
 
-# The tests that start no process of their own and need no Slurm (tier markers: not
-# integration, not e2e); a few store tests also run on PostgreSQL when one answers.
+# The tests that start no process of their own and need no Slurm, PostgreSQL or Redis (tier
+# markers: not integration, not e2e); the store tests run again on PostgreSQL in
+# tests/integration/store.
 unit: $(VENV)/.dev-installed
 	$(BIN)/pytest -q -m "not integration and not e2e"
 

@@ -10,11 +10,11 @@ limit), ready for :meth:`policies.engine.Engine.cycle`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Row, func, select
 
 from backends.states import TaskState
 from broker.store import ledger
@@ -93,7 +93,32 @@ def snapshot(
             .group_by(tasks.c.backend)
         ).all()
     )
-    rows = conn.execute(
+    rows = _pending_rows(conn)
+    caps = {b: capacity(b) for b in {r.backend for r in rows}}
+    free = {b: max(cap - busy.get(b, 0), 0) for b, cap in caps.items()}
+    penalties, blocked = _standings(conn, policy, state.book, {r.proposal for r in rows}, now)
+    blocked.update(_qos_limits(conn, policy))
+
+    def held(r: Any) -> bool:
+        if r.job_state != TaskState.PENDING:
+            return False  # a job under way always finishes its steps
+        return r.proposal in blocked or f"{r.proposal}/{r.qos}" in blocked
+
+    kept = [r for r in rows if not held(r)]
+    return Snapshot(
+        pending=PendingTasks.from_rows([_task_row(r) for r in kept]),
+        queues={r.id: r.queue for r in kept},
+        free=free,
+        capacity=caps,
+        penalties=penalties,
+        blocked=blocked,
+        held_back=len(rows) - len(kept),
+    )
+
+
+def _pending_rows(conn: Connection) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The pending tasks, each with its job's proposal, user, QOS, step and state."""
+    return conn.execute(
         select(
             tasks.c.id,
             tasks.c.backend,
@@ -109,40 +134,19 @@ def snapshot(
         .join(jobs, jobs.c.id == tasks.c.job_id)
         .where(tasks.c.state == TaskState.PENDING)
     ).all()
-    caps = {b: capacity(b) for b in {r.backend for r in rows}}
-    free = {b: max(cap - busy.get(b, 0), 0) for b, cap in caps.items()}
-    penalties, blocked = _standings(conn, policy, state.book, {r.proposal for r in rows}, now)
-    blocked.update(_qos_limits(conn, policy))
 
-    def held(r: Any) -> bool:
-        if r.job_state != TaskState.PENDING:
-            return False  # a job under way always finishes its steps
-        return r.proposal in blocked or f"{r.proposal}/{r.qos}" in blocked
 
-    kept = [r for r in rows if not held(r)]
-    pending = PendingTasks.from_rows(
-        [
-            TaskRow(
-                r.id,
-                r.backend,
-                r.proposal,
-                r.user,
-                r.qos,
-                epoch_of(r.created_at),
-                r.size if r.size is not None else 1.0,
-                r.step > 0,
-            )
-            for r in kept
-        ]
-    )
-    return Snapshot(
-        pending=pending,
-        queues={r.id: r.queue for r in kept},
-        free=free,
-        capacity=caps,
-        penalties=penalties,
-        blocked=blocked,
-        held_back=len(rows) - len(kept),
+def _task_row(r: Row[*tuple[Any, ...]]) -> TaskRow:
+    """A pending task as the policy engine sees it (a later step of a job is hybrid)."""
+    return TaskRow(
+        r.id,
+        r.backend,
+        r.proposal,
+        r.user,
+        r.qos,
+        epoch_of(r.created_at),
+        r.size if r.size is not None else 1.0,
+        r.step > 0,
     )
 
 

@@ -103,9 +103,6 @@ def _task_record(row: Row[Any], charged: dict[str, float]) -> TaskRecord:
 
 def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
     """A finished job's result, charges and lineage; ``NotFinished`` before the end."""
-    from broker import algorithms
-    from broker.models import JobSpec
-
     with db.read() as conn:
         row = _job_row(conn, job_id, user)
         if not TaskState(row.state).final:
@@ -117,22 +114,38 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
         task_rows = conn.execute(
             select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.step, tasks.c.key)
         ).all()
-    charges = [
-        Charge(
-            backend=str(line["backend"]),
-            unit=str(line["unit"]),
-            amount=float(line["amount"]),  # type: ignore[arg-type]
-            kind=line["kind"],
-            task_id=str(line["task_id"]) or None,
-            policy_revision=str(line["policy_revision"]),
-        )
-        for line in lines
-    ]
+    charges = [_charge(line) for line in lines]
     per_task: dict[str, dict[str, float]] = {}
     for c in charges:
         if c.kind == "charge" and c.task_id:
             per_task.setdefault(c.task_id, {})[c.unit] = c.amount
     records = [_task_record(r, per_task.get(r.id, {})) for r in task_rows]
+    return JobResult(
+        id=row.id,
+        state=TaskState(row.state),
+        result=row.result,
+        message=row.message or "",
+        charges=charges,
+        lineage=_lineage(row, records),
+    )
+
+
+def _charge(line: dict[str, object]) -> Charge:
+    return Charge(
+        backend=str(line["backend"]),
+        unit=str(line["unit"]),
+        amount=float(line["amount"]),  # type: ignore[arg-type]
+        kind=line["kind"],
+        task_id=str(line["task_id"]) or None,
+        policy_revision=str(line["policy_revision"]),
+    )
+
+
+def _lineage(row: Row[Any], records: list[TaskRecord]) -> Lineage:
+    """The job's lineage: its tasks, and the circuits and observables of its inputs."""
+    from broker import algorithms
+    from broker.models import JobSpec
+
     circuits = {h for rec in records for h in rec.circuits}
     observables: list[str] = []
     try:
@@ -142,13 +155,12 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
         circuits |= set(algorithm.circuits(inputs))
         observables = algorithm.observables(inputs)
     except Exception:  # a job that could not run (its stored inputs unusable) still answers
-        log.warning("job %s: its inputs no longer validate; lineage from its tasks", job_id)
-    raw_inputs = _stored_inputs(row.spec)
+        log.warning("job %s: its inputs no longer validate; lineage from its tasks", row.id)
     quantum_versions = [r.backend_version for r in records if r.kind == "quantum"]
-    lineage = Lineage(
+    return Lineage(
         job_id=row.id,
         job_sha256=row.spec_sha256,
-        inputs_sha256=_inputs_hash(raw_inputs),
+        inputs_sha256=_inputs_hash(_stored_inputs(row.spec)),
         circuits=sorted(circuits),
         observables=observables,
         backend=row.backend,
@@ -157,14 +169,6 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
         policy_revision=row.policy_revision,
         packages=next((r.packages for r in reversed(records) if r.packages), {}),
         tasks=records,
-    )
-    return JobResult(
-        id=row.id,
-        state=TaskState(row.state),
-        result=row.result,
-        message=row.message or "",
-        charges=charges,
-        lineage=lineage,
     )
 
 

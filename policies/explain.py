@@ -82,24 +82,9 @@ def explain(
     blocked: Collection[str] = (),
 ) -> Explanation:
     """Explain ``task`` (a row, or the id of a pending task) among ``pending``."""
-    task_id = task if isinstance(task, str) else task.id
-    try:
-        i = pending.index(task_id)
-    except KeyError:
-        if isinstance(task, str):
-            raise KeyError(f"task {task_id!r} is not pending") from None
-        pending = PendingTasks.from_rows([*(pending.row(j) for j in range(len(pending))), task])
-        i = len(pending) - 1
+    pending, i = _with_task(task, pending)
     s = engine.score(pending, usage, now, penalties=penalties or {}, blocked=blocked)
     row = pending.row(i)
-    factors = Factors(
-        age=float(s.age[i]),
-        fairshare=float(s.fairshare[i]),
-        score=float(s.score[i]),
-        qos=float(s.qos[i]),
-        size=float(s.size[i]),
-        hybrid=float(s.hybrid[i]),
-    )
     same = s.eligible & (pending.backend == pending.backend[i])
     rank = _rank(s.priority, pending, same, i) if s.eligible[i] else None
     reasons = _blocking(engine, row, s, i, blocked)
@@ -115,21 +100,13 @@ def explain(
             f"proposal {row.proposal!r} is in an overrun band: its tasks look "
             f"{format_duration(float(s.penalty[i]))} younger"
         )
-    leaves = [
-        (pending.proposals[p], pending.users[u])
-        for p, u in zip(
-            pending.proposal[pending.backend == pending.backend[i]].tolist(),
-            pending.user[pending.backend == pending.backend[i]].tolist(),
-            strict=True,
-        )
-    ]
     return Explanation(
         task_id=row.id,
         backend=row.backend,
         proposal=row.proposal,
         user=row.user,
         revision=engine.revision,
-        factors=factors,
+        factors=_factors(s, i),
         weights=engine.weights,
         priority=float(s.priority[i]),
         rank=rank,
@@ -137,10 +114,46 @@ def explain(
         releasable=releasable,
         reasons=reasons,
         notes=notes,
-        fairshare_path=engine.tree.path(
-            usage.raw(row.backend), set(leaves), (row.proposal, row.user)
-        ),
+        fairshare_path=_fairshare_path(engine, pending, usage, row, i),
     )
+
+
+def _with_task(task: TaskRow | str, pending: PendingTasks) -> tuple[PendingTasks, int]:
+    """``pending`` with ``task`` in it (a row not pending yet is added), and its index."""
+    task_id = task if isinstance(task, str) else task.id
+    try:
+        return pending, pending.index(task_id)
+    except KeyError:
+        if isinstance(task, str):
+            raise KeyError(f"task {task_id!r} is not pending") from None
+        rows = [*(pending.row(j) for j in range(len(pending))), task]
+        return PendingTasks.from_rows(rows), len(rows) - 1
+
+
+def _factors(s: Scored, i: int) -> Factors:
+    return Factors(
+        age=float(s.age[i]),
+        fairshare=float(s.fairshare[i]),
+        score=float(s.score[i]),
+        qos=float(s.qos[i]),
+        size=float(s.size[i]),
+        hybrid=float(s.hybrid[i]),
+    )
+
+
+def _fairshare_path(
+    engine: Engine, pending: PendingTasks, usage: DecayedUsage, row: TaskRow, i: int
+) -> list[Level]:
+    """The task's way down the Fair Tree of its backend, among that backend's pending
+    (proposal, user) leaves."""
+    on_backend = pending.backend == pending.backend[i]
+    leaves = [
+        (pending.proposals[p], pending.users[u])
+        for p, u in zip(
+            pending.proposal[on_backend].tolist(), pending.user[on_backend].tolist(), strict=True
+        )
+    ]
+    return engine.tree.path(usage.raw(row.backend), set(leaves), (row.proposal, row.user))
 
 
 def _rank(priority: np.ndarray, pending: PendingTasks, same: np.ndarray, i: int) -> int:

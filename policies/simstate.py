@@ -137,12 +137,11 @@ class Backend:
     def decide(self, t: float, penalty: list[float], blocked: list[bool] | None) -> list[Entry]:
         """The tasks to release at ``t``, best first, as Engine.cycle orders them:
         priority (factors fixed for the cycle), then created, then id."""
-        active, prop_of, static = self.active, self.prop, self.static
+        active, prop_of = self.active, self.prop
         if self.static_dirty:
             for g in active:
                 self._static(g)
             self.static_dirty = False
-        w, max_age = self.weights, self.max_age
         free = self.capacity - self.busy
         if len(active) == 1 and (blocked is None or not blocked[prop_of[active[0]]]):
             # one group: first in, first out, whatever the priorities
@@ -150,34 +149,59 @@ class Backend:
             taken = [self._pop(g)[0] for _ in range(min(free, len(self.heaps[g])))]
             self._settle()
             return taken
-        fs: list[float] = []
-        pen: list[float] = []
         if len(active) <= SMALL:
-            shift, prog, excl, at, uidx, n = self.live.ranking()
-            created, leaf_of = self.created, self.leaf
-            w_fs, w_age = w.fairshare, w.age
-            prio = []
-            for g in active:
-                p = prop_of[g]
-                f = (n - (shift[prog[p]] + excl.item(at[p]) + uidx[leaf_of[g]])) / n
-                q = penalty[p]
-                fs.append(f)
-                pen.append(q)
-                age = min(max((t - created[g]) - q, 0.0), max_age) / max_age
-                prio.append(static[g] + w_fs * f + w_age * age)  # = combine(...)
+            prio, fs, pen = self._priorities_small(t, penalty)
         else:
-            props = [prop_of[g] for g in active]
-            pen = [penalty[p] for p in props]
-            fs_a = self.live.factors(np.array([self.leaf[g] for g in active]), np.array(props))
-            created_a = np.array([self.created[g] for g in active])
-            static_a = np.array([static[g] for g in active])
-            age_a = age_factors(t, created_a, np.array(pen), max_age)
-            prio = combine(w, static_a, fs_a, age_a).tolist()
-            fs = fs_a.tolist()
+            prio, fs, pen = self._priorities_large(t, penalty)
         if blocked is not None:
             for j, g in enumerate(active):
                 if blocked[prop_of[g]]:
                     prio[j] = -math.inf
+        out = self._take(t, free, prio, fs, pen)
+        self._settle()
+        return out
+
+    def _priorities_small(
+        self, t: float, penalty: list[float]
+    ) -> tuple[list[float], list[float], list[float]]:
+        """Each active group's (priority, fair-share factor, age penalty), in Python floats."""
+        shift, prog, excl, at, uidx, n = self.live.ranking()
+        created, leaf_of, prop_of, static = self.created, self.leaf, self.prop, self.static
+        w_fs, w_age, max_age = self.weights.fairshare, self.weights.age, self.max_age
+        prio: list[float] = []
+        fs: list[float] = []
+        pen: list[float] = []
+        for g in self.active:
+            p = prop_of[g]
+            f = (n - (shift[prog[p]] + excl.item(at[p]) + uidx[leaf_of[g]])) / n
+            q = penalty[p]
+            fs.append(f)
+            pen.append(q)
+            age = min(max((t - created[g]) - q, 0.0), max_age) / max_age
+            prio.append(static[g] + w_fs * f + w_age * age)  # = combine(...)
+        return prio, fs, pen
+
+    def _priorities_large(
+        self, t: float, penalty: list[float]
+    ) -> tuple[list[float], list[float], list[float]]:
+        """Each active group's (priority, fair-share factor, age penalty), with numpy."""
+        active = self.active
+        props = [self.prop[g] for g in active]
+        pen = [penalty[p] for p in props]
+        fs_a = self.live.factors(np.array([self.leaf[g] for g in active]), np.array(props))
+        created_a = np.array([self.created[g] for g in active])
+        static_a = np.array([self.static[g] for g in active])
+        age_a = age_factors(t, created_a, np.array(pen), self.max_age)
+        prio: list[float] = combine(self.weights, static_a, fs_a, age_a).tolist()
+        fs: list[float] = fs_a.tolist()
+        return prio, fs, pen
+
+    def _take(
+        self, t: float, free: int, prio: list[float], fs: list[float], pen: list[float]
+    ) -> list[Entry]:
+        """Up to ``free`` tasks, best first; a group's next task competes with the priority
+        of its new head."""
+        active, static, w, max_age = self.active, self.static, self.weights, self.max_age
         out: list[Entry] = []
         for _ in range(free):
             best = max(prio)
@@ -194,7 +218,6 @@ class Backend:
                 prio[j] = -math.inf
             else:
                 prio[j] = combine(w, static[g], fs[j], age_factor(t - head, max_age, pen[j]))
-        self._settle()
         return out
 
     def _pop(self, g: int) -> tuple[Entry, float | None]:

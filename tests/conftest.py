@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: an isolated QCB_HOME per test, and clean runtime stops."""
+"""Fixtures shared by every test: an isolated QCB_HOME per test, clean runtime stops, the
+store database of the store tests, and the Slurm clusters."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import yaml
 from backends.slurm.accounting import AccountedJob, parse_accounting
 from backends.slurm.records import parse_job
 from broker.config import Settings
+from broker.store.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ACCOUNT = "qcb-test"
@@ -95,6 +97,29 @@ def qcb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def settings(qcb_home: Path) -> Settings:
     """Settings pointing at this test's QCB_HOME."""
     return Settings()
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """The URL of an empty store database for this test: a SQLite file. The same tests run
+    on PostgreSQL in the integration tier, where tests/integration/store/conftest.py gives
+    a fresh PostgreSQL database instead."""
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def open_db() -> Iterator[Callable[[str], Database]]:
+    """Opens stores (``Database``), and disposes of their engines after the test."""
+    opened: list[Database] = []
+
+    def _open(url: str) -> Database:
+        db = Database(url)
+        opened.append(db)
+        return db
+
+    yield _open
+    for db in opened:
+        db.dispose()
 
 
 SLURM_RUN = Path(os.environ.get("QCB_SLURM_RUN", "/tmp/qcb-slurm"))

@@ -241,17 +241,7 @@ class SQD(Algorithm):
         self, inputs: SQDInputs, job: JobSpec, state: dict[str, Any], results: dict[str, TaskResult]
     ) -> StepOutcome:
         it = state["iteration"]
-        outputs: list[dict[str, Any]] = []
-        nodes: list[list[str]] = []
-        for b in range(inputs.num_batches):
-            result = results[batch_key(it, b)]
-            assert isinstance(result, ClassicalResult)
-            if not isinstance(result.output, dict) or "energy" not in result.output:
-                raise InvalidJob(
-                    f"algorithm.inputs: batch {b} of round {it + 1} returned no energy"
-                )
-            outputs.append(result.output)
-            nodes.append(result.nodes)
+        outputs, nodes = _batch_outputs(inputs, it, results)
         order = sorted(range(len(outputs)), key=lambda b: outputs[b]["energy"])
         best = outputs[order[0]]
         norb = state["integrals"]["norb"]
@@ -264,20 +254,7 @@ class SQD(Algorithm):
             merge_strings([outputs[b]["carryover"][s] for b in order], limit) for s in (0, 1)
         ]
         previous = state["history"][-1] if state["history"] else None
-        state["history"].append(
-            {
-                "iteration": it + 1,
-                "energy": best["energy"],
-                "subspace_dimension": best["subspace_dimension"],
-                "batch_energies": [o["energy"] for o in outputs],
-                "batch_dimensions": [o["subspace_dimension"] for o in outputs],
-                "batch_nodes": nodes,
-                "batch_seconds": [o.get("elapsed_s") for o in outputs],
-                "recovered": any(o.get("recovered") for o in outputs),
-                "valid_fraction": best.get("valid_fraction"),
-                "carryover_strings": [len(s) for s in state["carryover"]],
-            }
-        )
+        state["history"].append(_round_row(it, best, outputs, nodes, state["carryover"]))
         if previous is not None and state["occupancies"] is not None:
             change = max(
                 abs(a - b)
@@ -290,18 +267,61 @@ class SQD(Algorithm):
             )
         state["occupancies"] = occupancies
         state["iteration"] = it + 1
-        lowest = min(state["history"], key=lambda row: row["energy"])
-        progress = {
-            "step": it + 1,
-            "maxiter": inputs.iterations,
-            "iteration": it + 1,
-            "energy": lowest["energy"],
-            "best_energy": lowest["energy"],
-            "subspace_dimension": lowest["subspace_dimension"],
-        }
+        progress = _progress(inputs, state)
         if state["converged"] or state["iteration"] >= inputs.iterations:
             return StepOutcome(state, progress=progress, result=_result(inputs, state))
         return StepOutcome(state, self._round(inputs, job, state), progress)
+
+
+def _batch_outputs(
+    inputs: SQDInputs, it: int, results: dict[str, TaskResult]
+) -> tuple[list[dict[str, Any]], list[list[str]]]:
+    """The outputs of round ``it``'s batches, and the nodes each ran on."""
+    outputs: list[dict[str, Any]] = []
+    nodes: list[list[str]] = []
+    for b in range(inputs.num_batches):
+        result = results[batch_key(it, b)]
+        assert isinstance(result, ClassicalResult)
+        if not isinstance(result.output, dict) or "energy" not in result.output:
+            raise InvalidJob(f"algorithm.inputs: batch {b} of round {it + 1} returned no energy")
+        outputs.append(result.output)
+        nodes.append(result.nodes)
+    return outputs, nodes
+
+
+def _round_row(
+    it: int,
+    best: dict[str, Any],
+    outputs: list[dict[str, Any]],
+    nodes: list[list[str]],
+    carryover: list[list[int]],
+) -> dict[str, Any]:
+    """Round ``it``'s line of the job's history: its best batch, and every batch's."""
+    return {
+        "iteration": it + 1,
+        "energy": best["energy"],
+        "subspace_dimension": best["subspace_dimension"],
+        "batch_energies": [o["energy"] for o in outputs],
+        "batch_dimensions": [o["subspace_dimension"] for o in outputs],
+        "batch_nodes": nodes,
+        "batch_seconds": [o.get("elapsed_s") for o in outputs],
+        "recovered": any(o.get("recovered") for o in outputs),
+        "valid_fraction": best.get("valid_fraction"),
+        "carryover_strings": [len(s) for s in carryover],
+    }
+
+
+def _progress(inputs: SQDInputs, state: dict[str, Any]) -> dict[str, Any]:
+    """The job's progress after a round: the lowest energy of every round so far."""
+    lowest = min(state["history"], key=lambda row: row["energy"])
+    return {
+        "step": state["iteration"],
+        "maxiter": inputs.iterations,
+        "iteration": state["iteration"],
+        "energy": lowest["energy"],
+        "best_energy": lowest["energy"],
+        "subspace_dimension": lowest["subspace_dimension"],
+    }
 
 
 def _result(inputs: SQDInputs, state: dict[str, Any]) -> dict[str, Any]:

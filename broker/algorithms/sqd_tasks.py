@@ -180,25 +180,14 @@ def diagonalize(payload: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     ints = Integrals.from_json(payload["integrals"])
     rng = np.random.default_rng(int(payload.get("seed", 0)))
-    raw_occ = payload.get("occupancies")
-    occupancies = None
-    if raw_occ is not None:
-        occupancies = (np.asarray(raw_occ[0], dtype=float), np.asarray(raw_occ[1], dtype=float))
     pool, probabilities, valid_fraction, recovered = configurations(
-        ints, payload["counts"], occupancies, rng
+        ints, payload["counts"], _occupancies(payload), rng
     )
     batch = subsample(pool, probabilities, int(payload["samples_per_batch"]), 1, rand_seed=rng)[0]
-    carry = payload.get("carryover") or [[], []]
     symmetrize = bool(payload.get("symmetrize_spin", False))
-    carry_a = np.asarray(carry[0], dtype=np.int64)
-    carry_b = np.asarray(carry[1], dtype=np.int64)
-    if symmetrize:  # one set of strings for both spins: carry both sets over
-        carry_a = carry_b = _unique_in_order(np.concatenate((carry_a, carry_b)))
-    strs_a, strs_b = _subspace(ints, batch, (carry_a, carry_b), symmetrize, payload.get("max_dim"))
-    solver: dict[str, Any] = {}
-    for key in ("max_cycle", "tol"):
-        if payload.get(key) is not None:
-            solver[key] = payload[key]
+    carry = _carried(payload, symmetrize)
+    strs_a, strs_b = _subspace(ints, batch, carry, symmetrize, payload.get("max_dim"))
+    solver = {key: payload[key] for key in ("max_cycle", "tol") if payload.get(key) is not None}
     result = solve_sci(
         (strs_a, strs_b),
         ints.one_body,
@@ -228,3 +217,21 @@ def diagonalize(payload: dict[str, Any]) -> dict[str, Any]:
         "elapsed_s": time.monotonic() - started,
         "hostname": socket.gethostname(),
     }
+
+
+def _occupancies(payload: dict[str, Any]) -> tuple[Array, Array] | None:
+    """The previous iteration's (alpha, beta) orbital occupancies, or None in the first."""
+    raw = payload.get("occupancies")
+    if raw is None:
+        return None
+    return np.asarray(raw[0], dtype=float), np.asarray(raw[1], dtype=float)
+
+
+def _carried(payload: dict[str, Any], symmetrize: bool) -> tuple[Array, Array]:
+    """The (alpha, beta) CI strings carried over from earlier iterations."""
+    carry = payload.get("carryover") or [[], []]
+    carry_a = np.asarray(carry[0], dtype=np.int64)
+    carry_b = np.asarray(carry[1], dtype=np.int64)
+    if symmetrize:  # one set of strings for both spins: carry both sets over
+        carry_a = carry_b = _unique_in_order(np.concatenate((carry_a, carry_b)))
+    return carry_a, carry_b

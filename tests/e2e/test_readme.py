@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.examples_run import record_command
 
 pytestmark = pytest.mark.e2e
 
@@ -57,6 +58,7 @@ def test_readme_shell_command(command: str, qcb_home: Path, workdir: Path) -> No
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+    record_command(command)
 
 
 def test_readme_python_examples(qcb_home: Path, workdir: Path) -> None:

@@ -18,6 +18,7 @@ from broker.algorithms.chemistry import h2
 from broker.store.schema import ledger, tokens
 from circuits.observables import PauliSum
 from tests.conftest import EXAMPLES
+from tests.examples_run import run_example
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +48,8 @@ def exact_energy() -> float:
 
 def test_the_driver_example_runs_its_loop_as_tasks_of_the_job(qcb_home: Path) -> None:
     client = Client()
-    job_id = client.submit(EXAMPLE)  # from the file: python_path is relative to it
-    status = client.wait(job_id, timeout=300)
-    assert status.state == TaskState.COMPLETED, status.message
+    # from the file: python_path is relative to it
+    job_id = run_example(client, "graph_h2_driver.yaml", timeout=300)
     found = client.result(job_id)
     assert found.result is not None
     outputs = found.result["outputs"]

@@ -1,19 +1,17 @@
-"""A hard budget is never exceeded, even when many submissions race for its last units."""
+"""A hard budget is never exceeded, even when many submissions race for its last units
+(on SQLite; tests/integration/store/test_budget_race.py runs this test on PostgreSQL)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from broker.config import DEFAULT_POLICY, Settings
 from broker.errors import JobRefused
 from broker.jobfile import load_job
 from broker.orchestrator import Broker
-from broker.stack import create_database, drop_database
 from broker.store.schema import audit, jobs, ledger
 from tests.conftest import EXAMPLES
 
@@ -21,21 +19,10 @@ RACERS = 24
 FITS = 5
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
-    """The test's settings on SQLite, then on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield settings
-        return
-    url = create_database()
-    yield settings.model_copy(update={"database_url": url})
-    drop_database(url)
-
-
 def test_parallel_submissions_never_pass_a_hard_budget(
-    store_settings: Settings, tmp_path: Path
+    settings: Settings, store_url: str, tmp_path: Path
 ) -> None:
-    settings = store_settings
+    settings = settings.model_copy(update={"database_url": store_url})
     spec = load_job(EXAMPLES / "vqe_h2.yaml").model_copy(update={"name": "racer"})
     spec.algorithm.inputs["optimizer"]["maxiter"] = 7
     probe = Broker(settings)

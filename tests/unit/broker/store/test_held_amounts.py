@@ -1,35 +1,24 @@
 """Admission's held amounts, summed by the database, agree with the ledger's balances
-(which walk every line in Python), on SQLite and PostgreSQL."""
+(which walk every line in Python), on SQLite (tests/integration/store/test_held_amounts.py
+runs this test on PostgreSQL)."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from broker.stack import create_database, drop_database
 from broker.store import ledger
 from broker.store.db import Database, utcnow
 from broker.store.schema import jobs
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 's.sqlite'}")
-        yield database
-        return
-    url = create_database()
-    database = Database(url)
-    yield database
-    database.dispose()
-    drop_database(url)
-
-
 @pytest.mark.parametrize("seed", range(5))
-def test_held_amounts_match_balances(db: Database, seed: int) -> None:
+def test_held_amounts_match_balances(
+    store_url: str, open_db: Callable[[str], Database], seed: int
+) -> None:
+    db = open_db(store_url)
     rng = random.Random(seed)
     with db.write() as conn:
         for j in range(30):

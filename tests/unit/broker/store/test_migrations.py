@@ -1,18 +1,15 @@
-"""Migrations of the job store, and writers taking turns, on SQLite and PostgreSQL.
+"""Migrations of the job store, on SQLite (``store_url``: tests/conftest.py).
 
-PostgreSQL tests run on the server at ``QCB_TEST_POSTGRES`` (default: trust auth as
-``postgres`` on 127.0.0.1:5432) in a database of their own, and are skipped without one.
+tests/integration/store/test_migrations.py runs the tests that take ``store_url`` again on
+PostgreSQL.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,65 +30,16 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
-    text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from broker.store import migrate
 from broker.store.db import Database, utcnow
-from broker.store.schema import audit, jobs, metadata, workers
+from broker.store.schema import audit, jobs, metadata
 
 ROOT = Path(__file__).resolve().parents[4]
-PG_SERVER = os.environ.get("QCB_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
-
-
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """The URL of a PostgreSQL database made for this module, dropped after it."""
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = f"qcb_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as error:
-        pytest.skip(f"no PostgreSQL server at {PG_SERVER}: {error}")
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty database on each dialect."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    database: str = request.getfixturevalue("pg_database")
-    engine = create_engine(database, poolclass=NullPool)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return database
-
-
-@pytest.fixture
-def open_db() -> Iterator[Callable[[str], Database]]:
-    """Opens stores (``Database``), and disposes of their engines after the test."""
-    opened: list[Database] = []
-
-    def _open(url: str) -> Database:
-        db = Database(url)
-        opened.append(db)
-        return db
-
-    yield _open
-    for db in opened:
-        db.dispose()
 
 
 def _differences(engine: Engine) -> list[Any]:
@@ -154,10 +102,10 @@ def test_head_is_the_newest_script() -> None:
 
 
 def test_empty_database_reaches_head_and_matches_schema(
-    url: str, open_db: Callable[[str], Database]
+    store_url: str, open_db: Callable[[str], Database]
 ) -> None:
     """An empty database upgraded to head is exactly schema.py."""
-    db = open_db(url)
+    db = open_db(store_url)
     assert migrate.current(db.engine) == migrate.HEAD
     assert _differences(db.engine) == []
 
@@ -172,11 +120,11 @@ def test_empty_database_reaches_head_and_matches_schema(
     ],
 )
 def test_store_made_by_create_all_is_adopted_keeping_rows(
-    url: str, open_db: Callable[[str], Database], missing: set[str]
+    store_url: str, open_db: Callable[[str], Database], missing: set[str]
 ) -> None:
     """A store made with create_all by an earlier version (no alembic_version) gets the
     tables and columns it lacks and is stamped, then upgraded; its rows stay."""
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(store_url, poolclass=NullPool)
     old = _old_metadata(missing)
     old.create_all(engine)
     with engine.begin() as conn:
@@ -190,7 +138,7 @@ def test_store_made_by_create_all_is_adopted_keeping_rows(
     assert "client_key" not in {c["name"] for c in inspector.get_columns("jobs")}
     engine.dispose()
 
-    db = open_db(url)
+    db = open_db(store_url)
     assert migrate.current(db.engine) == migrate.HEAD
     assert _differences(db.engine) == []
     with db.read() as conn:
@@ -204,23 +152,23 @@ def test_store_made_by_create_all_is_adopted_keeping_rows(
 
 
 def test_store_made_by_create_all_of_today_is_stamped(
-    url: str, open_db: Callable[[str], Database]
+    store_url: str, open_db: Callable[[str], Database]
 ) -> None:
     """A store that create_all made with today's tables is stamped at the revision whose
     columns it has, not migrated again."""
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(store_url, poolclass=NullPool)
     metadata.create_all(engine)
     engine.dispose()
-    db = open_db(url)
+    db = open_db(store_url)
     assert migrate.current(db.engine) == migrate.HEAD
     assert _differences(db.engine) == []
 
 
 def test_append_only_triggers_refuse_updates_and_deletes(
-    url: str, open_db: Callable[[str], Database]
+    store_url: str, open_db: Callable[[str], Database]
 ) -> None:
     """The migrated store refuses UPDATE and DELETE on audit."""
-    db = open_db(url)
+    db = open_db(store_url)
     with db.write() as conn:
         conn.execute(insert(audit), {"at": utcnow(), "actor": "a", "action": "b"})
     with pytest.raises(DBAPIError, match="append-only"), db.write() as conn:
@@ -231,9 +179,9 @@ def test_append_only_triggers_refuse_updates_and_deletes(
         assert conn.execute(select(audit.c.actor)).scalars().all() == ["a"]
 
 
-def test_upgrade_at_head_is_one_query(url: str, open_db: Callable[[str], Database]) -> None:
+def test_upgrade_at_head_is_one_query(store_url: str, open_db: Callable[[str], Database]) -> None:
     """Upgrading a store at head again changes nothing and asks one question."""
-    db = open_db(url)
+    db = open_db(store_url)
     statements: list[str] = []
     event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     migrate.upgrade(db.engine)
@@ -243,9 +191,9 @@ def test_upgrade_at_head_is_one_query(url: str, open_db: Callable[[str], Databas
     assert migrate.current(db.engine) == migrate.HEAD
 
 
-def test_downgrade_to_initial_and_back(url: str, open_db: Callable[[str], Database]) -> None:
+def test_downgrade_to_initial_and_back(store_url: str, open_db: Callable[[str], Database]) -> None:
     """0002 can be taken back, and applied again."""
-    db = open_db(url)
+    db = open_db(store_url)
     with db.engine.connect() as conn, conn.begin():
         command.downgrade(migrate.config(conn), migrate.INITIAL)
     assert migrate.current(db.engine) == migrate.INITIAL
@@ -267,13 +215,20 @@ Database(url).dispose()
 
 
 def test_concurrent_first_opens_migrate_once(
-    url: str, tmp_path: Path, open_db: Callable[[str], Database]
+    store_url: str, tmp_path: Path, open_db: Callable[[str], Database]
 ) -> None:
     """Several processes opening a new store at once all succeed, and leave it at head."""
     go = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _OPEN_WHEN_TOLD, str(tmp_path / f"ready{i}"), str(go), url],
+            [
+                sys.executable,
+                "-c",
+                _OPEN_WHEN_TOLD,
+                str(tmp_path / f"ready{i}"),
+                str(go),
+                store_url,
+            ],
             cwd=ROOT,
             stderr=subprocess.PIPE,
             text=True,
@@ -288,74 +243,6 @@ def test_concurrent_first_opens_migrate_once(
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    db = open_db(url)
+    db = open_db(store_url)
     assert migrate.current(db.engine) == migrate.HEAD
     assert _differences(db.engine) == []
-
-
-def _pg_waiters(db: Database) -> int:
-    """How many sessions wait for an advisory lock."""
-    with db.read() as conn:
-        query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        return int(conn.execute(text(query)).scalar_one())
-
-
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.01)
-
-
-def _heartbeat(db: Database) -> None:
-    with db.write(exclusive=False) as conn:
-        conn.execute(update(workers).where(workers.c.id == "w-x").values(last_seen=utcnow()))
-
-
-def test_postgresql_writers_take_turns(
-    pg_database: str, open_db: Callable[[str], Database]
-) -> None:
-    """On PostgreSQL a write transaction waits for the one in progress to commit, as on
-    SQLite; ``write(exclusive=False)`` does not wait."""
-    db = open_db(pg_database)
-    order: list[str] = []
-    a_holds, a_may_commit = threading.Event(), threading.Event()
-
-    def writer_a() -> None:
-        with db.write() as conn:
-            conn.execute(
-                insert(workers),
-                {
-                    "id": "w-a",
-                    "hostname": "h",
-                    "pid": 1,
-                    "started_at": utcnow(),
-                    "last_seen": utcnow(),
-                },
-            )
-            a_holds.set()
-            assert a_may_commit.wait(30)
-            order.append("a commits")
-
-    def writer_b() -> None:
-        with db.write() as conn:
-            order.append("b writes")
-            seen = conn.execute(select(workers.c.id)).scalars().all()
-            order.append(f"b sees {seen}")
-
-    thread_a = threading.Thread(target=writer_a)
-    thread_a.start()
-    assert a_holds.wait(30)
-    # A heartbeat-like write does not wait for A.
-    heartbeat = threading.Thread(target=_heartbeat, args=(db,))
-    heartbeat.start()
-    heartbeat.join(30)
-    assert not heartbeat.is_alive(), "write(exclusive=False) waited for the write lock"
-    thread_b = threading.Thread(target=writer_b)
-    thread_b.start()
-    _wait_for(lambda: _pg_waiters(db) == 1, "B waits for the write lock")
-    assert order == []
-    a_may_commit.set()
-    thread_a.join(30)
-    thread_b.join(30)
-    assert order == ["a commits", "b writes", "b sees ['w-a']"]
