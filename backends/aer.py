@@ -13,37 +13,26 @@ runs again, with the same seed.
 
 from __future__ import annotations
 
-import uuid
 from importlib.metadata import version
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
+from pydantic import Field
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import Target
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
-from backends.base import (
-    Capabilities,
-    ItemResult,
-    QuantumBatch,
-    QuantumResult,
-    refuse_unknown_options,
-)
-from backends.batching import (
-    Stopwatch,
-    exact_items,
-    exact_runs,
-    sampling_plan,
-)
-from backends.errors import BackendError, BackendUnavailable
+from backends.base import Capabilities, QuantumBatch
+from backends.batching import exact_items, exact_runs, sampling_plan
+from backends.errors import BackendUnavailable
 from backends.fake_devices import fake_device
-from backends.inprocess import InProcessSimulator
+from backends.inprocess import InProcessSimulator, ResultLabels, SimulatorRun
+from backends.options import BackendOptions, PositiveCount
 from circuits.canonical import Circuit
 from circuits.observables import PauliSum
 
-METHODS = ("statevector", "matrix_product_state", "density_matrix")
 TRANSPILE_SEED = 7
 """The transpiler's seed for device models: one layout per circuit, whatever the batch seed."""
 
@@ -58,27 +47,61 @@ def _qiskit_values(circuit: Circuit, qc: QuantumCircuit, values: np.ndarray) -> 
     return values[:, order]
 
 
+Method = Literal["statevector", "matrix_product_state", "density_matrix"]
+METHODS: tuple[str, ...] = get_args(Method)
+
+
+class AerOptions(BackendOptions):
+    """Options of ``aer`` and ``aer-gpu``."""
+
+    method: Method = "statevector"
+    """Aer's simulation method."""
+    max_qubits: PositiveCount | None = None
+    """The widest circuit taken (default: what Aer's memory allows, or the device's width)."""
+    device: str | None = None
+    """A fake device (``fake_manila``, ``fake_torino``...) whose noise and gates to simulate."""
+    optimization_level: int = Field(default=1, ge=0, le=3)
+    """The transpiler's optimization level for a device model."""
+
+
+class AerMPSOptions(AerOptions):
+    """Options of ``aer-mps``."""
+
+    method: Method = "matrix_product_state"
+    """Aer's simulation method."""
+
+
+class AerDensityMatrixOptions(AerOptions):
+    """Options of ``aer-density``."""
+
+    method: Method = "density_matrix"
+    """Aer's simulation method."""
+
+
+class AerNoisyOptions(AerOptions):
+    """Options of ``aer-noisy``: density matrix, so that exact mode gives noisy values."""
+
+    method: Method = "density_matrix"
+    """Aer's simulation method."""
+    device: str | None = "fake_manila"
+    """A fake device (``fake_manila``, ``fake_torino``...) whose noise and gates to simulate."""
+
+
 class AerBackend(InProcessSimulator):
-    """Qiskit Aer. Options: ``method`` (one of :data:`METHODS`), ``max_qubits``, ``device``
-    (a fake device whose noise model and constraints to simulate), ``optimization_level``."""
+    """Qiskit Aer, with the options of :class:`AerOptions`."""
 
     name = "aer"
-    default_method: ClassVar[str] = "statevector"
-    default_device: ClassVar[str | None] = None
+    engine = "Aer"
+    Options: ClassVar[type[AerOptions]] = AerOptions
+    config: AerOptions
     aer_device: ClassVar[str] = "CPU"
-    OPTIONS: ClassVar[tuple[str, ...]] = ("method", "max_qubits", "device", "optimization_level")
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        refuse_unknown_options(self.name, options, self.OPTIONS)
-        self.method = str(options.get("method", self.default_method))
-        if self.method not in METHODS:
-            raise BackendError(
-                f"unknown Aer method {self.method!r}; choose one of: {', '.join(METHODS)}"
-            )
-        self.device_name: str | None = options.get("device", self.default_device)
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.method: str = self.config.method
+        self.device_name = self.config.device
         self.device = fake_device(self.device_name) if self.device_name else None
-        self.optimization_level = int(options.get("optimization_level", 1))
+        self.optimization_level = self.config.optimization_level
         self._simulator = self._make_simulator()
         self._transpiled: dict[str, QuantumCircuit] = {}
         self._target: Target | None = None
@@ -102,7 +125,7 @@ class AerBackend(InProcessSimulator):
         return self._capabilities
 
     def _describe(self) -> Capabilities:
-        limit = self.options.get("max_qubits") or self._simulator.num_qubits
+        limit = self.config.max_qubits or self._simulator.num_qubits
         details: dict[str, Any] = {"method": self.method, "device": self.aer_device}
         basis = None
         if self.device is not None:
@@ -120,39 +143,14 @@ class AerBackend(InProcessSimulator):
             details=details,
         )
 
-    def submit(self, batch: QuantumBatch, *, task_id: str) -> str:
-        """Run the batch now (simulation is local); the result waits under the native id."""
-        clock = Stopwatch()
-        self.refuse_too_wide(batch, self.capabilities().max_qubits)
-        try:
-            if batch.shots is None:
-                items, evaluations, shots_total = self._exact(batch)
-            else:
-                items, evaluations, shots_total = self._sampled(batch, batch.shots)
-        except BackendError:
-            raise
-        except Exception as exc:  # Aer's own errors: the batch cannot run as given
-            raise BackendError(f"Aer could not run the batch: {exc}") from exc
-        native_id = f"aer-{uuid.uuid4().hex}"
-        self._results.put(
-            native_id,
-            QuantumResult(
-                items=items,
-                backend=self.name,
-                backend_version=f"qiskit-aer {version('qiskit-aer')}",
-                method=self.method,
-                shots=batch.shots,
-                seed=batch.seed,
-                circuit_evaluations=evaluations,
-                shots_total=shots_total,
-                run_seconds=clock.seconds(),
-                native_ids=[native_id],
-                calls=1,
-                device=self.device.name if self.device is not None else self.aer_device,
-                calibration_time=self._calibration_time(),
-            ),
+    def labels(self) -> ResultLabels:
+        """``qiskit-aer X``, the method, and the device model or Aer's device."""
+        return ResultLabels(
+            version=f"qiskit-aer {version('qiskit-aer')}",
+            method=self.method,
+            device=self.device.name if self.device is not None else self.aer_device,
+            calibration_time=self._calibration_time(),
         )
-        return native_id
 
     def _calibration_time(self) -> str | None:
         if self.device is None:
@@ -206,7 +204,8 @@ class AerBackend(InProcessSimulator):
             options["noise_model"] = self._simulator.options.noise_model
         return options
 
-    def _exact(self, batch: QuantumBatch) -> tuple[list[ItemResult], int, int]:
+    def run_exact(self, batch: QuantumBatch) -> SimulatorRun:
+        """All items in one ``EstimatorV2`` call: one PUB per circuit."""
         run_options: dict[str, Any] = {}
         if batch.seed is not None:
             run_options["seed"] = batch.seed
@@ -226,9 +225,10 @@ class AerBackend(InProcessSimulator):
         results = EstimatorV2(options=options).run(pubs).result()
         items = exact_items([np.asarray(pub.data.evs, dtype=float) for pub in results])
         evaluations = sum(len(item.parameter_values) for item in batch.items)
-        return items, evaluations, 0
+        return SimulatorRun(items=items, evaluations=evaluations, calls=1)
 
-    def _sampled(self, batch: QuantumBatch, shots: int) -> tuple[list[ItemResult], int, int]:
+    def run_sampled(self, batch: QuantumBatch, shots: int) -> SimulatorRun:
+        """The sampling plan's runs in one ``SamplerV2`` call."""
         plan = sampling_plan(batch)
         pubs: list[tuple[QuantumCircuit, np.ndarray]] = []
         for run in plan.runs:
@@ -241,21 +241,21 @@ class AerBackend(InProcessSimulator):
             [res.join_data().get_counts(i) for i in range(len(pub[1]))]
             for res, pub in zip(results, pubs, strict=True)
         ]
-        return plan.assemble(counts), plan.executions, plan.executions * shots
+        return SimulatorRun(items=plan.assemble(counts), evaluations=plan.executions, calls=1)
 
 
 class AerMPSBackend(AerBackend):
     """``aer-mps``: Aer's matrix-product-state simulator (wide, weakly entangled circuits)."""
 
     name = "aer-mps"
-    default_method = "matrix_product_state"
+    Options = AerMPSOptions
 
 
 class AerDensityMatrixBackend(AerBackend):
     """``aer-density``: Aer's density-matrix simulator."""
 
     name = "aer-density"
-    default_method = "density_matrix"
+    Options = AerDensityMatrixOptions
 
 
 class AerNoisyBackend(AerBackend):
@@ -264,8 +264,7 @@ class AerNoisyBackend(AerBackend):
     method so that exact mode gives the noisy expectation values."""
 
     name = "aer-noisy"
-    default_method = "density_matrix"
-    default_device = "fake_manila"
+    Options = AerNoisyOptions
 
 
 class AerGPUBackend(AerBackend):

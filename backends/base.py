@@ -25,12 +25,15 @@ Guarantees shared by both contracts:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
+from backends.errors import BackendError
 from backends.identity import check_variables
+from backends.options import BackendOptions, validate
 from backends.states import TaskState
 from circuits.observables import PauliSum
 
@@ -193,25 +196,35 @@ class QuantumResult(_Model):
 # --- the contracts -----------------------------------------------------------------------
 
 
-def refuse_unknown_options(backend: str, given: Mapping[str, Any], valid: Sequence[str]) -> None:
-    """Raise ``BackendError`` naming the unknown options and listing the valid ones."""
-    from backends.errors import BackendError
-
-    unknown = sorted(set(given) - set(valid))
-    if unknown:
-        raise BackendError(
-            f"unknown option(s) for {backend}: {', '.join(unknown)}; "
-            f"valid options: {', '.join(valid)}"
-        )
-
-
 class Backend(ABC):
-    """What both contracts share. Subclasses set ``name`` and take their options as keywords."""
+    """What both contracts share. Subclasses set ``name`` and ``Options``.
+
+    A backend is built from its validated options (what :mod:`backends.registry` hands it),
+    or from the options as keywords, which are validated here: ``AerBackend(method="...")``.
+    ``config`` is the validated model; ``options`` what was given, credentials hidden.
+    """
 
     name: ClassVar[str]
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
 
-    def __init__(self, **options: Any) -> None:
-        self.options: Mapping[str, Any] = options
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        if config is None:
+            config = self.validate_options(options)
+        elif options:
+            raise TypeError(f"{type(self).__name__} takes its options as a model or keywords")
+        elif not isinstance(config, self.Options):
+            raise BackendError(
+                f"options for {self.name} must be {self.Options.__name__}, "
+                f"not {type(config).__name__}"
+            )
+        self.config = config
+        self.options: Mapping[str, Any] = MappingProxyType(config.shown())
+
+    @classmethod
+    def validate_options(cls, given: Mapping[str, Any]) -> BackendOptions:
+        """``given`` as this backend's :attr:`Options`, or a :class:`BackendError` naming the
+        backend, the option and what is wrong (for unknown options, the valid ones)."""
+        return validate(cls.Options, cls.name, given)
 
     @abstractmethod
     def capabilities(self) -> Capabilities:

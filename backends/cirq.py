@@ -12,23 +12,16 @@ with the same seed.
 
 from __future__ import annotations
 
-import uuid
 from importlib.metadata import version
 from typing import Any, ClassVar
 
 import cirq
 import numpy as np
 
-from backends.base import (
-    Capabilities,
-    ItemResult,
-    QuantumBatch,
-    QuantumResult,
-    refuse_unknown_options,
-)
-from backends.batching import Stopwatch, exact_items, exact_runs, sampling_plan
-from backends.errors import BackendError
-from backends.inprocess import InProcessSimulator
+from backends.base import Capabilities, QuantumBatch
+from backends.batching import exact_items, exact_runs, sampling_plan
+from backends.inprocess import InProcessSimulator, ResultLabels, SimulatorRun
+from backends.options import BackendOptions, PositiveCount
 from circuits.cirq_convert import clbit_key, observable_to_cirq, sweep, to_cirq
 
 
@@ -55,22 +48,34 @@ def counts(result: cirq.Result, num_clbits: int) -> dict[str, int]:
     return {"".join(map(str, row)): int(n) for row, n in zip(rows, numbers, strict=True)}
 
 
+class CirqOptions(BackendOptions):
+    """Options of ``cirq``."""
+
+    max_qubits: PositiveCount = 24
+    """The widest circuit taken (raise it if this machine has the memory)."""
+
+
+class CirqDensityMatrixOptions(CirqOptions):
+    """Options of ``cirq-density``."""
+
+    max_qubits: PositiveCount = 12
+    """The widest circuit taken (raise it if this machine has the memory)."""
+
+
 class CirqBackend(InProcessSimulator):
-    """Cirq's state-vector simulator. Option: ``max_qubits`` (default :attr:`qubit_limit`)."""
+    """Cirq's state-vector simulator, with the options of :class:`CirqOptions`."""
 
     name = "cirq"
+    engine = "Cirq"
+    width_hint = "set the backend option max_qubits if this machine has the memory"
+    Options: ClassVar[type[CirqOptions]] = CirqOptions
+    config: CirqOptions
     method: ClassVar[str] = "statevector"
     simulator_name: ClassVar[str] = "cirq.Simulator"
-    qubit_limit: ClassVar[int] = 24
-    OPTIONS: ClassVar[tuple[str, ...]] = ("max_qubits",)
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        refuse_unknown_options(self.name, options, self.OPTIONS)
-        limit = options.get("max_qubits", self.qubit_limit)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise BackendError(f"max_qubits must be a positive integer, not {limit!r}")
-        self.max_qubits = limit
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.max_qubits = self.config.max_qubits
 
     def simulator(self, seed: int | None = None) -> Any:
         """A fresh double-precision simulator, seeded for sampling."""
@@ -94,50 +99,12 @@ class CirqBackend(InProcessSimulator):
             details={"method": self.method, "simulator": self.simulator_name},
         )
 
-    def submit(self, batch: QuantumBatch, *, task_id: str) -> str:
-        """Run the batch now (simulation is local); the result waits under the native id."""
-        clock = Stopwatch()
-        if batch.options:
-            raise BackendError(
-                f"unknown batch option(s) for {self.name}: {', '.join(sorted(batch.options))}; "
-                "it takes none"
-            )
-        self.refuse_too_wide(
-            batch,
-            self.max_qubits,
-            hint="set the backend option max_qubits if this machine has the memory",
-        )
-        try:
-            if batch.shots is None:
-                items, evaluations, calls = self._exact(batch)
-            else:
-                items, evaluations, calls = self._sampled(batch, batch.shots)
-        except BackendError:
-            raise
-        except Exception as exc:  # Cirq's own errors: the batch cannot run as given
-            raise BackendError(f"Cirq could not run the batch: {exc}") from exc
-        native_id = f"{self.name}-{uuid.uuid4().hex}"
-        self._results.put(
-            native_id,
-            QuantumResult(
-                items=items,
-                backend=self.name,
-                backend_version=self.version,
-                method=self.method,
-                shots=batch.shots,
-                seed=batch.seed,
-                circuit_evaluations=evaluations,
-                shots_total=evaluations * (batch.shots or 0),
-                run_seconds=clock.seconds(),
-                native_ids=[native_id] if calls else [],
-                calls=calls,
-                device=None,
-                metadata={"task_id": task_id},
-            ),
-        )
-        return native_id
+    def labels(self) -> ResultLabels:
+        """``cirq-core X`` and the method; no device."""
+        return ResultLabels(version=self.version, method=self.method)
 
-    def _exact(self, batch: QuantumBatch) -> tuple[list[ItemResult], int, int]:
+    def run_exact(self, batch: QuantumBatch) -> SimulatorRun:
+        """``simulate_expectation_values_sweep`` per run, over all its parameter sets."""
         simulator = self.simulator()
         values, calls = [], 0
         for run in exact_runs(batch):
@@ -152,9 +119,11 @@ class CirqBackend(InProcessSimulator):
             )
             values.append(np.real(np.asarray(rows, dtype=complex)).reshape(shape))
             calls += 1
-        return exact_items(values), sum(v.shape[0] for v in values), calls
+        evaluations = sum(v.shape[0] for v in values)
+        return SimulatorRun(items=exact_items(values), evaluations=evaluations, calls=calls)
 
-    def _sampled(self, batch: QuantumBatch, shots: int) -> tuple[list[ItemResult], int, int]:
+    def run_sampled(self, batch: QuantumBatch, shots: int) -> SimulatorRun:
+        """``run_sweep`` per run of the sampling plan, on a simulator seeded from the batch."""
         plan = sampling_plan(batch)
         simulator = self.simulator(batch.seed)
         all_counts: list[list[dict[str, int]]] = []
@@ -168,16 +137,16 @@ class CirqBackend(InProcessSimulator):
             results = simulator.run_sweep(circuit, sweep(ir, run.values), repetitions=shots)
             all_counts.append([counts(result, ir.num_clbits) for result in results])
             calls += 1
-        return plan.assemble(all_counts), plan.executions, calls
+        return SimulatorRun(plan.assemble(all_counts), evaluations=plan.executions, calls=calls)
 
 
 class CirqDensityMatrixBackend(CirqBackend):
     """``cirq-density``: Cirq's density-matrix simulator (``max_qubits`` default 12)."""
 
     name = "cirq-density"
+    Options = CirqDensityMatrixOptions
     method = "density_matrix"
     simulator_name = "cirq.DensityMatrixSimulator"
-    qubit_limit = 12
 
     def simulator(self, seed: int | None = None) -> Any:
         """A fresh double-precision density-matrix simulator, seeded for sampling."""

@@ -18,40 +18,30 @@ replacements post-process in the submitting process, which a re-attaching one ca
 from __future__ import annotations
 
 import logging
-import re
 import warnings
-from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
-import numpy as np
 import qiskit_ibm_runtime as runtime
-from pydantic import SecretStr
-from qiskit import QuantumCircuit
+from pydantic import Field, SecretStr
 
 from backends import batching
-from backends.base import (
-    BackendStatus,
-    Capabilities,
-    ItemResult,
-    QuantumBackend,
-    QuantumBatch,
-    QuantumResult,
-    refuse_unknown_options,
-)
+from backends.base import BackendStatus, Capabilities, QuantumBackend, QuantumBatch, QuantumResult
 from backends.errors import BackendError, NativeJobLost
 from backends.fake_devices import fake_device_class
-from backends.ibm_jobs import Handle, calibration_time, job_state, job_times, native_state
+from backends.ibm_convert import assemble, isa_pubs
+from backends.ibm_jobs import Handle, job_state, job_times, native_state
+from backends.options import BackendOptions, PositiveCount
 from backends.states import TaskState
 from circuits.canonical import Circuit
 
 log = logging.getLogger(__name__)
 
-MODES = ("job", "batch", "session")
+Mode = Literal["job", "batch", "session"]
+MODES: tuple[str, ...] = get_args(Mode)
 DEFAULT_MAX_SHOTS = 100_000
 _SEED_ZERO = 2**31 - 1
-_ITEM = re.compile(r"^item (\d+):")
 
 
 def runtime_version() -> str:
@@ -59,31 +49,45 @@ def runtime_version() -> str:
     return f"qiskit-ibm-runtime {version('qiskit-ibm-runtime')}"
 
 
+class IBMOptions(BackendOptions):
+    """Options of ``ibm``. Credentials never leave the backend object."""
+
+    device: str = Field(min_length=1)
+    """The device, e.g. ibm_torino (or a fake device, fake_manila, for local mode)."""
+    mode: Mode = "job"
+    """``job``, ``batch`` (a runtime Batch per broker batch) or ``session`` (one runtime
+    Session kept across batches)."""
+    channel: str | None = None
+    """The IBM Quantum channel (default: qiskit-ibm-runtime's)."""
+    instance: str | None = None
+    """The service instance (CRN) to run on."""
+    token: SecretStr | None = None
+    """The API key (or give ``token_file``)."""
+    token_file: str | None = None
+    """A file holding the API key, read once when the service is first needed."""
+    optimization_level: int = Field(default=1, ge=0, le=3)
+    """The transpiler's optimization level."""
+    resilience_level: int | None = Field(default=None, ge=0)
+    """The estimator's resilience level on the service (default: the service's)."""
+    default_precision: float | None = Field(default=None, gt=0)
+    """The estimator's target precision, instead of shots."""
+    max_qubits: PositiveCount | None = None
+    """The widest circuit taken (at most the device's width)."""
+
+
 class IBMBackend(QuantumBackend):
-    """IBM Quantum through qiskit-ibm-runtime. Options: ``device`` (``ibm_torino``, or a fake
-    device for local mode), ``mode`` (one of :data:`MODES`), ``channel``, ``instance``,
-    ``token`` or ``token_file``, ``optimization_level`` (default 1), ``resilience_level``,
-    ``default_precision`` and ``max_qubits``. Credentials never leave this object."""
+    """IBM Quantum through qiskit-ibm-runtime, with the options of :class:`IBMOptions`."""
 
     name = "ibm"
-    OPTIONS: ClassVar[tuple[str, ...]] = ("device", "mode", "channel", "instance", "token")
-    OPTIONS += ("token_file", "optimization_level", "resilience_level", "default_precision")
-    OPTIONS += ("max_qubits",)
+    Options: ClassVar[type[IBMOptions]] = IBMOptions
+    config: IBMOptions
 
-    def __init__(self, **options: Any) -> None:
-        refuse_unknown_options(self.name, options, self.OPTIONS)
-        token = options.pop("token", None)
-        super().__init__(**options)  # self.options never holds the token
-        self._token = SecretStr(str(token)) if token is not None else None
-        self.device_name = str(options.get("device") or "")
-        if not self.device_name:
-            raise BackendError("backend ibm needs the option device", hint="e.g. ibm_torino")
-        self.mode = str(options.get("mode", "job"))
-        if self.mode not in MODES:
-            raise BackendError(f"unknown mode {self.mode!r}; choose one of: {', '.join(MODES)}")
-        self.optimization_level = int(options.get("optimization_level", 1))
-        if self.optimization_level not in range(4):
-            raise BackendError("optimization_level must be 0, 1, 2 or 3")
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        self._token = self.config.token
+        self.device_name = self.config.device
+        self.mode: str = self.config.mode
+        self.optimization_level = self.config.optimization_level
         fake = fake_device_class(self.device_name)
         self.local = fake is not None
         self._device: Any = fake() if fake is not None else None
@@ -112,21 +116,20 @@ class IBMBackend(QuantumBackend):
 
     def _runtime_service(self) -> Any:
         if self._service is None:
-            if self._token is None and not self.options.get("token_file"):
+            if self._token is None and not self.config.token_file:
                 raise BackendError(
                     f"{self.device_name} is a device of the IBM Quantum service: it needs "
                     "credentials",
                     hint="set the backend option token or token_file",
                 )
             if self._token is None:  # read once, and kept secret like a given token
-                path = Path(str(self.options["token_file"])).expanduser()
+                path = Path(str(self.config.token_file)).expanduser()
                 try:
                     self._token = SecretStr(path.read_text(encoding="utf-8").strip())
                 except OSError as exc:
                     raise BackendError(f"cannot read token_file {path}: {exc.strerror}") from None
-            kwargs = {
-                k: str(self.options[k]) for k in ("channel", "instance") if self.options.get(k)
-            }
+            given = {"channel": self.config.channel, "instance": self.config.instance}
+            kwargs = {k: v for k, v in given.items() if v}
             try:
                 self._service = runtime.QiskitRuntimeService(
                     token=self._token.get_secret_value(), **kwargs
@@ -149,7 +152,7 @@ class IBMBackend(QuantumBackend):
         """The device's width, gates and shot limit; sampled only (``exact=False``)."""
         if self._capabilities is None:
             dev = self.device()
-            limit = min(int(dev.num_qubits), int(self.options.get("max_qubits") or dev.num_qubits))
+            limit = min(int(dev.num_qubits), self.config.max_qubits or int(dev.num_qubits))
             coupling = getattr(dev, "coupling_map", None)
             try:
                 max_shots = int(dev.configuration().max_shots)
@@ -206,7 +209,8 @@ class IBMBackend(QuantumBackend):
             outputs = [job.result() for job in jobs]
         except Exception as exc:
             raise self._error("the simulation failed", exc) from None
-        self._results.put(native_id, self._assemble(handle, jobs, outputs, clock.seconds()))
+        result = self._assemble(handle, jobs, outputs, (clock.seconds(), None))
+        self._results.put(native_id, result)
         return native_id
 
     def _pubs(self, batch: QuantumBatch, kinds: str) -> tuple[list[Any], list[Any]]:
@@ -218,26 +222,7 @@ class IBMBackend(QuantumBackend):
             optimization_level=self.optimization_level,
             seed_transpiler=batch.seed,
         )
-        isa: dict[str, QuantumCircuit] = {}
-
-        def prepared(circuit: Circuit, rows: np.ndarray) -> tuple[QuantumCircuit, np.ndarray]:
-            if circuit.qasm not in isa:
-                isa[circuit.qasm] = pm.run(circuit.to_qiskit())
-            qc = isa[circuit.qasm]
-            # PUB values follow the ISA circuit's parameter order, not the canonical one.
-            return qc, rows[:, [circuit.parameters.index(p.name) for p in qc.parameters]]
-
-        estimator_pubs, sampler_pubs = [], []
-        for run in _of_kind(batching.exact_runs, batch, kinds, "e"):
-            qc, values = prepared(run.circuit, run.values)
-            layout = [
-                o.to_sparse_pauli_op().apply_layout(qc.layout, qc.num_qubits)
-                for o in run.observables
-            ]
-            estimator_pubs.append((qc, [layout], values[:, None]))
-        for sample in _of_kind(lambda b: batching.sampling_plan(b).runs, batch, kinds, "s"):
-            sampler_pubs.append(prepared(sample.circuit, sample.values))
-        return estimator_pubs, sampler_pubs
+        return isa_pubs(batch, kinds, pm)
 
     def _run(
         self, estimator_pubs: list[Any], sampler_pubs: list[Any], shots: int, seed: int | None
@@ -245,10 +230,10 @@ class IBMBackend(QuantumBackend):
         """Start the calls (estimator first); if one fails, cancel those already started."""
         target = self._target()
         estimator: dict[str, Any] = {"default_shots": shots}
-        if self.options.get("default_precision") is not None:
-            estimator = {"default_precision": float(self.options["default_precision"])}
-        if self.options.get("resilience_level") is not None and not self.local:
-            estimator["resilience_level"] = int(self.options["resilience_level"])
+        if self.config.default_precision is not None:
+            estimator = {"default_precision": self.config.default_precision}
+        if self.config.resilience_level is not None and not self.local:
+            estimator["resilience_level"] = self.config.resilience_level
         calls = [(runtime.EstimatorV2, estimator, estimator_pubs)]
         calls.append((runtime.SamplerV2, {"default_shots": shots}, sampler_pubs))
         jobs: list[Any] = []
@@ -358,14 +343,14 @@ class IBMBackend(QuantumBackend):
         handle, jobs = self._fetch(native_id)
         status = self.status(native_id)
         if status.state is not TaskState.COMPLETED:
-            result = self._assemble(handle, jobs, [], 0.0)
+            result = self._assemble(handle, jobs, [], (0.0, None))
             result.metadata["error"] = status.message
             return result
         try:
             outputs = [job.result() for job in jobs]
         except Exception as exc:
             raise self._error("could not fetch the results", exc) from None
-        result = self._assemble(handle, jobs, outputs, *job_times(jobs))
+        result = self._assemble(handle, jobs, outputs, job_times(jobs))
         for job_id in handle.job_ids:
             self._jobs.pop(job_id, None)  # the broker has what it needs; a later call re-fetches
         return result
@@ -375,59 +360,16 @@ class IBMBackend(QuantumBackend):
         handle: Handle,
         jobs: list[Any],
         outputs: list[Any],
-        run: float,
-        queue: float | None = None,
+        times: tuple[float, float | None],
     ) -> QuantumResult:
-        """Fold the primitive results (estimator's first) back into items, in item order."""
-        items: list[ItemResult] = []
-        evaluations = 0
-        pubs = {"e": iter(outputs[0]), "s": iter(outputs[-1])} if outputs else {}
-        for kind in handle.kinds if outputs else "":
-            pub = next(pubs[kind])
-            if kind == "e":
-                evs = np.asarray(pub.data.evs, dtype=float)
-                stds = np.asarray(pub.data.stds, dtype=float).tolist()
-                items.append(ItemResult(expectation_values=evs.tolist(), std_errors=stds))
-                evaluations += evs.shape[0]
-            else:
-                data = pub.join_data()
-                rows = [data.get_counts(i) for i in range(data.size)]
-                counts = {"counts": rows, "quasi_probabilities": batching.quasi_probabilities(rows)}
-                items.append(ItemResult(**counts))
-                evaluations += data.size
-        return QuantumResult(
-            items=items,
+        """Fold the primitive results back into items (:func:`~backends.ibm_convert.assemble`)."""
+        return assemble(
+            handle,
+            jobs,
+            outputs,
+            times,
             backend=self.name,
             backend_version=runtime_version(),
-            method="+".join(
-                m for k, m in (("e", "estimator"), ("s", "sampler")) if k in handle.kinds
-            ),
-            shots=handle.shots,
-            seed=handle.seed,
-            circuit_evaluations=evaluations,
-            # Shots per parameter set as asked: the estimator spends them on each measurement
-            # basis it needs, which only the provider knows.
-            shots_total=evaluations * handle.shots,
-            run_seconds=run,
-            queue_seconds=queue,
-            native_ids=list(handle.job_ids),
-            calls=len(handle.job_ids),
             device=self._device.name if self._device is not None else self.device_name,
-            calibration_time=calibration_time(jobs),
             metadata={"mode": self.mode, "optimization_level": self.optimization_level},
         )
-
-
-def _of_kind(
-    prepare: Callable[[QuantumBatch], Any], batch: QuantumBatch, kinds: str, kind: str
-) -> list[Any]:
-    """``prepare`` (a batching helper) over the items of one kind, its ``item N:`` messages
-    numbered as in the whole batch."""
-    index = [i for i, k in enumerate(kinds) if k == kind]
-    if not index:
-        return []
-    try:
-        return list(prepare(batch.model_copy(update={"items": [batch.items[i] for i in index]})))
-    except BackendError as exc:
-        message = _ITEM.sub(lambda m: f"item {index[int(m.group(1))]}:", exc.message)
-        raise BackendError(message, transient=exc.transient, hint=exc.hint) from None

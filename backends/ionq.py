@@ -10,7 +10,9 @@ them with the batch's seed. QPUs and noisy simulation return frequencies of real
 which are turned back into counts.
 
 Credentials come from the backend's options only (``api_key``, or ``api_key_file``, re-read
-once when IonQ refuses the key); they are never logged, repr'd or put in results.
+once when IonQ refuses the key); they are never logged, repr'd or put in results. The HTTP
+side (retries, back-off, the key) is :mod:`backends.ionq_http`; the payloads and answers
+:mod:`backends.ionq_protocol`.
 """
 
 from __future__ import annotations
@@ -18,115 +20,99 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import time
 import uuid
 from collections import OrderedDict
-from email.utils import parsedate_to_datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-import httpx
 import numpy as np
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from backends import ionq_protocol as proto
 from backends.base import BackendStatus, Capabilities, QuantumBackend, QuantumBatch, QuantumResult
 from backends.batching import SamplingPlan, sampling_plan
 from backends.errors import BackendError, NativeJobLost
+from backends.ionq_http import IonQClient
+from backends.options import BackendOptions, PositiveCount
 from backends.states import TaskState
 from circuits.ir import GATES, NON_UNITARY
 
 log = logging.getLogger(__name__)
 
-OPTIONS: tuple[str, ...] = ("url", "api_key", "api_key_file", "target", "noise_model")
-OPTIONS += ("max_retries", "backoff_seconds", "timeout_s", "poll_seconds", "max_qubits")
 DEFAULT_URL = "https://api.ionq.co/v0.4"
 # Qubits per backend as IonQ publishes them (GET /backends); ``max_qubits`` overrides.
 QUBITS = {"simulator": 29, "qpu.aria-1": 25, "qpu.aria-2": 25, "qpu.forte-1": 36}
 QUBITS["qpu.forte-enterprise-1"] = 36
-_MAX_WAIT_S = 120.0
 _KEEP_BATCHES = 256
-_KEY_HINT = (
-    "check the ionq backend's api_key or api_key_file option: the key must be a current "
-    "IonQ Quantum Cloud API key (not revoked) of a project allowed to use target {target}"
-)
-
-
-class _Unanswered(BackendError):
-    """A job POST reached IonQ but its answer was lost: the job may exist."""
 
 
 def _ids(native_id: str) -> list[str]:
     return [part for part in native_id.split(",") if part]
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+class IonQOptions(BackendOptions):
+    """Options of ``ionq``. The key is never logged, repr'd or put in results."""
 
+    url: str = DEFAULT_URL
+    """The API's base URL."""
+    api_key: SecretStr | None = None
+    """The IonQ Quantum Cloud API key (or give ``api_key_file``)."""
+    api_key_file: str | None = None
+    """A file holding the key, re-read once when IonQ refuses it (a rotated key)."""
+    target: str = "simulator"
+    """``simulator`` or a QPU such as ``qpu.aria-1``."""
+    noise_model: str | None = None
+    """The simulator's noise model, e.g. ``aria-1`` (simulator only)."""
+    max_retries: int = Field(default=5, ge=0)
+    """Retries of a call refused with 429 or 5xx, or not answered."""
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    """The first wait between retries (doubled per retry)."""
+    timeout_s: float = Field(default=30.0, gt=0)
+    """Timeout of one HTTP call."""
+    poll_seconds: float = Field(default=1.0, ge=0)
+    """Shortest interval between status calls."""
+    max_qubits: PositiveCount | None = None
+    """The widest circuit taken (default: the target's published width)."""
 
-def _words(response: httpx.Response) -> str:
-    """IonQ's own words for an error answer (``{"error", "message", "statusCode"}``)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and (body.get("message") or body.get("error")):
-        text = str(body.get("message") or body.get("error"))
-        keys = (body.get("validation") or {}).get("keys")
-        return f"{text} (fields: {', '.join(map(str, keys))})" if keys else text
-    return response.reason_phrase or f"HTTP {response.status_code}"
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError(f"must be an http(s) URL, not {url!r}")
+        return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _noise_on_simulator(self) -> IonQOptions:
+        if self.noise_model and self.target != "simulator":
+            raise ValueError(
+                f"noise_model applies to the IonQ simulator only, not to target {self.target!r}"
+            )
+        return self
 
 
 class IonQBackend(QuantumBackend):
-    """IonQ through its REST API. Options: ``url`` (default :data:`DEFAULT_URL`), ``api_key``
-    or ``api_key_file``, ``target`` (``simulator`` or a QPU such as ``qpu.aria-1``),
-    ``noise_model`` (simulator only, e.g. ``aria-1``), ``max_retries`` (5),
-    ``backoff_seconds`` (1.0, doubled per retry), ``timeout_s`` (30), ``poll_seconds`` (1.0)
-    and ``max_qubits``."""
+    """IonQ through its REST API, with the options of :class:`IonQOptions`."""
 
     name = "ionq"
+    Options: ClassVar[type[IonQOptions]] = IonQOptions
+    config: IonQOptions
 
-    def __init__(self, **options: Any) -> None:
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise BackendError(
-                f"unknown ionq option(s) {', '.join(unknown)}; valid options: {', '.join(OPTIONS)}"
-            )
-        super().__init__(**{k: "<hidden>" if k == "api_key" else v for k, v in options.items()})
-        self.url = str(options.get("url") or DEFAULT_URL).rstrip("/")
-        if not self.url.startswith(("https://", "http://")):
-            raise BackendError(f"the ionq url option must be an http(s) URL, not {self.url!r}")
-        self.target = str(options.get("target") or "simulator")
-        noise = options.get("noise_model")
-        self.noise_model = str(noise) if noise else None
-        if self.noise_model and self.target != "simulator":
-            raise BackendError(
-                f"noise_model applies to the IonQ simulator only, not to target {self.target!r}"
-            )
-        try:
-            self.max_retries = int(options.get("max_retries", 5))
-            self.backoff_seconds = float(options.get("backoff_seconds", 1.0))
-            self.timeout_s = float(options.get("timeout_s", 30.0))
-            self.poll_seconds = float(options.get("poll_seconds", 1.0))
-            limit = options.get("max_qubits") or QUBITS.get(self.target)
-            self.max_qubits = int(limit) if limit is not None else None
-        except (TypeError, ValueError) as exc:
-            raise BackendError(f"bad ionq option value: {exc}") from None
-        if min(self.max_retries, self.backoff_seconds, self.poll_seconds) < 0:
-            raise BackendError("max_retries, backoff_seconds and poll_seconds cannot be negative")
-        self._key: str | None = options.get("api_key") or None
-        self._key_file = options.get("api_key_file")
-        self._http = httpx.Client(timeout=self.timeout_s)
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.url = self.config.url
+        self.target = self.config.target
+        self.noise_model = self.config.noise_model or None
+        self.poll_seconds = self.config.poll_seconds
+        self.max_qubits = self.config.max_qubits or QUBITS.get(self.target)
+        self._client = IonQClient(
+            self.url,
+            target=self.target,
+            api_key=self.config.api_key,
+            api_key_file=self.config.api_key_file,
+            max_retries=self.config.max_retries,
+            backoff_seconds=self.config.backoff_seconds,
+            timeout_s=self.config.timeout_s,
+        )
         self._batches: OrderedDict[str, QuantumBatch] = OrderedDict()
 
     def __repr__(self) -> str:
@@ -146,113 +132,6 @@ class IonQBackend(QuantumBackend):
             poll_seconds=self.poll_seconds,
             details={"url": self.url, "target": self.target, "noise_model": self.noise_model},
         )
-
-    # --- HTTP --------------------------------------------------------------------------
-
-    def _api_key(self, reread: bool = False) -> str:
-        if self._key_file and (self._key is None or reread):
-            try:
-                self._key = Path(self._key_file).read_text().strip() or None
-            except OSError as exc:
-                raise BackendError(f"cannot read the IonQ api_key_file: {exc}") from None
-        if not self._key:
-            raise BackendError(
-                "the ionq backend has no API key",
-                hint="set its api_key or api_key_file option in the backends file",
-            )
-        return self._key
-
-    def _request(self, method: str, path: str, *, body: Any = None, lost: str | None = None) -> Any:
-        """One API call, retried on 429 (after Retry-After), 5xx and connection errors.
-
-        ``lost``: the native id to name in :class:`NativeJobLost` when IonQ answers 404.
-        """
-        attempt, reread = 0, False
-        while True:
-            headers = {
-                "Authorization": f"apiKey {self._api_key()}",
-                "Accept": "application/json",
-                "User-Agent": "qcbroker-ionq",
-            }
-            try:
-                response = self._http.request(method, self.url + path, json=body, headers=headers)
-            except httpx.TransportError as exc:
-                # A job POST that may have reached IonQ is not repeated blindly: see submit.
-                sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if (method == "POST" and sent) or attempt >= self.max_retries:
-                    error = _Unanswered if method == "POST" and sent else BackendError
-                    raise error(
-                        f"cannot reach IonQ at {self.url} ({method} {path}): "
-                        f"{type(exc).__name__}: {exc}",
-                        transient=True,
-                    ) from None
-                wait = self.backoff_seconds * 2**attempt
-                log.warning("IonQ %s %s: %s; retrying in %.1fs", method, path, exc, wait)
-            else:
-                code = response.status_code
-                if code < 400:
-                    try:
-                        return response.json() if response.content else {}
-                    except ValueError:
-                        raise BackendError(
-                            f"IonQ answered {method} {path} with something other than JSON",
-                            transient=True,
-                        ) from None
-                if code in (401, 403):
-                    if self._key_file and not reread:
-                        reread = True
-                        self._api_key(reread=True)
-                        continue
-                    raise BackendError(
-                        f"IonQ refused the API key (HTTP {code}: {_words(response)})",
-                        hint=_KEY_HINT.format(target=self.target),
-                    )
-                if code == 404 and lost is not None:
-                    raise NativeJobLost(lost, f"IonQ does not know it ({_words(response)})")
-                if code != 429 and code < 500:
-                    raise BackendError(
-                        f"IonQ refused {method} {path}: HTTP {code}: {_words(response)}"
-                    )
-                if attempt >= self.max_retries:
-                    raise BackendError(
-                        f"IonQ answered HTTP {code} to {method} {path} {attempt + 1} times: "
-                        f"{_words(response)}",
-                        transient=True,
-                        hint="IonQ is rate limiting or unavailable; see status.ionq.co",
-                    )
-                wait = (_retry_after(response) if code == 429 else None) or (
-                    self.backoff_seconds * 2**attempt
-                )
-                log.warning("IonQ %s %s: HTTP %d; retrying in %.1fs", method, path, code, wait)
-            time.sleep(min(wait, _MAX_WAIT_S))
-            attempt += 1
-
-    def _job(self, job_id: str, native_id: str) -> dict[str, Any]:
-        data = self._request("GET", f"/jobs/{quote(job_id, safe='')}", lost=native_id)
-        if not isinstance(data, dict):
-            raise BackendError(f"IonQ returned no job record for {job_id}", transient=True)
-        return data
-
-    def _create(self, body: dict[str, Any]) -> str:
-        try:
-            created = self._request("POST", "/jobs", body=body)
-        except _Unanswered:
-            # The answer was lost after the body was sent: adopt the job if IonQ made it.
-            found = self._find(str(body["name"]))
-            if found is None:
-                raise
-            return found
-        job_id = created.get("id") if isinstance(created, dict) else None
-        if not job_id:
-            raise BackendError(f"IonQ created a job but returned no id: {created!r}")
-        return str(job_id)
-
-    def _find(self, name: str) -> str | None:
-        listing = self._request("GET", "/jobs?limit=25")
-        for job in listing.get("jobs", []) if isinstance(listing, dict) else []:
-            if job.get("name") == name and job.get("id"):
-                return str(job["id"])
-        return None
 
     # --- the contract ------------------------------------------------------------------
 
@@ -294,7 +173,7 @@ class IonQBackend(QuantumBackend):
         ids: list[str] = []
         try:
             for body in payloads:
-                ids.append(self._create(body))
+                ids.append(self._client.create(body))
         except BackendError:
             if ids:  # nothing may be left running when submit raises
                 with contextlib.suppress(BackendError):
@@ -313,21 +192,24 @@ class IonQBackend(QuantumBackend):
 
     def status(self, native_id: str) -> BackendStatus:
         """The batch's state from ``GET /jobs/{id}``; :class:`NativeJobLost` on 404."""
-        return proto.combined_status([self._job(i, native_id) for i in _ids(native_id)])
+        return proto.combined_status([self._client.job(i, native_id) for i in _ids(native_id)])
 
     def cancel(self, native_id: str) -> None:
         """``PUT /jobs/{id}/status/cancel`` for every job not yet final (idempotent)."""
         for job_id in _ids(native_id):
             path = f"/jobs/{quote(job_id, safe='')}"
             try:
-                if proto.job_status(self._job(job_id, native_id)).state.final:
+                if proto.job_status(self._client.job(job_id, native_id)).state.final:
                     continue
-                self._request("PUT", f"{path}/status/cancel", lost=native_id)
+                self._client.request("PUT", f"{path}/status/cancel", lost=native_id)
             except NativeJobLost:
                 continue
             except BackendError as exc:
                 # Refused because it finished meanwhile: nothing left to stop.
-                if exc.transient or not proto.job_status(self._job(job_id, native_id)).state.final:
+                if (
+                    exc.transient
+                    or not proto.job_status(self._client.job(job_id, native_id)).state.final
+                ):
                     raise
 
     def _remember(self, native_id: str, batch: QuantumBatch) -> None:
@@ -352,7 +234,7 @@ class IonQBackend(QuantumBackend):
         """Counts or expectation values of a completed batch; for a failed or canceled one,
         an empty result that says why."""
         ids = _ids(native_id)
-        jobs = [self._job(job_id, native_id) for job_id in ids]
+        jobs = [self._client.job(job_id, native_id) for job_id in ids]
         status = proto.combined_status(jobs)
         batch = self._batch(native_id, jobs[0])
         device = str(jobs[0].get("backend") or self.target)
@@ -377,19 +259,39 @@ class IonQBackend(QuantumBackend):
             return QuantumResult(items=[], circuit_evaluations=0, metadata=meta, **common)
         assert batch.shots is not None  # submit refuses exact batches
         plan = sampling_plan(batch)
+        ideal = device == "simulator" and model in (None, "ideal")
+        counts = self._counts(native_id, jobs, plan, batch, ideal)
+        return QuantumResult(
+            items=plan.assemble(counts),
+            circuit_evaluations=plan.executions,
+            shots_total=plan.executions * batch.shots,
+            metadata=meta,
+            **common,
+        )
+
+    def _counts(
+        self,
+        native_id: str,
+        jobs: list[dict[str, Any]],
+        plan: SamplingPlan,
+        batch: QuantumBatch,
+        ideal: bool,
+    ) -> list[list[dict[str, int]]]:
+        """Counts per run and parameter set, from the jobs' probabilities: sampled with the
+        batch's seed from the ideal simulator's exact ones, else real shots' frequencies."""
+        assert batch.shots is not None
         circuits = self._circuits(plan)
         probabilities: list[dict[str, float]] = []
-        for job_id, job in zip(ids, jobs, strict=True):
-            data = self._request(
-                "GET", f"/jobs/{quote(job_id, safe='')}/results/probabilities", lost=native_id
-            )
+        for job_id, job in zip(_ids(native_id), jobs, strict=True):
+            path = f"/jobs/{quote(job_id, safe='')}/results/probabilities"
+            data = self._client.request("GET", path, lost=native_id)
             probabilities.extend(proto.split_probabilities(data, job))
         if len(probabilities) != len(circuits):
             raise BackendError(
                 f"IonQ returned results for {len(probabilities)} circuits, not {len(circuits)}"
             )
         rng = None
-        if device == "simulator" and model in (None, "ideal"):
+        if ideal:
             seed = batch.seed
             if seed is None:  # the same counts each time the result is fetched
                 seed = int.from_bytes(hashlib.sha256(native_id.encode()).digest()[:8], "big")
@@ -402,10 +304,4 @@ class IonQBackend(QuantumBackend):
         for run in plan.runs:
             counts.append(flat[start : start + run.executions])
             start += run.executions
-        return QuantumResult(
-            items=plan.assemble(counts),
-            circuit_evaluations=plan.executions,
-            shots_total=plan.executions * batch.shots,
-            metadata=meta,
-            **common,
-        )
+        return counts

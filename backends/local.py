@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 
@@ -36,32 +36,47 @@ from backends.identity import (
     task_variables,
 )
 from backends.local_runner import failed_message
+from backends.options import BackendOptions, PositiveCount
 from backends.states import TaskState
 from backends.taskdir import make_task_dir
 from backends.taskfiles import WORK, collect_output, read_tail, runner_record
 
+Environment = dict[str, str | int | float]
+"""Variables every task of a backend gets (an ``environment`` option)."""
+
+
+class LocalOptions(BackendOptions):
+    """Options of ``local``."""
+
+    workdir: str | None = None
+    """Where task directories go (default: ``qcb-local`` in the system's temporary folder)."""
+    max_concurrency: PositiveCount | None = None
+    """Tasks run at once (default: the number of CPUs)."""
+    warm_runner: bool = False
+    """Keep one runner process started and idle, so that a task starts without waiting for
+    Python to start."""
+    environment: Environment | None = None
+    """Variables every task gets (e.g. ``PYTHONPATH`` of a site's libraries)."""
+
 
 class LocalBackend(ClassicalBackend):
-    """Runs classical tasks as local subprocesses, one node, never through a shell.
+    """Runs classical tasks as local subprocesses, one node, never through a shell, with the
+    options of :class:`LocalOptions`.
 
     Each task runs as the account the broker chose for it (``run_as``; the broker's own
     account when the broker is not root) from a clean environment (see
     :mod:`backends.identity`).
-
-    Options: ``workdir`` (where task directories go; default a ``qcb-local`` folder in the
-    system temporary directory), ``max_concurrency`` (default: the number of CPUs),
-    ``warm_runner`` (keep one runner process started and idle, so that a task starts without
-    waiting for Python to start; default off) and ``environment`` (variables every task
-    gets, e.g. ``PYTHONPATH`` of a site's libraries).
     """
 
     name = "local"
+    Options: ClassVar[type[LocalOptions]] = LocalOptions
+    config: LocalOptions
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
         default = Path(os.environ.get("TMPDIR", "/tmp")) / "qcb-local"
-        self.root = Path(options.get("workdir") or default)
-        self.environment = configured_environment(self.name, options.get("environment"))
+        self.root = Path(self.config.workdir or default)
+        self.environment = configured_environment(self.name, self.config.environment)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._spare: subprocess.Popen[bytes] | None = None
         self._spare_lock = threading.Lock()  # a pilot's worker submits from several threads
@@ -71,7 +86,7 @@ class LocalBackend(ClassicalBackend):
         return Capabilities(
             kind="classical",
             version=f"python {sys.version.split()[0]}",
-            max_concurrency=int(self.options.get("max_concurrency") or os.cpu_count() or 1),
+            max_concurrency=self.config.max_concurrency or os.cpu_count() or 1,
             details={"host": socket.gethostname(), "nodes": 1},
         )
 
@@ -140,7 +155,7 @@ class LocalBackend(ClassicalBackend):
             assert runner.stdin is not None
             runner.stdin.write(order.encode())
             runner.stdin.close()
-            if self.options.get("warm_runner"):
+            if self.config.warm_runner:
                 self._spare = self._start_runner()
         return runner
 

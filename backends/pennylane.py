@@ -13,28 +13,23 @@ the batch's seed. The simulator runs inside the worker, so native ids do not sur
 from __future__ import annotations
 
 import math
-import uuid
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import pennylane as qml
 import psutil
 from pennylane.tape import QuantumScript
 
-from backends.base import (
-    Capabilities,
-    ItemResult,
-    QuantumBatch,
-    QuantumResult,
-    refuse_unknown_options,
-)
-from backends.batching import Stopwatch, exact_items, exact_runs, sampling_plan
-from backends.errors import BackendError, BackendUnavailable
-from backends.inprocess import InProcessSimulator
+from backends.base import Capabilities, QuantumBatch
+from backends.batching import exact_items, exact_runs, sampling_plan
+from backends.errors import BackendUnavailable
+from backends.inprocess import InProcessSimulator, ResultLabels, SimulatorRun
+from backends.options import BackendOptions, PositiveCount, validate
 from circuits.pennylane_convert import counts_from_samples, pauli_observable, to_pennylane
 
-MCM_METHODS = ("deferred", "one-shot", "tree-traversal")
+McmMethod = Literal["deferred", "one-shot", "tree-traversal"]
+MCM_METHODS: tuple[str, ...] = get_args(McmMethod)
 """How circuits with mid-circuit measurements or resets are simulated (option ``mcm_method``)."""
 
 _BYTES_PER_AMPLITUDE = 16  # complex128
@@ -47,32 +42,45 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
+class PennyLaneOptions(BackendOptions):
+    """Options of ``pennylane``, ``lightning`` and ``lightning-gpu``."""
+
+    max_qubits: PositiveCount | None = None
+    """The widest circuit taken (default: what memory allows, at most the device's cap)."""
+    mcm_method: McmMethod = "deferred"
+    """How mid-circuit measurements and resets are simulated."""
+
+
+class PennyLaneBatchOptions(BackendOptions):
+    """What a batch's ``options`` may set on the PennyLane backends."""
+
+    mcm_method: McmMethod | None = None
+    """How mid-circuit measurements and resets are simulated (default: the backend's)."""
+
+
 class PennyLaneBackend(InProcessSimulator):
-    """PennyLane's ``default.qubit``. Options: ``max_qubits`` (default: what memory allows, at
-    most :attr:`qubit_cap`) and ``mcm_method`` (one of :data:`MCM_METHODS`, default
-    ``deferred``); a batch's ``options`` may set ``mcm_method`` too."""
+    """PennyLane's ``default.qubit``, with the options of :class:`PennyLaneOptions`; a batch's
+    ``options`` may set ``mcm_method`` too."""
 
     name = "pennylane"
+    engine = "default.qubit"
+    width_hint = "set the backend option max_qubits if this machine has the memory"
+    Options: ClassVar[type[PennyLaneOptions]] = PennyLaneOptions
+    config: PennyLaneOptions
+    BatchOptions = PennyLaneBatchOptions
     device_name: ClassVar[str] = "default.qubit"
     lightning_distribution: ClassVar[str] = "pennylane_lightning"
     qubit_cap: ClassVar[int] = 26
     # State vectors the simulator holds at once while applying a gate.
     state_copies: ClassVar[int] = 4
-    OPTIONS: ClassVar[tuple[str, ...]] = ("max_qubits", "mcm_method")
-    BATCH_OPTIONS: ClassVar[tuple[str, ...]] = ("mcm_method",)
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        refuse_unknown_options(self.name, options, self.OPTIONS)
-        self.mcm_method = _mcm_method(options.get("mcm_method", "deferred"))
-        self.max_qubits = self._max_qubits(options.get("max_qubits"))
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.mcm_method: str = self.config.mcm_method
+        self.max_qubits = self.config.max_qubits or self._memory_bound()
         self._make_device(None)
 
-    def _max_qubits(self, value: Any) -> int:
-        if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise BackendError(f"max_qubits must be a positive integer, not {value!r}")
-            return value
+    def _memory_bound(self) -> int:
         per_state = psutil.virtual_memory().total / (self.state_copies * _BYTES_PER_AMPLITUDE)
         return max(1, min(self.qubit_cap, int(math.log2(per_state))))
 
@@ -98,50 +106,13 @@ class PennyLaneBackend(InProcessSimulator):
             details={"device": self.device_name, "mcm_method": self.mcm_method},
         )
 
-    def submit(self, batch: QuantumBatch, *, task_id: str) -> str:
-        """Run the batch now (simulation is local); the result waits under the native id."""
-        clock = Stopwatch()
-        unknown = sorted(set(batch.options) - set(self.BATCH_OPTIONS))
-        if unknown:
-            raise BackendError(
-                f"unknown batch option(s) for {self.name}: {', '.join(unknown)}; "
-                f"valid options: {', '.join(self.BATCH_OPTIONS)}"
-            )
-        mcm_method = _mcm_method(batch.options.get("mcm_method", self.mcm_method))
-        self.refuse_too_wide(
-            batch,
-            self.max_qubits,
-            hint="set the backend option max_qubits if this machine has the memory",
-        )
-        native_id = f"{self.name}-{uuid.uuid4().hex}"
-        try:
-            if batch.shots is None:
-                items, evaluations, shots_total = self._exact(batch)
-            else:
-                items, evaluations, shots_total = self._sampled(batch, batch.shots, mcm_method)
-        except BackendError:
-            raise
-        except Exception as exc:  # PennyLane's own errors: the batch cannot run as given
-            raise BackendError(f"{self.device_name} could not run the batch: {exc}") from exc
-        self._results.put(
-            native_id,
-            QuantumResult(
-                items=items,
-                backend=self.name,
-                backend_version=self.version,
-                method=self.device_name,
-                shots=batch.shots,
-                seed=batch.seed,
-                circuit_evaluations=evaluations,
-                shots_total=shots_total,
-                run_seconds=clock.seconds(),
-                native_ids=[native_id] if evaluations else [],
-                calls=1 if evaluations else 0,
-                device=self.device_name,
-                metadata={"task_id": task_id, "mcm_method": mcm_method},
-            ),
-        )
-        return native_id
+    def labels(self) -> ResultLabels:
+        """``pennylane X / lightning Y``; the device is also the method."""
+        return ResultLabels(version=self.version, method=self.device_name, device=self.device_name)
+
+    def _mcm(self, batch: QuantumBatch) -> str:
+        chosen = validate(PennyLaneBatchOptions, self.name, batch.options, what="batch option")
+        return chosen.mcm_method or self.mcm_method
 
     def _execute(
         self, scripts: list[QuantumScript], seed: int | None, mcm: str | None
@@ -150,7 +121,9 @@ class PennyLaneBackend(InProcessSimulator):
         device = self._make_device(seed)
         return list(qml.execute(scripts, device, diff_method=None, mcm_method=mcm))
 
-    def _exact(self, batch: QuantumBatch) -> tuple[list[ItemResult], int, int]:
+    def run_exact(self, batch: QuantumBatch) -> SimulatorRun:
+        """One script per circuit and parameter set measuring ``expval`` of each observable,
+        all in one ``qml.execute``."""
         runs = exact_runs(batch)
         scripts: list[QuantumScript] = []
         for run in runs:
@@ -168,11 +141,17 @@ class PennyLaneBackend(InProcessSimulator):
             ]
             values.append(np.asarray(block, dtype=float).reshape(sets, width))
             start += sets
-        return exact_items(values), len(scripts), 0
+        return SimulatorRun(
+            items=exact_items(values),
+            evaluations=len(scripts),
+            calls=1 if scripts else 0,
+            metadata={"mcm_method": self._mcm(batch)},
+        )
 
-    def _sampled(
-        self, batch: QuantumBatch, shots: int, mcm_method: str
-    ) -> tuple[list[ItemResult], int, int]:
+    def run_sampled(self, batch: QuantumBatch, shots: int) -> SimulatorRun:
+        """The sampling plan's runs, one script per parameter set, in one ``qml.execute``
+        on a device seeded with the batch's seed."""
+        mcm_method = self._mcm(batch)
         plan = sampling_plan(batch)
         scripts = [
             to_pennylane(run.circuit.ir, row.tolist(), shots=shots)
@@ -185,20 +164,19 @@ class PennyLaneBackend(InProcessSimulator):
             samples = results[start : start + run.executions]
             counts.append([counts_from_samples(run.circuit.ir, s) for s in samples])
             start += run.executions
-        return plan.assemble(counts), plan.executions, plan.executions * shots
-
-
-def _mcm_method(value: Any) -> str:
-    if value not in MCM_METHODS:
-        raise BackendError(f"unknown mcm_method {value!r}; choose one of: {', '.join(MCM_METHODS)}")
-    return str(value)
+        return SimulatorRun(
+            items=plan.assemble(counts),
+            evaluations=plan.executions,
+            calls=1 if scripts else 0,
+            metadata={"mcm_method": mcm_method},
+        )
 
 
 class LightningBackend(PennyLaneBackend):
     """``lightning``: PennyLane Lightning's C++ state-vector simulator (``lightning.qubit``)."""
 
     name = "lightning"
-    device_name = "lightning.qubit"
+    engine = device_name = "lightning.qubit"
     qubit_cap = 30
     state_copies = 2
 
@@ -208,7 +186,7 @@ class LightningGPUBackend(PennyLaneBackend):
     (``lightning.gpu``, from the pennylane-lightning-gpu package)."""
 
     name = "lightning-gpu"
-    device_name = "lightning.gpu"
+    engine = device_name = "lightning.gpu"
     lightning_distribution = "pennylane_lightning_gpu"
     qubit_cap = 30
     state_copies = 2

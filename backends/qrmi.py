@@ -9,12 +9,9 @@ native id. The service answers with a RuntimeEncoder-encoded ``PrimitiveResult``
 ``RuntimeDecoder`` into counts and folded back into items by :meth:`SamplingPlan.assemble`.
 Exact mode is refused: hardware samples.
 
-Resource types (option ``type``), each with the prefix of the QRMI settings it reads:
-``ibm-quantum-compute-service`` (``QRMI_IBM_QCS_``), its former name
-``qiskit-runtime-service`` (``QRMI_IBM_QRS_``), and ``ibm-quantum-system`` or its former name
-``direct-access`` (``QRMI_IBM_QS_``, results through S3). Settings and credentials come from the
-options only, handed to QRMI as the configuration of that one resource; they are never logged,
-never in results, and ``repr`` and :attr:`options` show ``***`` for secrets.
+Resource types, options and the settings QRMI gets: :mod:`backends.qrmi_protocol`. Settings
+and credentials come from the options only; they are never logged, never in results, and
+``repr`` and :attr:`options` show ``***`` for secrets.
 
 Each submitted batch is recorded in ``state_dir`` (default ``$QCB_HOME/qrmi``) under its task
 id, so a restarted worker re-attaches (``reattach=True``) and still assembles its result.
@@ -33,28 +30,23 @@ import time
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-import numpy as np
 import platformdirs
-from qiskit.transpiler import generate_preset_pass_manager
-from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
-from qiskit_ibm_runtime.utils.backend_converter import convert_to_target
-from qiskit_ibm_runtime.utils.backend_decoder import (
-    configuration_from_server_data,
-    properties_from_server_data,
-)
 
-from backends.base import (
-    BackendStatus,
-    Capabilities,
-    QuantumBackend,
-    QuantumBatch,
-    QuantumResult,
-    refuse_unknown_options,
-)
+from backends.base import BackendStatus, Capabilities, QuantumBackend, QuantumBatch, QuantumResult
 from backends.batching import SamplingPlan, sampling_plan
 from backends.errors import BackendError, BackendUnavailable, NativeJobLost
+from backends.options import BackendOptions
+from backends.qrmi_protocol import (
+    TYPES,
+    QRMIOptions,
+    counts,
+    decode_result,
+    device_description,
+    sampler_input,
+    task_state,
+)
 from backends.states import TaskState
 
 # qrmi's compiled module has no type stubs.
@@ -62,82 +54,32 @@ qrmi: Any = importlib.import_module("qrmi")
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Resource type -> (qrmi ``ResourceType`` member, prefix of its settings).
-TYPES: dict[str, tuple[str, str]] = {
-    "ibm-quantum-compute-service": ("IBMQuantumComputeService", "QRMI_IBM_QCS_"),
-    "qiskit-runtime-service": ("IBMQiskitRuntimeService", "QRMI_IBM_QRS_"),
-    "ibm-quantum-system": ("IBMQuantumSystem", "QRMI_IBM_QS_"),
-    "direct-access": ("IBMQuantumSystem", "QRMI_IBM_QS_"),
-}
-REQUIRED = ("resource", "type", "endpoint", "iam_endpoint", "api_key", "service_crn")
-S3 = ("s3_endpoint", "s3_bucket", "s3_region", "aws_access_key_id", "aws_secret_access_key")
-#: Option -> QRMI setting, after the type's prefix (``api_key`` -> ``QRMI_IBM_QCS_IAM_APIKEY``).
-SETTINGS: dict[str, str] = {
-    **{k: k.upper() for k in (*REQUIRED[2:], "session_id", "timeout_seconds", *S3)},
-    "api_key": "IAM_APIKEY",
-}
-SECRETS = frozenset({"api_key", "aws_access_key_id", "aws_secret_access_key"})
-TUNING = ("optimization_level", "max_qubits", "max_shots", "max_concurrency", "poll_seconds")
-OPTIONS = ("resource", "type", *SETTINGS, *TUNING, "state_dir")
-#: qrmi ``TaskStatus`` names (qrmi folds IBM's "Cancelled - Ran too long" into Cancelled).
-STATES = {
-    n: TaskState[n.upper()] for n in ("Queued", "Running", "Completed", "Failed", "Cancelled")
-}
 TARGET_RETRY_S = 60.0
 DEVICE_TTL_S = 3600.0
 PLANS_KEPT = 256
 
-
-def task_state(native: Any) -> TaskState:
-    """The :class:`TaskState` of a qrmi ``TaskStatus`` (``TaskStatus.Running`` -> RUNNING)."""
-    name = str(native).rsplit(".", 1)[-1]
-    try:
-        return STATES[name]
-    except KeyError:
-        raise BackendError(f"qrmi reported an unknown task status {native!r}") from None
+__all__ = ["QRMIBackend", "QRMIOptions", "task_state"]
 
 
 class QRMIBackend(QuantumBackend):
-    """A QPU behind QRMI. Options: ``resource`` (the QRMI resource id: the IBM backend name),
-    ``type`` (:data:`TYPES`), ``endpoint``, ``iam_endpoint``, ``api_key``, ``service_crn``,
-    optionally ``session_id`` (a session opened elsewhere, e.g. by Slurm's QRMI plugin),
-    ``timeout_seconds`` (the job's cost limit), the S3 settings of ``ibm-quantum-system``
-    (``s3_endpoint``, ``s3_bucket``, ``s3_region``, ``aws_access_key_id``,
-    ``aws_secret_access_key``), and ``optimization_level`` (1), ``max_qubits``, ``max_shots``,
-    ``max_concurrency`` (3), ``poll_seconds`` (2.0), ``state_dir``."""
+    """A QPU behind QRMI, with the options of :class:`~backends.qrmi_protocol.QRMIOptions`."""
 
     name = "qrmi"
+    Options: ClassVar[type[QRMIOptions]] = QRMIOptions
+    config: QRMIOptions
 
-    def __init__(self, **options: Any) -> None:
-        refuse_unknown_options(self.name, options, OPTIONS)
-        super().__init__(**{k: "***" if k in SECRETS else v for k, v in options.items()})
-        self.type = str(options.get("type"))
-        if "type" in options and self.type not in TYPES:
-            raise BackendError(
-                f"unknown QRMI resource type {self.type!r} for {self.name} (it sends Qiskit "
-                f"sampler tasks); choose one of: {', '.join(TYPES)}"
-            )
-        system = TYPES.get(self.type, ("", ""))[0] == "IBMQuantumSystem"
-        missing = [k for k in REQUIRED + (S3 if system else ()) if options.get(k) in (None, "")]
-        if missing:
-            raise BackendError(f"{self.name} needs option(s): {', '.join(missing)}")
-        self.resource = str(options["resource"])
-        self.optimization_level = int(options.get("optimization_level", 1))
-        self.poll_seconds = float(options.get("poll_seconds", 2.0))
-        self.max_concurrency = int(options.get("max_concurrency", 3))
-        self._limits = {k: int(options[k]) for k in ("max_qubits", "max_shots") if k in options}
-        prefix = TYPES[self.type][1]
-        self._config: dict[str, str] = {}
-        for key, value in options.items():
-            if key in SETTINGS and value is not None:
-                self._config[prefix + SETTINGS[key]] = str(value)
-        if system:
-            # ibm-quantum-system reads the job timeout (required) under the generic name.
-            timeout = self._config.pop(prefix + "TIMEOUT_SECONDS", "3600")
-            self._config["QRMI_JOB_TIMEOUT_SECONDS"] = timeout
-        self._secrets = [str(options[k]) for k in SECRETS if options.get(k)]
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        assert self.config.resource is not None and self.config.type is not None
+        self.type: str = self.config.type
+        self.resource = self.config.resource
+        self.optimization_level = self.config.optimization_level
+        self.poll_seconds = self.config.poll_seconds
+        self.max_concurrency = self.config.max_concurrency
+        self._settings = self.config.settings()
+        self._secrets = self.config.secrets()
         home = os.environ.get("QCB_HOME") or platformdirs.user_data_path("qcbroker")
-        self.state_dir = Path(options.get("state_dir") or Path(home) / "qrmi")
+        self.state_dir = Path(self.config.state_dir or Path(home) / "qrmi")
         self._lock = threading.RLock()
         self._qrmi: Any = None
         self._device: tuple[dict[str, Any], float] | None = None
@@ -196,7 +138,7 @@ class QRMIBackend(QuantumBackend):
                 kind = getattr(qrmi.ResourceType, TYPES[self.type][0])
                 self._qrmi = self._call(
                     "configuration",
-                    lambda: qrmi.QuantumResource.from_config(self.resource, kind, self._config),
+                    lambda: qrmi.QuantumResource.from_config(self.resource, kind, self._settings),
                 )
             return self._qrmi
 
@@ -229,19 +171,7 @@ class QRMIBackend(QuantumBackend):
             # qrmi hides why (a refused key, an unknown backend); status() raises the reason.
             self._call("status", lambda: self._resource().status())
             raise BackendError(f"QRMI gave no target for {self.resource}", transient=True)
-        try:
-            config = configuration_from_server_data(conf)
-            props = properties_from_server_data(data.get("properties"))
-            target = convert_to_target(configuration=config, properties=props)
-        except Exception as exc:
-            raise BackendError(f"cannot read the target of {self.resource}: {exc}") from exc
-        when = getattr(props, "last_update_date", None)
-        return {
-            "target": target,
-            "version": str(conf.get("backend_version", "")),
-            "max_shots": conf.get("max_shots"),
-            "calibration_time": when.isoformat() if when is not None else None,
-        }
+        return device_description(data, self.resource)
 
     def capabilities(self) -> Capabilities:
         """Sampling only (``exact=False``); qubits, gates and shot limit from the device's
@@ -251,8 +181,8 @@ class QRMIBackend(QuantumBackend):
             device = self._describe_device()
         except BackendError as exc:
             log.warning("%s", exc)
-        max_qubits = self._limits.get("max_qubits")
-        max_shots = self._limits.get("max_shots")
+        max_qubits = self.config.max_qubits
+        max_shots = self.config.max_shots
         basis = None
         details: dict[str, Any] = {"resource": self.resource, "type": self.type}
         if device is not None:
@@ -277,24 +207,6 @@ class QRMIBackend(QuantumBackend):
 
     # --- submit -------------------------------------------------------------------------
 
-    def sampler_input(self, batch: QuantumBatch, plan: SamplingPlan, target: Any) -> str:
-        """The sampler's version-2 input JSON: one PUB per run, transpiled to ``target``."""
-        pm = generate_preset_pass_manager(
-            target=target, optimization_level=self.optimization_level, seed_transpiler=batch.seed
-        )
-        pubs = []
-        for run in plan.runs:
-            qc = pm.run(run.circuit.to_qiskit())
-            # Transpiling keeps parameter names; values follow qc.parameters' order.
-            order = [run.circuit.parameters.index(p.name) for p in qc.parameters]
-            pubs.append((qc, np.ascontiguousarray(run.values[:, order])))
-        options: dict[str, Any] = {}
-        if batch.seed is not None:
-            options["simulator"] = {"seed_simulator": batch.seed}
-        body = {"pubs": pubs, "shots": batch.shots, "options": options, "version": 2}
-        # support_qiskit: the service answers with RuntimeEncoder-typed Qiskit objects.
-        return json.dumps({**body, "support_qiskit": True}, cls=RuntimeEncoder)
-
     def submit(self, batch: QuantumBatch, *, task_id: str) -> str:
         """Start one sampler task for the whole batch; its task id is the native id."""
         if batch.shots is None:
@@ -315,7 +227,7 @@ class QRMIBackend(QuantumBackend):
                 f"{batch.shots} shots; {self.resource} takes at most {caps.max_shots}"
             )
         try:
-            text = self.sampler_input(batch, plan, device["target"])
+            text = sampler_input(batch, plan, device["target"], self.optimization_level)
         except BackendError:
             raise
         except Exception as exc:
@@ -410,9 +322,8 @@ class QRMIBackend(QuantumBackend):
             )
         raw = self._call("task_result", lambda: self._resource().task_result(native_id).value)
         try:
-            decoded = json.loads(raw, cls=RuntimeDecoder)
-            counts = [_counts(pub) for pub in decoded]
-            items = plan.assemble(counts)
+            decoded = decode_result(raw)
+            items = plan.assemble([counts(pub) for pub in decoded])
         except BackendError:
             raise
         except Exception as exc:
@@ -430,12 +341,3 @@ class QRMIBackend(QuantumBackend):
             metadata=meta,
             **common,
         )
-
-
-def _counts(pub: Any) -> list[dict[str, int]]:
-    """Counts per parameter set of one sampler PUB result (all registers joined, Qiskit
-    order)."""
-    bits = pub.join_data()
-    if bits.shape == ():
-        return [dict(bits.get_counts())]
-    return [dict(bits.get_counts(i)) for i in range(bits.shape[0])]

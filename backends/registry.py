@@ -124,23 +124,25 @@ def _wrong_kind(name: str, wanted: str) -> BackendNotFound:
 
 
 def quantum(name: str, **options: Any) -> QuantumBackend:
-    """A quantum backend instance by name."""
+    """A quantum backend instance by name, its options validated against the class's
+    ``Options`` (a :class:`~backends.errors.BackendError` names what is wrong)."""
     if declared_kind(name) != "quantum":
         raise _wrong_kind(name, "quantum")
     cls = load_class(name)
     if not issubclass(cls, QuantumBackend):
         raise _wrong_kind(name, "quantum")
-    return cls(**options)
+    return cls(cls.validate_options(options))
 
 
 def classical(name: str, **options: Any) -> ClassicalBackend:
-    """A classical backend instance by name."""
+    """A classical backend instance by name, its options validated against the class's
+    ``Options`` (a :class:`~backends.errors.BackendError` names what is wrong)."""
     if declared_kind(name) != "classical":
         raise _wrong_kind(name, "classical")
     cls = load_class(name)
     if not issubclass(cls, ClassicalBackend):
         raise _wrong_kind(name, "classical")
-    return cls(**options)
+    return cls(cls.validate_options(options))
 
 
 def kind_of(name: str) -> str:

@@ -20,7 +20,6 @@ import time
 import uuid
 
 from backends.base import ClassicalSpec
-from backends.slurm.cli import SlurmBackend
 from backends.slurm.pilot import PilotOptions, SlurmPilotBackend
 from backends.slurm.records import task_state
 from broker.orchestrator import Broker, queue_for
@@ -48,7 +47,7 @@ class PilotManager:
         options = broker.backend_options(name)
         backend = SlurmPilotBackend(**options)
         self.options = backend.pilot
-        self.slurm = SlurmBackend(**{**options, "workdir": str(backend.root.parent / "pilots")})
+        self.slurm = backend.submitter(str(backend.root.parent / "pilots"))
         home = str(broker.settings.home.resolve())
         self.prefix = f"qcb-pilot-{hashlib.sha256(home.encode()).hexdigest()[:8]}"
         self.open_queue = queue_for("classical", name)

@@ -14,13 +14,15 @@ import json
 import shutil
 import subprocess
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from backends.errors import BackendError
 from backends.identity import TaskAccount
+from backends.options import BackendOptions
 from backends.slurm import requests
 from backends.slurm.accounting import AccountedJob, parse_accounting
 from backends.slurm.common import PreparedJob, SlurmBackendBase, cluster_env
+from backends.slurm.options import SlurmCliOptions
 from backends.slurm.partitions import Partition, parse_scontrol_partition
 from backends.slurm.records import SlurmJob, parse_job
 
@@ -35,19 +37,16 @@ _TRANSIENT = (
 
 
 class SlurmBackend(SlurmBackendBase):
-    """The ``slurm`` backend: for a cluster whose command-line tools the broker can run.
-
-    Options (besides :class:`SlurmBackendBase`'s): ``slurm_conf``, the ``SLURM_CONF`` to use
-    (default: Slurm's own default); ``tool_timeout`` (seconds, default 30); ``chroot``, a
-    directory tree holding the cluster's own client tools, run there (as root, which drops
-    to the task's account with ``chroot --userspec``).
-    """
+    """The ``slurm`` backend: for a cluster whose command-line tools the broker can run, with
+    the options of :class:`~backends.slurm.options.SlurmCliOptions`."""
 
     name = "slurm"
+    Options: ClassVar[type[SlurmCliOptions]] = SlurmCliOptions
+    config: SlurmCliOptions
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._env = cluster_env(dict(options))
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        self._env = cluster_env(self.config.slurm_conf)
         self._snapshot: tuple[float, dict[str, SlurmJob]] | None = None
         self._has_accounting: bool | None = None
 
@@ -61,9 +60,9 @@ class SlurmBackend(SlurmBackendBase):
         """Run a Slurm tool (as ``account``, with ``env``: default the broker and its own
         environment); its stdout, or a :class:`BackendError` quoting its stderr."""
         as_account: dict[str, Any] = {}
-        root = self.options.get("chroot")
+        root = self.config.chroot
         if root:
-            argv = chroot_argv(str(root), argv, account)
+            argv = chroot_argv(root, argv, account)
             as_account = {"umask": 0o077} if account is not None else {}
             if env is not None:  # chroot runs as root before it drops to the account
                 env = root_safe(env)
@@ -80,7 +79,7 @@ class SlurmBackend(SlurmBackendBase):
                 env=self._env if env is None else env,
                 capture_output=True,
                 text=True,
-                timeout=float(self.options.get("tool_timeout") or 30),
+                timeout=self.config.tool_timeout,
                 check=False,
                 cwd="/",
                 **as_account,

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from backends.base import (
     BackendStatus,
@@ -36,15 +35,17 @@ from backends.identity import (
     task_variables,
 )
 from backends.local_runner import SERVICE_ENTRYPOINTS, failed_message
+from backends.options import BackendOptions
 from backends.slurm import requests
 from backends.slurm.accounting import AccountedJob
+from backends.slurm.options import DEFAULT_WORKDIR, SlurmOptions
 from backends.slurm.partitions import Partition
 from backends.slurm.records import SlurmJob, expand_hostlist, task_state
 from backends.states import TaskState
 from backends.taskdir import make_task_dir
 from backends.taskfiles import WORK, collect_output, read_tail, runner_record
 
-DEFAULT_WORKDIR = "/tmp/qcb-slurm/jobs"
+__all__ = ["DEFAULT_WORKDIR", "PreparedJob", "SlurmBackendBase", "cluster_env"]
 
 
 @dataclass(frozen=True)
@@ -60,32 +61,21 @@ class PreparedJob:
 
 
 class SlurmBackendBase(ClassicalBackend):
-    """Classical tasks as Slurm batch jobs.
-
-    Options shared by the Slurm backends:
-
-    - ``workdir``: where task directories go, on a file system that the cluster's nodes and
-      the broker both see (default ``/tmp/qcb-slurm/jobs``).
-    - ``python``: the Python on the cluster that has qcbroker installed (default: this one).
-    - ``account``: a fixed Slurm account; by default the task's own (the job's proposal).
-    - ``max_concurrency``: tasks the broker keeps on the cluster at once (default 32).
-    - ``poll_seconds``: interval between status calls (default 0.25).
-    - ``environment``: variables every task gets (e.g. ``PYTHONPATH`` of a site's libraries);
-      a task starts from these, the basics and its job's own, never from the broker's.
-    """
+    """Classical tasks as Slurm batch jobs, with the options of
+    :class:`~backends.slurm.options.SlurmOptions` (and a subclass's own): a task starts from
+    the ``environment`` option's variables, the basics and its job's own, never from the
+    broker's."""
 
     cache_seconds = 0.2
     charge_unit = "node_hours"
+    Options: ClassVar[type[SlurmOptions]] = SlurmOptions
+    config: SlurmOptions
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.root = Path(options.get("workdir") or DEFAULT_WORKDIR)
-        if "%" in str(self.root):  # Slurm would expand it in --output (%j, %u, ...)
-            raise BackendError(
-                f"the {self.name} backend's workdir may not contain '%': {self.root}"
-            )
-        self.python = str(options.get("python") or sys.executable)
-        self.environment = configured_environment(self.name, options.get("environment"))
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.root = Path(self.config.workdir)
+        self.python = self.config.python
+        self.environment = configured_environment(self.name, self.config.environment)
         self._partitions: tuple[float, list[Partition]] | None = None
 
     # --- what a subclass provides ------------------------------------------------------
@@ -145,8 +135,8 @@ class SlurmBackendBase(ClassicalBackend):
         return Capabilities(
             kind="classical",
             version=self._version(),
-            max_concurrency=int(self.options.get("max_concurrency") or 32),
-            poll_seconds=float(self.options.get("poll_seconds") or 0.25),
+            max_concurrency=self.config.max_concurrency,
+            poll_seconds=self.config.poll_seconds,
             details={"partitions": [p.model_dump() for p in self.partitions()]},
         )
 
@@ -176,7 +166,7 @@ class SlurmBackendBase(ClassicalBackend):
 
     def account(self, spec: ClassicalSpec) -> str | None:
         """The Slurm account to charge: the configured one, else the task's."""
-        return self.options.get("account") or spec.account
+        return self.config.account or spec.account
 
     def submit(self, spec: ClassicalSpec, *, task_id: str) -> str:
         """Refuse a task that breaks a partition limit; otherwise write it and submit it as
@@ -316,9 +306,9 @@ def _runner_message(record: dict[str, Any]) -> str:
     return ""
 
 
-def cluster_env(options: dict[str, Any]) -> dict[str, str]:
-    """The environment for Slurm's tools: ours, with ``SLURM_CONF`` from the options."""
+def cluster_env(slurm_conf: str | None) -> dict[str, str]:
+    """The environment for Slurm's tools: ours, with ``SLURM_CONF`` when one is given."""
     env = dict(os.environ)
-    if options.get("slurm_conf"):
-        env["SLURM_CONF"] = str(options["slurm_conf"])
+    if slurm_conf:
+        env["SLURM_CONF"] = slurm_conf
     return env

@@ -18,46 +18,36 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, ClassVar
 
 from backends.base import Capabilities, ClassicalResult, ClassicalSpec
 from backends.local import LocalBackend
+from backends.options import BackendOptions
 from backends.slurm import requests
-from backends.slurm.cli import chroot_argv
-from backends.slurm.common import DEFAULT_WORKDIR
+from backends.slurm.cli import SlurmBackend, chroot_argv
+from backends.slurm.options import PilotOptions, SlurmPilotOptions
 
-
-class PilotOptions(BaseModel):
-    """The pilot settings of the ``slurm-pilot`` backend's options."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    min_pilots: int = Field(default=0, ge=0)
-    max_pilots: int = Field(default=2, ge=1)
-    pilot_nodes: int = Field(default=1, ge=1)
-    slots: int = Field(default=2, ge=1)
-    walltime_s: int = Field(default=1800, ge=60)
-    drain_s: int = Field(default=120, ge=0)
-    idle_s: float = Field(default=60, gt=0)
-    partition: str | None = None
-    python: str = Field(default_factory=lambda: sys.executable)
+__all__ = ["PilotOptions", "SlurmPilotBackend", "SlurmPilotOptions"]
 
 
 class SlurmPilotBackend(LocalBackend):
-    """Runs classical tasks inside a pilot job's allocation (see the module docstring)."""
+    """Runs classical tasks inside a pilot job's allocation (see the module docstring), with
+    the options of :class:`~backends.slurm.options.SlurmPilotOptions`."""
 
     name = "slurm-pilot"
     charge_unit = "node_hours"
     hosted = True
+    Options: ClassVar[type[SlurmPilotOptions]] = SlurmPilotOptions
+    config: SlurmPilotOptions
 
-    def __init__(self, **options: Any) -> None:
-        options.setdefault("workdir", str(os.path.join(DEFAULT_WORKDIR, "pilot-tasks")))
-        options.setdefault("warm_runner", True)  # start tasks without a Python start-up
-        super().__init__(**options)
-        self.pilot = PilotOptions.model_validate(options)
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.pilot = self.config.pilot()
+
+    def submitter(self, workdir: str) -> SlurmBackend:
+        """The ``slurm`` backend that submits this backend's pilots (their directories under
+        ``workdir``), configured from this backend's options."""
+        return SlurmBackend(**{**self.config.submitter(), "workdir": workdir})
 
     def capabilities(self) -> Capabilities:
         """As many tasks at once as all pilots have slots."""
@@ -92,9 +82,9 @@ class SlurmPilotBackend(LocalBackend):
         (the ``chroot`` option's ``srun`` when this process runs outside that tree: a pilot
         job of a chroot release runs inside it and takes its own)."""
         launcher = requests.launcher(spec, explicit=True)
-        root = self.options.get("chroot")
-        if launcher and root and os.path.isfile(os.path.join(str(root), "usr/bin/srun")):
-            launcher = chroot_argv(str(root), launcher, None)
+        root = self.config.chroot
+        if launcher and root and os.path.isfile(os.path.join(root, "usr/bin/srun")):
+            launcher = chroot_argv(root, launcher, None)
         return {"launcher.json": json.dumps(launcher)} if launcher else {}
 
     def usage(self, spec: ClassicalSpec, elapsed_s: float) -> dict[str, float]:

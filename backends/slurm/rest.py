@@ -21,46 +21,42 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from backends.errors import BackendError
+from backends.options import BackendOptions
 from backends.slurm import requests
 from backends.slurm.accounting import AccountedJob, parse_accounting
 from backends.slurm.common import PreparedJob, SlurmBackendBase
+from backends.slurm.options import API_VERSIONS, SlurmRestOptions
 from backends.slurm.partitions import Partition, parse_partition
 from backends.slurm.records import SlurmJob, parse_job
 
 
 class SlurmRestBackend(SlurmBackendBase):
-    """The ``slurmrest`` backend.
-
-    Options (besides :class:`SlurmBackendBase`'s): ``url`` (e.g. ``http://host:6820``),
-    ``user`` (the Slurm user the token is for), ``token`` or ``token_file``, ``jwt_key``
-    (the cluster's JWT key, readable by the broker only: with it each task is submitted by
-    its own account's token), ``api_version`` (default ``auto``: the newest version both
-    sides speak; or one of :data:`API_VERSIONS`) and ``timeout`` (seconds, default 30).
-    """
+    """The ``slurmrest`` backend, with the options of
+    :class:`~backends.slurm.options.SlurmRestOptions`: with ``jwt_key`` each task is
+    submitted by its own account's token."""
 
     name = "slurmrest"
+    Options: ClassVar[type[SlurmRestOptions]] = SlurmRestOptions
+    config: SlurmRestOptions
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.url = str(options.get("url") or "http://127.0.0.1:6820").rstrip("/")
-        pinned = str(options.get("api_version") or "auto")
-        if pinned != "auto" and pinned not in API_VERSIONS:
-            raise BackendError(
-                f"slurmrest api_version {pinned!r} is not one the broker speaks",
-                hint=f"use auto or one of: {', '.join(API_VERSIONS)}",
-            )
+    def __init__(self, config: BackendOptions | None = None, /, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.url = self.config.url.rstrip("/")
+        pinned = self.config.api_version
         self._api_version: str | None = None if pinned == "auto" else pinned
-        self._slurmdb = bool(options.get("slurmdb", pinned != "auto"))
-        self._token: str | None = options.get("token")
+        slurmdb = self.config.slurmdb
+        self._slurmdb = pinned != "auto" if slurmdb is None else slurmdb
+        token = self.config.token
+        self._token: str | None = token.get_secret_value() if token is not None else None
         self._user_tokens: dict[str, tuple[str, float]] = {}
 
     def token(self, refresh: bool = False) -> str:
         """The JWT, from the options or their token file."""
         if self._token is None or refresh:
-            token_file = self.options.get("token_file")
+            token_file = self.config.token_file
             if token_file:
                 try:
                     self._token = Path(token_file).read_text().strip()
@@ -82,7 +78,7 @@ class SlurmRestBackend(SlurmBackendBase):
         if cached is not None and cached[1] - now > 60:
             return cached[0]
         try:
-            key = Path(str(self.options["jwt_key"])).read_bytes()
+            key = Path(str(self.config.jwt_key)).read_bytes()
         except OSError as exc:
             raise BackendError(f"cannot read the slurmrest jwt_key: {exc}") from exc
         token = sign_jwt(key, user, now=now, lifespan_s=_USER_TOKEN_S)
@@ -132,7 +128,7 @@ class SlurmRestBackend(SlurmBackendBase):
         try:
             data = self._request(method, f"/{plugin}/{self.api_version}{path}", body, as_user)
         except _Unauthorized:
-            if retry and as_user is None and self.options.get("token_file"):
+            if retry and as_user is None and self.config.token_file:
                 self.token(refresh=True)
                 return self.call(method, path, body, retry=False, plugin=plugin)
             raise BackendError(
@@ -150,7 +146,7 @@ class SlurmRestBackend(SlurmBackendBase):
         if as_user is not None:
             user, token = as_user, self.user_token(as_user)
         else:
-            user = str(self.options.get("user") or os.environ.get("USER", ""))
+            user = self.config.user or os.environ.get("USER", "")
             token = self.token()
         request = urllib.request.Request(
             self.url + path,
@@ -163,9 +159,7 @@ class SlurmRestBackend(SlurmBackendBase):
             },
         )
         try:
-            with urllib.request.urlopen(
-                request, timeout=float(self.options.get("timeout") or 30)
-            ) as response:
+            with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             if exc.code == 401:
@@ -196,7 +190,7 @@ class SlurmRestBackend(SlurmBackendBase):
             api_version=self.api_version,
         )
         script = requests.batch_script(self.python, job.workdir)
-        as_user = job.account.name if job.account and self.options.get("jwt_key") else None
+        as_user = job.account.name if job.account and self.config.jwt_key else None
         data = self.call("POST", "/job/submit", {"script": script, "job": body}, as_user=as_user)
         return str(data["job_id"])
 
@@ -257,10 +251,6 @@ class SlurmRestBackend(SlurmBackendBase):
 
 
 _USER_TOKEN_S = 3600
-
-# The OpenAPI versions of slurmctld's plugin the broker speaks, oldest first: v0.0.38 is
-# Slurm 22.05's; 23.11 serves v0.0.38-v0.0.40... newer releases drop the oldest.
-API_VERSIONS = ("v0.0.38", "v0.0.40", "v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44", "v0.0.45")
 
 
 class _Unauthorized(Exception):

@@ -9,7 +9,6 @@ contract, by its registered name.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -18,10 +17,10 @@ from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from backends import registry
-from backends.base import QuantumBackend, QuantumBatch, QuantumItem, QuantumResult
-from backends.states import TaskState
+from backends.base import QuantumBackend, QuantumBatch, QuantumItem
 from circuits.canonical import Circuit
 from circuits.observables import PauliSum
+from tests.integration.backends.quantum_contract import check_quantum_contract, run
 
 pytestmark = pytest.mark.integration
 
@@ -85,20 +84,17 @@ def expected() -> list[list[list[float]]]:
     return [first, [[reference(entangler(), [], H3)]]]
 
 
-def run(backend: QuantumBackend, work: QuantumBatch) -> QuantumResult:
-    native_id = backend.submit(work, task_id="agreement")
-    deadline = 120.0
-    while not (status := backend.status(native_id)).state.final:
-        deadline -= 0.05
-        assert deadline > 0, "the backend did not finish"
-        time.sleep(0.05)
-    assert status.state is TaskState.COMPLETED, status.message
-    return backend.result(native_id)
-
-
 @pytest.fixture(scope="module", params=EXACT)
 def exact_backend(request: pytest.FixtureRequest) -> QuantumBackend:
     return registry.quantum(request.param)
+
+
+@pytest.mark.parametrize("shots", [None, 500])
+def test_every_simulator_honours_the_contract(
+    exact_backend: QuantumBackend, shots: int | None
+) -> None:
+    check_quantum_contract(exact_backend, batch(shots=shots))
+    check_quantum_contract(exact_backend, bell_counts_batch(seed=3))
 
 
 def test_exact_values_agree_to_1e_8(exact_backend: QuantumBackend) -> None:
