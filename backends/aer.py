@@ -3,7 +3,7 @@
 
 A batch runs in one primitive call: exact expectation values through Aer's ``EstimatorV2``
 (one PUB per circuit with all its parameter sets and observables), sampled ones through
-``SamplerV2`` over the runs of :func:`backends.batching.sampling_plan`. ``aer-noisy`` first
+``SamplerV2`` over the runs of :func:`backends.runs.sampling_plan`. ``aer-noisy`` first
 transpiles each circuit to its device (qiskit-ibm-runtime's fake devices: the gates, the
 coupling map and the noise model of a real IBM device at a recorded calibration) and maps
 the observables onto the physical qubits. The simulator runs inside the worker, so a native
@@ -25,11 +25,11 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
 from backends.base import Capabilities, QuantumBatch
-from backends.batching import exact_items, exact_runs, sampling_plan
 from backends.errors import BackendUnavailable
 from backends.fake_devices import fake_device
 from backends.inprocess import InProcessSimulator, ResultLabels, SimulatorRun
 from backends.options import BackendOptions, PositiveCount
+from backends.runs import exact_items, exact_runs, sampling_plan
 from circuits.canonical import Circuit
 from circuits.observables import PauliSum
 

@@ -7,7 +7,7 @@ AWS credentials come only from the environment or ``aws_profile``; results go to
 
 Circuits are translated and bound by :mod:`backends.braket_convert`. Batching:
 
-- Sampled mode: every (circuit, parameter set) of :func:`~backends.batching.sampling_plan`
+- Sampled mode: every (circuit, parameter set) of :func:`~backends.runs.sampling_plan`
   becomes one executable of a Braket *program set* (``braket.program_sets.ProgramSet``),
   one native call per ``maximumExecutables`` executables (and ``maximumTotalShots``), the
   limits the device advertises (local simulators: 100 and 200,000). A device without program

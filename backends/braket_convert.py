@@ -18,7 +18,7 @@ circuit's clbits.
 
 :func:`exact_work` and :func:`sampled_work` turn a whole batch into its executables (one
 bound Braket circuit per circuit and parameter set, in order) and a function that folds the
-per-executable results back into items through :mod:`backends.batching`; the backend only
+per-executable results back into items through :mod:`backends.runs`; the backend only
 decides how many native calls carry them.
 """
 
@@ -36,8 +36,8 @@ from braket.circuits.observables import X, Y, Z
 from braket.device_schema import DeviceActionType
 
 from backends.base import ItemResult, QuantumBatch
-from backends.batching import exact_items, exact_runs, sampling_plan
 from backends.errors import BackendError
+from backends.runs import exact_items, exact_runs, sampling_plan
 from circuits import expressions
 from circuits.canonical import Circuit
 from circuits.observables import PauliSum

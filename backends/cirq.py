@@ -4,7 +4,7 @@
 Circuits reach Cirq through :mod:`circuits.cirq_convert`, with their parameters as sympy
 symbols. Each run of a batch is one native call over all its parameter sets: in exact mode
 ``simulate_expectation_values_sweep`` of every observable of the item; in sampled mode
-``run_sweep`` over the runs of :func:`backends.batching.sampling_plan`, on a simulator seeded
+``run_sweep`` over the runs of :func:`backends.runs.sampling_plan`, on a simulator seeded
 from the batch's seed (the same seed gives the same counts). The simulator runs inside the
 worker, so native ids do not survive it (``reattach=False``): a redelivered task runs again,
 with the same seed.
@@ -19,9 +19,9 @@ import cirq
 import numpy as np
 
 from backends.base import Capabilities, QuantumBatch
-from backends.batching import exact_items, exact_runs, sampling_plan
 from backends.inprocess import InProcessSimulator, ResultLabels, SimulatorRun
 from backends.options import BackendOptions, PositiveCount
+from backends.runs import exact_items, exact_runs, sampling_plan
 from circuits.cirq_convert import clbit_key, observable_to_cirq, sweep, to_cirq
 
 

@@ -26,13 +26,13 @@ from typing import Any, ClassVar, Literal, get_args
 import qiskit_ibm_runtime as runtime
 from pydantic import Field, SecretStr
 
-from backends import batching
 from backends.base import BackendStatus, Capabilities, QuantumBackend, QuantumBatch, QuantumResult
 from backends.errors import BackendError, NativeJobLost
 from backends.fake_devices import fake_device_class
 from backends.ibm_convert import assemble, isa_pubs
 from backends.ibm_jobs import Handle, job_state, job_times, native_state
 from backends.options import BackendOptions, PositiveCount
+from backends.result_cache import ResultCache, Stopwatch
 from backends.states import TaskState
 from circuits.canonical import Circuit
 
@@ -94,7 +94,7 @@ class IBMBackend(QuantumBackend):
         self._service: Any = None
         self._session: Any = None
         self._jobs: dict[str, Any] = {}  # real-service jobs this process submitted or fetched
-        self._results = batching.ResultCache(self.name)
+        self._results = ResultCache(self.name)
         self._capabilities: Capabilities | None = None
 
     def __repr__(self) -> str:
@@ -179,7 +179,7 @@ class IBMBackend(QuantumBackend):
     def submit(self, batch: QuantumBatch, *, task_id: str) -> str:
         """Transpile the batch to the device and start its primitive calls (in local mode
         they finish here, and the result waits under the native id)."""
-        clock = batching.Stopwatch()
+        clock = Stopwatch()
         caps = self.capabilities()
         if batch.shots is None:
             raise BackendError(

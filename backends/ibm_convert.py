@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from qiskit import QuantumCircuit
 
-from backends import batching
+from backends import runs
 from backends.base import ItemResult, QuantumBatch, QuantumResult
 from backends.errors import BackendError
 from backends.ibm_jobs import Handle, calibration_time
@@ -37,13 +37,13 @@ def isa_pubs(batch: QuantumBatch, kinds: str, pass_manager: Any) -> tuple[list[A
         return qc, rows[:, [circuit.parameters.index(p.name) for p in qc.parameters]]
 
     estimator_pubs, sampler_pubs = [], []
-    for run in of_kind(batching.exact_runs, batch, kinds, "e"):
+    for run in of_kind(runs.exact_runs, batch, kinds, "e"):
         qc, values = prepared(run.circuit, run.values)
         layout = [
             o.to_sparse_pauli_op().apply_layout(qc.layout, qc.num_qubits) for o in run.observables
         ]
         estimator_pubs.append((qc, [layout], values[:, None]))
-    for sample in of_kind(lambda b: batching.sampling_plan(b).runs, batch, kinds, "s"):
+    for sample in of_kind(lambda b: runs.sampling_plan(b).runs, batch, kinds, "s"):
         sampler_pubs.append(prepared(sample.circuit, sample.values))
     return estimator_pubs, sampler_pubs
 
@@ -51,8 +51,8 @@ def isa_pubs(batch: QuantumBatch, kinds: str, pass_manager: Any) -> tuple[list[A
 def of_kind(
     prepare: Callable[[QuantumBatch], Any], batch: QuantumBatch, kinds: str, kind: str
 ) -> list[Any]:
-    """``prepare`` (a batching helper) over the items of one kind, its ``item N:`` messages
-    numbered as in the whole batch."""
+    """``prepare`` (a helper of :mod:`backends.runs`) over the items of one kind, its
+    ``item N:`` messages numbered as in the whole batch."""
     index = [i for i, k in enumerate(kinds) if k == kind]
     if not index:
         return []
@@ -88,7 +88,7 @@ def assemble(
         else:
             data = pub.join_data()
             rows = [data.get_counts(i) for i in range(data.size)]
-            counts = {"counts": rows, "quasi_probabilities": batching.quasi_probabilities(rows)}
+            counts = {"counts": rows, "quasi_probabilities": runs.quasi_probabilities(rows)}
             items.append(ItemResult(**counts))
             evaluations += data.size
     return QuantumResult(

@@ -1,7 +1,7 @@
 """The part of the contract every in-process simulator shares, and its ``submit`` skeleton.
 
 A simulator running inside the worker finishes a batch within ``submit`` and keeps the
-result in a :class:`~backends.batching.ResultCache` until ``result`` asks for it. So
+result in a :class:`~backends.runs.ResultCache` until ``result`` asks for it. So
 ``status`` is COMPLETED for every batch this process ran, ``cancel`` has nothing to stop, and
 a native id from another process is lost (``reattach=False``): a redelivered task runs again
 with the same seed.
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from backends.base import BackendStatus, ItemResult, QuantumBackend, QuantumBatch, QuantumResult
-from backends.batching import ResultCache, Stopwatch
 from backends.errors import BackendError
 from backends.options import BackendOptions, validate
+from backends.result_cache import ResultCache, Stopwatch
 from backends.states import TaskState
 from circuits.canonical import Circuit
 

@@ -30,10 +30,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from backends import ionq_protocol as proto
 from backends.base import BackendStatus, Capabilities, QuantumBackend, QuantumBatch, QuantumResult
-from backends.batching import SamplingPlan, sampling_plan
 from backends.errors import BackendError, NativeJobLost
 from backends.ionq_http import IonQClient
 from backends.options import BackendOptions, PositiveCount
+from backends.runs import SamplingPlan, sampling_plan
 from backends.states import TaskState
 from circuits.ir import GATES, NON_UNITARY
 

@@ -41,7 +41,7 @@ from backends.errors import BackendError
 from backends.identity import SAFE_PATH, TaskAccount, drop_privileges
 from backends.taskfiles import ERROR_FILE, WORK, read_tail
 
-SERVICE_ENTRYPOINTS = frozenset({"broker.pilot_job:run"})
+SERVICE_ENTRYPOINTS = frozenset({"broker.processes.pilot_job:run"})
 """The broker's own programs, which a root runner may run as root (a pilot job)."""
 
 _KILL_GRACE_S = 5.0

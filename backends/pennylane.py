@@ -5,7 +5,7 @@ Circuits reach PennyLane through :mod:`circuits.pennylane_convert` (no pennylane
 batch becomes one quantum script per circuit and parameter set, and all of them run in one
 ``qml.execute`` call: in exact mode each script measures ``expval`` of every observable of its
 item (double precision); in sampled mode the scripts are the runs of
-:func:`backends.batching.sampling_plan`, sampled with ``qml.sample`` on a device seeded with
+:func:`backends.runs.sampling_plan`, sampled with ``qml.sample`` on a device seeded with
 the batch's seed. The simulator runs inside the worker, so native ids do not survive it
 (``reattach=False``): a redelivered task runs again, with the same seed.
 """
@@ -22,10 +22,10 @@ import psutil
 from pennylane.tape import QuantumScript
 
 from backends.base import Capabilities, QuantumBatch
-from backends.batching import exact_items, exact_runs, sampling_plan
 from backends.errors import BackendUnavailable
 from backends.inprocess import InProcessSimulator, ResultLabels, SimulatorRun
 from backends.options import BackendOptions, PositiveCount, validate
+from backends.runs import exact_items, exact_runs, sampling_plan
 from circuits.pennylane_convert import counts_from_samples, pauli_observable, to_pennylane
 
 McmMethod = Literal["deferred", "one-shot", "tree-traversal"]

@@ -2,7 +2,7 @@
 use to reach quantum computers from Slurm (qiskit-community/qrmi).
 
 A sampled batch becomes one Qiskit Runtime ``sampler`` task: the runs of
-:func:`backends.batching.sampling_plan`, transpiled to the device's ISA when QRMI gives its
+:func:`backends.runs.sampling_plan`, transpiled to the device's ISA when QRMI gives its
 target, as version-2 sampler PUBs encoded with qiskit-ibm-runtime's ``RuntimeEncoder`` (QPY
 circuits, numpy parameter arrays), sent as a ``Payload.QiskitPrimitive``. The task id is the
 native id. The service answers with a RuntimeEncoder-encoded ``PrimitiveResult``, decoded with
@@ -35,7 +35,6 @@ from typing import Any, ClassVar, TypeVar
 import platformdirs
 
 from backends.base import BackendStatus, Capabilities, QuantumBackend, QuantumBatch, QuantumResult
-from backends.batching import SamplingPlan, sampling_plan
 from backends.errors import BackendError, BackendUnavailable, NativeJobLost
 from backends.options import BackendOptions
 from backends.qrmi_protocol import (
@@ -47,6 +46,7 @@ from backends.qrmi_protocol import (
     sampler_input,
     task_state,
 )
+from backends.runs import SamplingPlan, sampling_plan
 from backends.states import TaskState
 
 # qrmi's compiled module has no type stubs.

@@ -24,9 +24,9 @@ from qiskit_ibm_runtime.utils.backend_decoder import (
 )
 
 from backends.base import QuantumBatch
-from backends.batching import SamplingPlan
 from backends.errors import BackendError
 from backends.options import BackendOptions, PositiveCount
+from backends.runs import SamplingPlan
 from backends.states import TaskState
 
 ResourceType = Literal[

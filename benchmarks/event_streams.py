@@ -1,7 +1,7 @@
 """The API under load: one user holds many open event streams while another user's ordinary
 requests are timed, against the same requests with no stream open, in the same run.
 
-A whole service runs (``broker.stack.LocalStack``: PostgreSQL, Redis, the API, the scheduler;
+A whole service runs (``tests.harness.stack.LocalStack``: PostgreSQL, Redis, the API, the scheduler;
 no worker, so that the watched job stays quiet for the whole measurement). Researcher
 ``alice`` opens ``--streams`` streams on her own queued job (``GET /v1/jobs/{id}/events``,
 each read until its first ``status`` event); researcher ``bob`` makes ``--requests``
@@ -40,7 +40,9 @@ import psutil
 import yaml
 
 from broker.config import Settings
-from broker.stack import LocalStack
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's tests/harness
+from tests.harness.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 OPEN_TIMEOUT = 120.0

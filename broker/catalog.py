@@ -7,8 +7,8 @@ from pydantic import BaseModel, Field
 from backends import registry
 from backends.base import QuantumBackend
 from backends.errors import BackendError
+from broker.core.orchestrator import Broker
 from broker.errors import BrokerError
-from broker.orchestrator import Broker
 
 
 class BackendInfo(BaseModel):

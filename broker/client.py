@@ -1,7 +1,8 @@
 """The Python SDK: ``from broker import Client``.
 
 In embedded mode (the default) the client works on the local store and starts the embedded
-runtime (a scheduler and a Celery worker, see :mod:`broker.runtime`) when it has work to do.
+runtime (a scheduler and a Celery worker, see :mod:`broker.processes.runtime`) when it has
+work to do.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from broker import catalog, queries, runtime, usage
+from broker import catalog
+from broker.accounting import usage
+from broker.accounting.explain import explain
+from broker.accounting.trace_export import export_trace
+from broker.accounting.usage import BurnPoint, ProposalUsage
 from broker.catalog import BackendInfo
 from broker.config import Settings
-from broker.explain import explain
+from broker.core import queries
+from broker.core.models import JobResult, JobSpec, JobStatus
+from broker.core.orchestrator import Broker
 from broker.jobfile import load_job, parse_job, validate_job
-from broker.models import JobResult, JobSpec, JobStatus
-from broker.orchestrator import Broker
+from broker.processes import runtime
 from broker.store import revisions
-from broker.trace_export import export_trace
-from broker.usage import BurnPoint, ProposalUsage
 from policies.explain import Explanation
 from policies.loader import LoadedPolicy
 
@@ -30,7 +34,7 @@ class Client:
     """Submit, follow and fetch hybrid jobs.
 
     With ``url`` (or ``QCB_URL``) and ``token`` (or ``QCB_TOKEN``) it is a
-    :class:`broker.remote.RemoteClient` that works against a qcbroker service instead, with
+    :class:`broker.service.remote.RemoteClient` that works against a qcbroker service instead, with
     the same methods.
 
     Args:
@@ -52,7 +56,7 @@ class Client:
     ) -> Client:
         """An embedded client, or a remote one when a URL is given or configured."""
         if cls is Client and (url or (settings or Settings()).url):
-            from broker.remote import RemoteClient
+            from broker.service.remote import RemoteClient
 
             return super().__new__(RemoteClient)
         return super().__new__(cls)

@@ -3,7 +3,7 @@
 Files that a job file names are read here, relative to the job file's folder, and their
 content put in the job, so that the job sent to a broker (maybe remote) is self-contained:
 ``algorithm.inputs.graph_file: PATH`` becomes ``algorithm.inputs.graph`` (see
-:mod:`broker.algorithms.graphs` for the formats), and a task graph's ``python_path``
+:mod:`broker.algorithms.qaoa.graphs` for the formats), and a task graph's ``python_path``
 folders become absolute.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from broker.algorithms.graphs import GraphFileError, load_graph_file
+from broker.algorithms.qaoa.graphs import GraphFileError, load_graph_file
+from broker.core.models import JobSpec
 from broker.errors import InvalidJob
 from broker.limits import document_problems
-from broker.models import JobSpec
 from policies.loader import format_loc
 
 

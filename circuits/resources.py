@@ -1,7 +1,7 @@
 """What running a circuit costs: its size and how many executions and shots a request needs.
 
 Admission compares a :class:`ResourceEstimate` with a proposal's limits, and charging bills
-from it. Executions count what the backends run (see ``backends/batching.py``): one per
+from it. Executions count what the backends run (see ``backends/runs.py``): one per
 parameter set, and when observables are estimated from shots, one per parameter set and per
 measurement group of each observable (:func:`circuits.measurement.measurement_groups`).
 """

@@ -88,7 +88,7 @@ def qcb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         if name.startswith("QCB_") and name not in ("QCB_HOME", "QCB_IDLE_SHUTDOWN_SECONDS"):
             monkeypatch.delenv(name)
     yield home
-    from broker import runtime
+    from broker.processes import runtime
 
     runtime.stop(Settings())
 

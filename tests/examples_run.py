@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from broker.models import JobStatus
+from broker.core.models import JobStatus
 from tests.conftest import EXAMPLES
 
 RAN: set[str] = set()

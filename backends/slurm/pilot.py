@@ -1,7 +1,7 @@
 """``slurm-pilot``: classical tasks run inside pilot jobs that already hold Slurm nodes.
 
 A pilot is a Slurm job that hosts a broker worker consuming the ``classical.slurm-pilot``
-queue for its wall time (the program is :mod:`broker.pilot_job`; the scheduler starts and
+queue for its wall time (the program is :mod:`broker.processes.pilot_job`; the scheduler starts and
 scales pilots). Inside it, this backend starts each task like ``local`` does — a runner
 process recording its outcome in the task directory — and a parallel task as an ``srun``
 step inside the pilot's allocation. So the many short classical steps of an iterative

@@ -1,8 +1,8 @@
 """Broker overhead per quantum task in service mode, against raw Celery on the same Redis.
 
 One process run (``benchmarks/service_overhead.py`` is the command). A
-:class:`broker.stack.LocalStack` (a private Redis, a fresh PostgreSQL database, ``qcb serve``,
-``qcb scheduler`` and two ``qcb worker`` processes; a backends file giving ``aer`` a
+:class:`tests.harness.stack.LocalStack` (a private Redis, a fresh PostgreSQL database,
+``qcb serve``, ``qcb scheduler`` and two ``qcb worker`` processes; a backends file giving ``aer`` a
 deployment capacity of one task per worker process) runs:
 
 1. Latency: a trivial job (``examples/vqe_h2.yaml`` cut to one Adam iteration, no reference
@@ -37,10 +37,13 @@ The Celery workers of the baseline import :mod:`.rawcelery` as ``service.rawcele
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 """The repository root."""
+if str(ROOT) not in sys.path:  # the service harness lives in the checkout's tests/harness
+    sys.path.insert(0, str(ROOT))
 EXAMPLE = ROOT / "examples" / "vqe_h2.yaml"
 """The job every measurement starts from."""
 USER = "bench"

@@ -1,7 +1,7 @@
 """The broker's side: the stack, the jobs, the latency samples, the bursts and the store's rows.
 
 :func:`measure` runs every measurement, the baseline's (:mod:`.rawcelery`) interleaved, on
-one :class:`broker.stack.LocalStack`; :mod:`.report` turns what it returns into figures.
+one :class:`tests.harness.stack.LocalStack`; :mod:`.report` turns what it returns into figures.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def long_job(maxiter: int | None) -> dict[str, Any]:
 def first_batch(job: dict[str, Any]) -> dict[str, Any]:
     """The payload of the job's first quantum task, as the broker builds it."""
     from broker.algorithms.vqe import VQE, VQEInputs
-    from broker.models import JobSpec
+    from broker.core.models import JobSpec
 
     spec = JobSpec.model_validate(job)
     inputs = VQEInputs.model_validate(spec.algorithm.inputs)
@@ -255,7 +255,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     the bursts and the store's rows of the measured jobs. ``args`` are the command's
     (``warmup``, ``samples``, ``long_maxiter``, ``burst``, ``threads``, ``repeats``,
     ``capacity``)."""
-    from broker.stack import LocalStack
+    from tests.harness.stack import LocalStack
 
     job = trivial_job()
     batch = first_batch(job)

@@ -15,11 +15,11 @@ from broker.errors import InvalidJob
 # name -> (module, class, extra that provides its SDK or None)
 KNOWN: dict[str, tuple[str, str, str | None]] = {
     "vqe": ("broker.algorithms.vqe", "VQE", None),
-    "qaoa": ("broker.algorithms.qaoa", "QAOA", None),
+    "qaoa": ("broker.algorithms.qaoa.algorithm", "QAOA", None),
     "sweep": ("broker.algorithms.sweep", "Sweep", None),
-    "sqd": ("broker.algorithms.sqd", "SQD", "hybrid"),
-    "cutting": ("broker.algorithms.cutting", "Cutting", "hybrid"),
-    "graph": ("broker.algorithms.graph", "TaskGraph", None),
+    "sqd": ("broker.algorithms.sqd.algorithm", "SQD", "hybrid"),
+    "cutting": ("broker.algorithms.cutting.algorithm", "Cutting", "hybrid"),
+    "graph": ("broker.algorithms.taskgraph.algorithm", "TaskGraph", None),
 }
 
 

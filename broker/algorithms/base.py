@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from backends import registry
 from backends.base import ClassicalBackend, ClassicalResult, ClassicalSpec, QuantumResult
 from backends.errors import BackendError
+from broker.core.models import JobSpec, TaskRequest
 from broker.errors import InvalidJob
-from broker.models import JobSpec, TaskRequest
 from policies.admission import Need
 
 TaskResult = QuantumResult | ClassicalResult

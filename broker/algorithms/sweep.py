@@ -36,8 +36,8 @@ from broker.algorithms.base import (
     invalid,
     sum_needs,
 )
+from broker.core.models import JobSpec, TaskRequest
 from broker.errors import BrokerError
-from broker.models import JobSpec, TaskRequest
 from circuits import resources
 from circuits.canonical import Circuit
 from circuits.coerce import coerce_observable

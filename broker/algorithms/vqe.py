@@ -26,8 +26,8 @@ from broker.algorithms.base import (
     classical_task,
     invalid,
 )
+from broker.core.models import JobSpec, TaskRequest
 from broker.errors import InvalidJob
-from broker.models import JobSpec, TaskRequest
 from circuits import resources
 from circuits.canonical import Circuit
 from circuits.coerce import coerce_observable

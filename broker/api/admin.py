@@ -11,17 +11,19 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from broker import catalog, tokens, usage
-from broker.access import Principal, is_pi, may_see_usage, visible_proposals
+from broker import catalog
+from broker.accounting import usage
+from broker.accounting.trace_export import export_trace
+from broker.accounting.usage import ProposalUsage
 from broker.api.app import Svc, Who
 from broker.api.service import Service
 from broker.api.wire import PolicyApply, PolicyDiff, PolicyText, TokenRequest, TraceRequest
 from broker.catalog import BackendInfo
 from broker.errors import NotFound
+from broker.service import tokens
+from broker.service.access import Principal, is_pi, may_see_usage, visible_proposals
 from broker.store import revisions
 from broker.store.audit import record_audit
-from broker.trace_export import export_trace
-from broker.usage import ProposalUsage
 from policies.diff import diff_policies, format_diff
 from policies.loader import parse_policy
 

@@ -13,13 +13,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from backends.errors import BackendError
-from broker.access import Principal
 from broker.api.guard import BodyGuard
 from broker.api.schema import http_error, openapi_document
 from broker.api.service import Service
 from broker.api.wire import API_PREFIX, encode, status_of
 from broker.config import Settings
 from broker.errors import BrokerError, TooManyRequests, Unauthenticated
+from broker.service.access import Principal
 from circuits.errors import CircuitError
 from policies.errors import PolicyError, format_loc
 

@@ -1,6 +1,6 @@
 """``/v1/jobs/{id}/tasks``: a driver program adds quantum tasks to its job and reads them.
 
-Only a driver token (``broker.driver``) of that very job may add tasks; it may read them,
+Only a driver token (``broker.drivers.service``) of that very job may add tasks; it may read them,
 and the job's status and events, but nothing else (see :func:`scope_allows`).
 """
 
@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from backends.base import QuantumBatch
-from broker import driver
-from broker.access import Principal, Role
 from broker.api.app import Svc, Who
 from broker.api.wire import API_PREFIX
+from broker.drivers import service as driver
+from broker.service.access import Principal, Role
 
 router = APIRouter(tags=["driver"])
 

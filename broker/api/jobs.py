@@ -14,14 +14,14 @@ from pydantic import TypeAdapter
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from broker import queries
-from broker.access import Principal, belongs, job_scope, may_see_job
+from broker.accounting.explain import explain
 from broker.api.app import Svc, Who
 from broker.api.service import Service
+from broker.core import queries
+from broker.core.models import JobResult, JobStatus
 from broker.errors import InvalidJob
-from broker.explain import explain
 from broker.jobfile import validate_job
-from broker.models import JobResult, JobStatus
+from broker.service.access import Principal, belongs, job_scope, may_see_job
 from policies.explain import Explanation
 
 router = APIRouter(tags=["jobs"])

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from broker.models import JobSpec
+from broker.core.models import JobSpec
 
 ERROR: dict[str, Any] = {
     "title": "Error",

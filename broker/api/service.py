@@ -11,12 +11,12 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import select
 
-from broker import tokens
-from broker.access import Principal, may_see_job, within_scope
 from broker.api.feed import ChangeFeed
 from broker.config import Settings
+from broker.core.orchestrator import Broker
 from broker.errors import Forbidden, NotFound, Unauthenticated
-from broker.orchestrator import Broker
+from broker.service import tokens
+from broker.service.access import Principal, may_see_job, within_scope
 from broker.store.audit import record_audit
 from broker.store.schema import jobs, tasks
 
@@ -29,8 +29,8 @@ class Service:
     """The broker as the API process uses it."""
 
     def __init__(self, settings: Settings) -> None:
-        from broker.celery_app import make_app, sender
-        from broker.scheduler import Scheduler
+        from broker.core.scheduler import Scheduler
+        from broker.processes.celery_app import make_app, sender
 
         self.settings = settings
         self.broker = Broker(settings)

@@ -9,10 +9,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from broker.accounting.usage import ProposalUsage
 from broker.cli.common import client as _client
 from broker.cli.common import dump as _dump
 from broker.cli.common import user_errors
-from broker.usage import ProposalUsage
 
 
 def amount(value: float) -> str:

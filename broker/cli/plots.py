@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from broker.accounting.usage import BudgetUsage, BurnPoint, ProposalUsage
 from broker.errors import BrokerError
-from broker.usage import BudgetUsage, BurnPoint, ProposalUsage
 
 
 def pyplot() -> Any:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from broker.models import JobResult, JobStatus
+from broker.core.models import JobResult, JobStatus
 
 if TYPE_CHECKING:
     from broker.catalog import BackendInfo

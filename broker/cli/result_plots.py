@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from broker.cli.plots import pyplot
+from broker.core.models import JobResult
 from broker.errors import BrokerError
-from broker.models import JobResult
 
 CHEMICAL_ACCURACY = 1.6e-3  # Hartree
 

@@ -18,7 +18,7 @@ _port = click.option("--port", default=8000, show_default=True, help="Port to li
 
 
 def _queues(value: str | None) -> list[str]:
-    from broker.runtime import worker_queues
+    from broker.processes.runtime import worker_queues
 
     return [q.strip() for q in value.split(",") if q.strip()] if value else worker_queues()
 
@@ -38,7 +38,7 @@ def serve(host: str, port: int, workers: int) -> None:
         qcb serve --host 0.0.0.0
     OpenAPI: http://HOST:PORT/v1/docs. Requests need a bearer token (qcb token create).
     """
-    from broker.processes import serve as run
+    from broker.processes.up import serve as run
 
     run(Settings(), host, port, workers)
 
@@ -51,7 +51,7 @@ def scheduler() -> None:
 
     One is enough per deployment; a second one is harmless (they take turns).
     """
-    from broker.processes import run_scheduler
+    from broker.processes.up import run_scheduler
 
     run_scheduler(Settings())
 
@@ -74,7 +74,7 @@ def worker(queues: str | None, concurrency: int | None) -> None:
     that dies is noticed within QCB_LEASE_SECONDS and its tasks go to another, which
     re-attaches to their Slurm or provider jobs instead of submitting them again.
     """
-    from broker.processes import worker_argv
+    from broker.processes.up import worker_argv
 
     settings = Settings()
     argv = worker_argv(settings, _queues(queues), concurrency)
@@ -92,7 +92,7 @@ def up(host: str, port: int, workers: int, queues: str | None) -> None:
     """Start the API, the scheduler and WORKERS workers on this host, restart any that
     exits, and stop them all on Ctrl-C. Needs QCB_BROKER_URL (Redis) and QCB_DATABASE_URL
     (PostgreSQL) shared by all of them; see docker/compose.yaml for several hosts."""
-    from broker.processes import Up
+    from broker.processes.up import Up
 
     settings = Settings()
     if settings.broker_url.startswith("filesystem://"):
@@ -123,11 +123,11 @@ def token_create(user: str, role: str, note: str, expires_days: float | None) ->
     """Create a token for USER and print it (it is shown only this once)."""
     settings = Settings()
     if settings.url:
-        from broker.remote import RemoteClient
+        from broker.service.remote import RemoteClient
 
         token_id, secret = RemoteClient(settings).create_token(user, role, note, expires_days)
     else:
-        from broker import tokens
+        from broker.service import tokens
         from broker.store.db import Database
 
         token_id, secret = tokens.create(
@@ -145,11 +145,11 @@ def token_revoke(token_id: str) -> None:
     """Revoke TOKEN_ID at once."""
     settings = Settings()
     if settings.url:
-        from broker.remote import RemoteClient
+        from broker.service.remote import RemoteClient
 
         RemoteClient(settings).revoke_token(token_id)
     else:
-        from broker import tokens
+        from broker.service import tokens
         from broker.store.db import Database
 
         tokens.revoke(Database(settings.store_url), token_id, by=settings.user)
@@ -161,7 +161,7 @@ def token_revoke(token_id: str) -> None:
 @user_errors
 def token_list(as_json: bool) -> None:
     """List tokens (never their secrets)."""
-    from broker import tokens
+    from broker.service import tokens
     from broker.store.db import Database
 
     found = tokens.listing(Database(Settings().store_url))

@@ -27,11 +27,11 @@ def new_id(prefix: str) -> str:
 
 # Every exclusive write transaction on PostgreSQL takes this advisory lock first, so that
 # writers take turns as SQLite's BEGIN IMMEDIATE makes them (b"qcbwrite" as a bigint, apart
-# from serialize()'s hashtext() keys, which are int4).
+# from advisory_lock()'s hashtext() keys, which are int4).
 _WRITE_LOCK = text(f"SELECT pg_advisory_xact_lock({int.from_bytes(b'qcbwrite', 'big')})")
 
 
-def serialize(conn: Connection, name: str) -> None:
+def advisory_lock(conn: Connection, name: str) -> None:
     """Make writers that name the same ``name`` take turns until the transaction ends:
     a PostgreSQL advisory lock (SQLite's writers already take turns from BEGIN IMMEDIATE)."""
     if conn.dialect.name == "postgresql":

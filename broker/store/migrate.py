@@ -32,7 +32,7 @@ SCRIPTS = Path(__file__).with_name("migrations")
 """The Alembic script directory."""
 
 # Key of the PostgreSQL advisory lock that upgrades take (b"qcb.migr" as a bigint); it is
-# apart from the write lock's key and from serialize()'s hashtext() keys (int4).
+# apart from the write lock's key and from advisory_lock()'s hashtext() keys (int4).
 _UPGRADE_LOCK = int.from_bytes(b"qcb.migr", "big")
 
 # Alembic's ``context`` and ``op`` are module-wide proxies, so one process runs one

@@ -13,7 +13,7 @@ from typing import Any
 from qiskit.circuit.library import real_amplitudes
 from scipy.optimize import minimize as scipy_minimize
 
-from broker.driver_sdk import Driver
+from broker.drivers.sdk import Driver
 from circuits.canonical import Circuit
 from circuits.observables import PauliSum
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from broker.models import JobStatus
+from broker.core.models import JobStatus
 from tests import examples_run
 from tests.conftest import EXAMPLES, ROOT
 from tests.e2e.test_readme import shell_commands

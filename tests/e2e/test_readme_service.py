@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.stack import RedisServer, create_database, drop_database, free_port
 from tests.conftest import ROOT
+from tests.harness.stack import RedisServer, create_database, drop_database, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from broker import Client, runtime
+from broker import Client
 from broker.config import Settings
+from broker.processes import runtime
 from broker.store.db import Database
 from broker.store.schema import ledger, tasks
 from circuits.observables import PauliSum

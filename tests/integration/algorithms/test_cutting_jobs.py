@@ -17,9 +17,9 @@ from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import Statevector
 
 from broker import Client
+from broker.core.models import JobSpec
 from broker.errors import JobRefused
 from broker.jobfile import load_job
-from broker.models import JobSpec
 from circuits.observables import PauliSum
 from tests.conftest import EXAMPLES
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from backends import ionq_protocol as proto
-from backends import ionq_sim
+from tests.harness import ionq_sim
 
 BACKENDS = ("simulator", "qpu.aria-1", "qpu.aria-2", "qpu.forte-1", "qpu.forte-enterprise-1")
 _JOB = re.compile(r"^/v0\.4/jobs/([^/]+)(/status/cancel|/results/probabilities)?$")

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from broker.stack import LocalStack, pg_admin_url
 from tests.conftest import SlurmCluster, private_yaml, reachable
+from tests.harness.stack import LocalStack, pg_admin_url
 
 HERE = Path(__file__).resolve().parent
 PROGRAMS = HERE / "programs"

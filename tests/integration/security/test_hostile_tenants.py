@@ -27,10 +27,10 @@ from sqlalchemy import select
 
 from backends.states import TaskState
 from broker.accounts import created_name
+from broker.service.tokens import digest
 from broker.store.db import Database
 from broker.store.schema import audit, ledger, tasks
 from broker.store.schema import tokens as tokens_table
-from broker.tokens import digest
 from tests.conftest import SLURM_RUN
 from tests.integration.security.conftest import PROGRAMS, Deployment
 from tests.integration.service.conftest import logs

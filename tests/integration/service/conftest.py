@@ -1,5 +1,5 @@
 """The service mode for real: a private Redis, a fresh PostgreSQL database, the API, the
-scheduler and two worker processes (:class:`broker.stack.LocalStack`), with the real Slurm
+scheduler and two worker processes (:class:`tests.harness.stack.LocalStack`), with the real Slurm
 of the other tests and the IonQ stand-in as the provider."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from broker.stack import LocalStack
 from broker.store.db import Database
 from broker.store.schema import ledger, tasks
 from tests.conftest import ROOT, SlurmCluster, private_yaml, reachable
+from tests.harness.stack import LocalStack
 from tests.integration.providers.ionq_standin import IonQStandIn
 
 FAST_RECOVERY = {"lease_seconds": 3.0, "redispatch_seconds": 3.0}

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from backends.states import TaskState
-from broker.stack import LocalStack
 from tests.conftest import SlurmCluster
+from tests.harness.stack import LocalStack
 from tests.integration.providers.ionq_standin import IonQStandIn
 from tests.integration.service.conftest import h2, logs, task_rows
 

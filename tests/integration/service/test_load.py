@@ -15,13 +15,13 @@ import yaml
 from sqlalchemy import func, select
 
 from broker.config import Settings
+from broker.core.models import JobSpec
+from broker.core.orchestrator import Broker
 from broker.errors import JobRefused
-from broker.models import JobSpec
-from broker.orchestrator import Broker
-from broker.stack import LocalStack
 from broker.store.db import Database
 from broker.store.schema import audit, jobs
 from tests.conftest import ROOT
+from tests.harness.stack import LocalStack
 from tests.integration.service.conftest import h2, logs
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from backends.states import TaskState
-from broker.stack import LocalStack
+from tests.harness.stack import LocalStack
 from tests.integration.providers.ionq_standin import IonQStandIn
 from tests.integration.service.conftest import charge_lines, h2, logs, task_rows
 

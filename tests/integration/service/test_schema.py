@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.stack import LocalStack
+from tests.harness.stack import LocalStack
 from tests.integration.service.conftest import logs
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from backends.states import TaskState
-from broker.stack import LocalStack
+from tests.harness.stack import LocalStack
 from tests.integration.service.conftest import h2, logs, task_rows
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from broker.stack import LocalStack
 from broker.store.schema import audit
+from tests.harness.stack import LocalStack
 from tests.integration.algorithms.test_graph_jobs import example
 from tests.integration.service.conftest import charge_lines, logs, store, task_rows
 

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from backends.states import TaskState
-from broker.stack import LocalStack
 from circuits.observables import PauliSum
 from tests.conftest import EXAMPLES, H2_TERMS, ROOT
+from tests.harness.stack import LocalStack
 from tests.integration.providers.ionq_standin import IonQStandIn
 from tests.integration.service.conftest import charge_lines, h2, logs, task_rows
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from broker.stack import LocalStack
+from tests.harness.stack import LocalStack
 from tests.integration.service.conftest import logs
 from tests.integration.service.test_schema import POLICY
 from tests.unit.broker.api.conftest import job_body

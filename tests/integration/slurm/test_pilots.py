@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from broker import Client
 from broker.config import Settings
-from broker.orchestrator import Broker
-from broker.pilot_manager import PilotManager
+from broker.core.orchestrator import Broker
+from broker.processes.pilot_manager import PilotManager
 from broker.store.db import Database
 from broker.store.schema import tasks
 from tests.conftest import SlurmCluster

@@ -15,8 +15,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from broker import Client, runtime
+from broker import Client
 from broker.errors import JobRefused
+from broker.processes import runtime
 from broker.store.db import Database
 from broker.store.schema import jobs, ledger, tasks
 from tests.conftest import EXAMPLES, SlurmCluster

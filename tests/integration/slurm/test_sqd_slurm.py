@@ -11,7 +11,7 @@ import pytest
 from pyscf import gto, mcscf, scf
 
 from broker import Client
-from broker.idempotency import spec_sha256
+from broker.core.idempotency import spec_sha256
 from broker.jobfile import load_job
 from tests.conftest import EXAMPLES, SlurmCluster
 from tests.examples_run import run_example

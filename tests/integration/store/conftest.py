@@ -7,14 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from broker.stack import create_database, drop_database
+from tests.harness.stack import create_database, drop_database
 
 
 @pytest.fixture
 def store_url() -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database (with a role of its own), dropped after
     the test. The server is ``QCB_TEST_PG_URL``'s, else the one docker/services/start.sh
-    runs (:func:`broker.stack.pg_admin_url`)."""
+    runs (:func:`tests.harness.stack.pg_admin_url`)."""
     url = create_database()
     yield url
     drop_database(url)

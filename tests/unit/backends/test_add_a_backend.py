@@ -27,11 +27,11 @@ from qiskit.quantum_info import Statevector
 
 from backends import registry
 from backends.base import Capabilities, QuantumBatch, QuantumItem
-from backends.batching import exact_items, exact_runs, sampling_plan
 from backends.errors import BackendError, BackendNotFound
 from backends.inprocess import InProcessSimulator, ResultLabels, SimulatorRun
 from backends.options import BackendOptions, PositiveCount
-from broker.execution import raw_usage
+from backends.runs import exact_items, exact_runs, sampling_plan
+from broker.core.execution import raw_usage
 from circuits.canonical import Circuit
 from circuits.observables import PauliSum
 from policies.charging import charges

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from qiskit.quantum_info import Operator
 
 from backends import ionq_protocol as proto
-from backends import ionq_sim
 from backends.errors import BackendError
 from backends.states import TaskState
 from circuits.canonical import Circuit
 from circuits.ir import GATES, NON_UNITARY, CircuitIR, Op
+from tests.harness import ionq_sim
 
 UNITARY_GATES = sorted(name for name in GATES if name not in NON_UNITARY)
 

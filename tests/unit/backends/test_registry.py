@@ -51,7 +51,7 @@ def test_worker_queues_do_not_import_quantum_sdks() -> None:
     import sys
 
     code = (
-        "import sys; from broker.runtime import worker_queues; q = worker_queues(); "
+        "import sys; from broker.processes.runtime import worker_queues; q = worker_queues(); "
         "print(','.join(q)); print(','.join(m for m in ('pennylane', 'cirq', 'braket', "
         "'qiskit_ibm_runtime', 'qrmi') if m in sys.modules))"
     )

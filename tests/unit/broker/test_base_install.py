@@ -10,7 +10,13 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "module", ["broker.runtime", "broker.driver_endpoint", "broker.driver_sdk", "broker.cli.main"]
+    "module",
+    [
+        "broker.processes.runtime",
+        "broker.drivers.endpoint",
+        "broker.drivers.sdk",
+        "broker.cli.main",
+    ],
 )
 def test_it_imports_without_the_service_extra(module: str) -> None:
     blocked = ["fastapi", "uvicorn", "starlette", "psycopg", "redis", "flower"]

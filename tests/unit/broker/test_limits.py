@@ -9,10 +9,10 @@ import yaml
 
 from backends.base import QuantumBatch, QuantumItem
 from broker.config import Settings
+from broker.core.orchestrator import Broker
 from broker.errors import InvalidJob
 from broker.jobfile import parse_job, validate_job
 from broker.limits import Limits, batch_problems, document_problems
-from broker.orchestrator import Broker
 from circuits.observables import PauliSum
 from tests.conftest import EXAMPLES
 

@@ -9,8 +9,8 @@ import pytest
 
 from backends.states import TaskState
 from broker.cli.result_plots import CHEMICAL_ACCURACY, draw_result
+from broker.core.models import JobResult, Lineage, TaskRecord
 from broker.errors import BrokerError
-from broker.models import JobResult, Lineage, TaskRecord
 
 T0 = datetime(2026, 12, 4, 12, 0, 0)
 

@@ -10,7 +10,7 @@ import os
 import time
 from typing import Any
 
-from broker.driver_sdk import Driver
+from broker.drivers.sdk import Driver
 
 COIN = "\n".join(
     ["OPENQASM 3.0;", 'include "stdgates.inc";', "qubit[1] q;", "bit[1] c;", "h q[0];",

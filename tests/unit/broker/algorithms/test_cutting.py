@@ -14,16 +14,16 @@ from qiskit.quantum_info import Statevector
 from qiskit_addon_cutting.utils.simulation import simulate_statevector_outcomes
 
 from backends.base import ClassicalResult, ItemResult, QuantumResult
-from broker.algorithms import cutting_tasks
-from broker.algorithms.cutting import MAX_SUBEXPERIMENTS, Cutting
-from broker.algorithms.cutting_inputs import SHOTS_PER_TASK, CuttingInputs
-from broker.algorithms.cutting_plan import assign_round_robin
-from broker.algorithms.cutting_tasks import BOUND_SIGMAS
+from broker.algorithms.cutting import tasks as cutting_tasks
+from broker.algorithms.cutting.algorithm import MAX_SUBEXPERIMENTS, Cutting
+from broker.algorithms.cutting.inputs import SHOTS_PER_TASK, CuttingInputs
+from broker.algorithms.cutting.plan import assign_round_robin
+from broker.algorithms.cutting.tasks import BOUND_SIGMAS
 from broker.config import Settings
+from broker.core.models import JobSpec
+from broker.core.orchestrator import Broker
 from broker.errors import InvalidJob
 from broker.jobfile import validate_job
-from broker.models import JobSpec
-from broker.orchestrator import Broker
 from circuits.canonical import Circuit
 from circuits.observables import PauliSum
 

@@ -16,9 +16,9 @@ from qiskit_addon_cutting import generate_cutting_experiments, reconstruct_expec
 from qiskit_addon_cutting.utils.simulation import simulate_statevector_outcomes
 from qiskit_aer.primitives import SamplerV2
 
-from broker.algorithms import cutting_plan as plan
-from broker.algorithms.cutting_plan import Layout, layout_of
-from broker.algorithms.cutting_tasks import (
+from broker.algorithms.cutting import plan
+from broker.algorithms.cutting.plan import Layout, layout_of
+from broker.algorithms.cutting.tasks import (
     pauli_sigma,
     reconstruct,
     reference_values,

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from backends.base import ClassicalResult, ItemResult, QuantumResult
 from broker import Client
-from broker.algorithms.graph import TaskGraph, lookup, resolve
-from broker.algorithms.graph_model import GraphInputs
+from broker.algorithms.taskgraph.algorithm import TaskGraph, lookup, resolve
+from broker.algorithms.taskgraph.model import GraphInputs
+from broker.core.models import JobSpec
 from broker.errors import InvalidJob
-from broker.models import JobSpec
 from broker.store.schema import jobs
 from tests.conftest import BELL
 

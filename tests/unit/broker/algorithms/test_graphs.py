@@ -11,7 +11,7 @@ import networkx as nx
 import pytest
 from pydantic import ValidationError
 
-from broker.algorithms.graphs import (
+from broker.algorithms.qaoa.graphs import (
     Graph,
     GraphFileError,
     cut_value,

@@ -14,14 +14,14 @@ from scipy.linalg import expm
 from backends.base import ItemResult, QuantumResult
 from broker.algorithms import optimizers
 from broker.algorithms.base import StepOutcome
-from broker.algorithms.graphs import Graph
-from broker.algorithms.qaoa import QAOA, QAOAInputs, grid_points
-from broker.algorithms.qaoa_circuit import cost_hamiltonian, qaoa_circuit, to_circuit_order
+from broker.algorithms.qaoa.algorithm import QAOA, QAOAInputs, grid_points
+from broker.algorithms.qaoa.circuit import cost_hamiltonian, qaoa_circuit, to_circuit_order
+from broker.algorithms.qaoa.graphs import Graph
 from broker.config import Settings
+from broker.core.models import JobSpec, TaskRequest
+from broker.core.orchestrator import Broker
 from broker.errors import InvalidJob
 from broker.jobfile import validate_job
-from broker.models import JobSpec, TaskRequest
-from broker.orchestrator import Broker
 from broker.store import jsoncodec
 from circuits.canonical import Circuit
 

@@ -11,15 +11,16 @@ from pyscf import gto, mcscf, scf
 
 from backends.aer import AerBackend
 from backends.base import ClassicalResult, QuantumResult
-from broker.algorithms import sqd, sqd_tasks
 from broker.algorithms.base import StepOutcome, TaskResult
-from broker.algorithms.sqd import SQD
-from broker.algorithms.sqd_inputs import SQDInputs
+from broker.algorithms.sqd import algorithm as sqd
+from broker.algorithms.sqd import tasks as sqd_tasks
+from broker.algorithms.sqd.algorithm import SQD
+from broker.algorithms.sqd.inputs import SQDInputs
 from broker.config import Settings
+from broker.core.models import JobSpec, TaskRequest
+from broker.core.orchestrator import Broker
 from broker.errors import InvalidJob
 from broker.jobfile import load_job, validate_job
-from broker.models import JobSpec, TaskRequest
-from broker.orchestrator import Broker
 from broker.store import jsoncodec
 from tests.conftest import EXAMPLES
 
@@ -283,6 +284,6 @@ def test_without_the_hybrid_extra_sqd_says_what_to_install(
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "pyscf" else real(name, *a)
     )
-    monkeypatch.delitem(sys.modules, "broker.algorithms.sqd")
+    monkeypatch.delitem(sys.modules, "broker.algorithms.sqd.algorithm")
     with pytest.raises(InvalidJob, match=r"missing \(pyscf\).*qcbroker\[hybrid\]"):
         algorithms.get("sqd")

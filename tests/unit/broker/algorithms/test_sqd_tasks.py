@@ -11,8 +11,8 @@ import pytest
 from pyscf import fci, gto, mcscf, scf
 from qiskit_aer import AerSimulator
 
-from broker.algorithms import sqd_tasks
-from broker.algorithms.sqd_chem import Integrals
+from broker.algorithms.sqd import tasks as sqd_tasks
+from broker.algorithms.sqd.chemistry import Integrals
 from circuits.canonical import Circuit
 
 WATER = {"atom": "O 0 0 0; H 0 0.757 0.587; H 0 -0.757 0.587", "basis": "sto-3g"}

@@ -20,10 +20,10 @@ from broker.algorithms.sweep import (
     nest,
 )
 from broker.config import Settings
+from broker.core.models import JobSpec, TaskRequest
+from broker.core.orchestrator import Broker
 from broker.errors import InvalidJob
 from broker.jobfile import validate_job
-from broker.models import JobSpec, TaskRequest
-from broker.orchestrator import Broker
 
 TWO = """OPENQASM 3.0;
 include "stdgates.inc";

@@ -14,9 +14,9 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from broker import tokens
 from broker.api.app import create_app
 from broker.config import Settings
+from broker.service import tokens
 from broker.store.db import Database
 from broker.store.schema import audit, jobs
 from tests.conftest import EXAMPLES

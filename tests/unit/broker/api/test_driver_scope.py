@@ -12,10 +12,11 @@ from sqlalchemy import select, update
 
 from backends.base import QuantumBatch, QuantumItem
 from backends.states import TaskState
-from broker import driver, tokens
-from broker.access import Principal, Role
+from broker.core.orchestrator import Broker
+from broker.drivers import service as driver
 from broker.errors import BrokerError, Forbidden, InvalidJob, JobRefused
-from broker.orchestrator import Broker
+from broker.service import tokens
+from broker.service.access import Principal, Role
 from broker.store.schema import audit, jobs, tasks
 from tests.conftest import BELL
 from tests.unit.broker.api.conftest import Api

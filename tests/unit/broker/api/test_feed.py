@@ -11,8 +11,8 @@ from sqlalchemy import update
 
 from broker.api.feed import ChangeFeed
 from broker.config import Settings
+from broker.core.orchestrator import Broker
 from broker.errors import TooManyRequests
-from broker.orchestrator import Broker
 from broker.store.db import utcnow
 from broker.store.schema import jobs
 from tests.conftest import EXAMPLES

@@ -15,7 +15,7 @@ from backends.errors import BackendError
 from broker import errors
 from broker.api import wire
 from broker.errors import BrokerError
-from broker.remote import RemoteClient
+from broker.service.remote import RemoteClient
 from broker.store.db import utcnow
 from broker.store.schema import tokens
 from circuits.errors import CircuitError

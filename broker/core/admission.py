@@ -1,0 +1,218 @@
+"""The admission pipeline: the ordered checks a job passes before anything is held.
+
+Each check is a small function of a :class:`Candidate` that returns a :class:`Refusal` or
+None; :func:`run` calls them in order and turns the first refusal into ``JobRefused``
+naming the check (``job refused by backend-width: ...``). A check that finds malformed input
+raises ``InvalidJob`` itself (exit code 2, not a refusal). Checks marked ``in_store`` read the
+ledger: they run inside the write transaction that then records the job and its holds.
+
+A job passes :data:`JOB_CHECKS`; a task that a driver program adds to its running job passes
+:data:`DRIVER_TASK_CHECKS` (its budget was held when the driver's job was admitted).
+
+To add a rule: write a function ``(Candidate) -> Refusal | None`` and put a :class:`Check`
+for it in the lists where it applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from backends import registry
+from backends.base import Backend, ClassicalBackend, QuantumBackend
+from backends.errors import BackendError
+from broker.core.models import JobSpec, TaskRequest
+from broker.errors import BrokerError, InvalidJob, JobRefused, RuntimeUnavailable
+from broker.limits import Limits, check_tasks
+from broker.store import ledger
+from circuits.errors import CircuitError
+from circuits.validation import Limits as CircuitLimits
+from circuits.validation import check_circuit
+from policies.admission import Need, admit
+from policies.schema import Policy
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a check refuses the job, and what to do about it."""
+
+    reason: str
+    hint: str | None = None
+
+
+@dataclass
+class Candidate:
+    """What the checks look at: the job, the tasks to admit, and the deployment."""
+
+    spec: JobSpec
+    user: str
+    requests: Sequence[TaskRequest]
+    policy: Policy
+    backend: Callable[[str], Backend]
+    limits: Limits
+    now: float
+    needs: Sequence[Need] = ()
+    declared_widths: Mapping[str, int] = field(default_factory=dict)
+    conn: Connection | None = None
+    widths: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named rule; ``in_store`` rules read the ledger in the admitting transaction."""
+
+    name: str
+    run: Callable[[Candidate], Refusal | None]
+    in_store: bool = False
+
+
+def run(checks: Sequence[Check], candidate: Candidate, *, in_store: bool = False) -> None:
+    """Run the checks of one phase (``in_store`` or not) in order; ``JobRefused`` naming the
+    first that refuses."""
+    for check in checks:
+        if check.in_store != in_store:
+            continue
+        refusal = check.run(candidate)
+        if refusal is not None:
+            raise JobRefused(f"job refused by {check.name}: {refusal.reason}", hint=refusal.hint)
+
+
+# --- the checks -----------------------------------------------------------------------------
+
+
+def job_size(c: Candidate) -> Refusal | None:
+    """Observables and results per quantum task and per step (``QCB_MAX_*``)."""
+    check_tasks(c.requests, c.limits)
+    return None
+
+
+def circuits(c: Candidate) -> Refusal | None:
+    """Every circuit parses and is within the deployment's circuit limits; records the
+    widest circuit per backend for :func:`backend_width`."""
+    limits = CircuitLimits(max_depth=c.limits.circuit_depth)
+    seen: dict[str, int] = {}  # a sweep sends one circuit with many points: checked once
+    for req in c.requests:
+        if req.quantum is None:
+            continue
+        name = req.backend or c.spec.backend
+        for index, item in enumerate(req.quantum.items):
+            try:
+                if item.circuit not in seen:
+                    seen[item.circuit] = check_circuit(item.circuit, limits).num_qubits
+                width = seen[item.circuit]
+            except CircuitError as exc:
+                raise InvalidJob(f"task {req.key!r} items[{index}].circuit: {exc}") from None
+            c.widths[name] = max(c.widths.get(name, 0), width)
+    for name, width in c.declared_widths.items():
+        c.widths[name] = max(c.widths.get(name, 0), width)
+    return None
+
+
+def classical_fit(c: Candidate) -> Refusal | None:
+    """Each classical task within the limits of its backend (partition size, time, memory)."""
+    for req in c.requests:
+        if req.classical is None:
+            continue
+        name = req.backend or c.spec.classical_backend
+        instance = c.backend(name)
+        assert isinstance(instance, ClassicalBackend)
+        try:
+            refusal = instance.refusal(req.classical)
+        except BackendError as exc:
+            raise RuntimeUnavailable(
+                f"cannot check the job against backend {name!r}: {exc}", hint=exc.hint
+            ) from None
+        if refusal:
+            return Refusal(
+                f"its classical task {req.key!r} on {name} {refusal}; "
+                "ask for less in classical_resources"
+            )
+    return None
+
+
+def backend_width(c: Candidate) -> Refusal | None:
+    """No circuit wider than its quantum backend; the refusal names the widest backend the
+    proposal may use (those it has a budget on)."""
+    for name, width in sorted(c.widths.items()):
+        try:
+            limit = _max_qubits(c.backend(name))
+        except BackendError as exc:
+            raise RuntimeUnavailable(f"backend {name!r} is not usable: {exc}") from None
+        if limit is None or width <= limit:
+            continue
+        proposal = c.policy.proposal(c.spec.proposal)
+        allowed = {b.backend for b in proposal.budgets} if proposal else set()
+        best = widest(allowed, c.backend)
+        who = f"proposal {c.spec.proposal!r}"
+        if best is None:
+            advice = f"{who} may use no quantum backend that takes it"
+        elif best[1] >= width:
+            advice = f"the widest backend {who} may use is {best[0]} ({best[1]} qubits): "
+            advice += f"choose it with --backend {best[0]}"
+        else:
+            advice = f"the widest backend {who} may use is {best[0]} with {best[1]} qubits"
+        return Refusal(
+            f"a circuit has {width} qubits but backend {name} takes at most {limit}; {advice}"
+        )
+    return None
+
+
+def membership_and_budget(c: Candidate) -> Refusal | None:
+    """The policy's rules (:func:`policies.admission.admit`): the proposal, its members,
+    dates, QOS, security domain, backends and budgets, against the ledger now."""
+    assert c.conn is not None, "an in-store check runs in the admitting transaction"
+    book, held = ledger.standing_inputs(c.conn, c.spec.proposal)
+    decision = admit(
+        c.policy,
+        user=c.user,
+        proposal_id=c.spec.proposal,
+        needs=list(c.needs),
+        book=book,
+        held=held,
+        now=c.now,
+        qos=c.spec.qos,
+        backends={c.spec.backend, *(n.backend for n in c.needs)},
+    )
+    return None if decision.admitted else Refusal(decision.reason)
+
+
+JOB_CHECKS: tuple[Check, ...] = (
+    Check("job-size", job_size),
+    Check("circuits", circuits),
+    Check("classical-fit", classical_fit),
+    Check("backend-width", backend_width),
+    Check("membership-and-budget", membership_and_budget, in_store=True),
+)
+"""What a job passes, in order."""
+
+DRIVER_TASK_CHECKS: tuple[Check, ...] = (
+    Check("job-size", job_size),
+    Check("circuits", circuits),
+    Check("backend-width", backend_width),
+)
+"""What a task added by a driver program passes (then its step's allowance, in
+:mod:`broker.drivers.service`)."""
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _max_qubits(instance: Backend) -> int | None:
+    return instance.capabilities().max_qubits
+
+
+def widest(names: set[str], backend: Callable[[str], Backend]) -> tuple[str, int] | None:
+    """The quantum backend with the most qubits among ``names`` (those that load here)."""
+    best: tuple[str, int] | None = None
+    for name in sorted(set(names)):
+        try:
+            if not issubclass(registry.load_class(name), QuantumBackend):
+                continue
+            limit = _max_qubits(backend(name))
+        except (BackendError, BrokerError):
+            continue  # not installed or not configured here: not a choice for this job
+        if limit is not None and (best is None or limit > best[1]):
+            best = (name, limit)
+    return best

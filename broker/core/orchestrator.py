@@ -1,0 +1,392 @@
+"""The broker's core: admit and decompose jobs, advance them step by step, cancel them.
+
+Every change happens in one store transaction, so a crash at any point leaves the store in
+a state that the scheduler and workers carry on from.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from backends import registry
+from backends.base import Backend, ClassicalResult, QuantumResult
+from backends.errors import BackendError
+from backends.states import TaskState
+from broker import algorithms, backend_config
+from broker.accounting.policy_source import PolicySource
+from broker.accounts import controlled_domain
+from broker.algorithms.base import StepOutcome, TaskResult, check_backend_kind
+from broker.config import Settings
+from broker.core import admission, transitions
+from broker.core.idempotency import earlier_job, spec_sha256
+from broker.core.models import JobSpec, TaskRequest
+from broker.errors import (
+    BrokerError,
+    InvalidJob,
+    JobRefused,
+)
+from broker.store import ledger
+from broker.store.audit import record_audit
+from broker.store.db import Database, advisory_lock, new_id, utcnow
+from broker.store.schema import algorithm_states, jobs, tasks, tokens
+from policies.admission import Need
+from policies.loader import LoadedPolicy, format_loc
+
+log = logging.getLogger(__name__)
+
+
+def queue_for(kind: str, backend: str, domain: str | None = None) -> str:
+    """The Celery queue that carries tasks of ``kind`` for ``backend`` (for a hosted backend,
+    work of a controlled security ``domain`` has a queue of its own, and pilots of its own)."""
+    return f"{kind}.{backend}" + (f"@{domain}" if domain else "")
+
+
+def task_size(req: TaskRequest) -> float:
+    """A task's size for the priority's size factor: nodes of a classical task, circuit
+    evaluations of a quantum batch."""
+    if req.classical is not None:
+        return float(req.classical.nodes)
+    if req.quantum is not None:
+        return float(sum(len(item.parameter_values) or 1 for item in req.quantum.items))
+    return 1.0
+
+
+class Broker:
+    """Jobs in, tasks out: the operations that the SDK, the workers and the scheduler share."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.store_url)
+        self.policy_source = PolicySource(self.db, settings.policy_file)
+        self._backends: dict[str, Backend] = {}
+        self._capacity: dict[str, int] = {}
+
+    def backend_options(self, name: str) -> dict[str, Any]:
+        """Options for a backend: the backends file's entry, with defaults for ``local``."""
+        return backend_config.options(self.settings, name)
+
+    def backend(self, name: str) -> Backend:
+        """This process's instance of a backend, configured from the settings."""
+        if name not in self._backends:
+            cls = registry.load_class(name)
+            self._backends[name] = cls(**self.backend_options(name))
+        return self._backends[name]
+
+    def capacity(self, name: str) -> int:
+        """How many tasks of a backend run at once in the whole deployment: the backends
+        file's ``capacity`` for it, else its capabilities' ``max_concurrency`` (1 if it
+        cannot say). A local simulator runs one task per worker process; with several
+        workers, ``capacity`` lets each of them run one."""
+        if name not in self._capacity:
+            configured = backend_config.capacity(self.settings, name)
+            if configured is not None:
+                self._capacity[name] = configured
+                return configured
+            try:
+                self._capacity[name] = self.backend(name).capabilities().max_concurrency
+            except BackendError:
+                self._capacity[name] = 1
+        return self._capacity[name]
+
+    @property
+    def policy(self) -> LoadedPolicy:
+        """The policy revision in force (the newest in the store's history; see
+        :mod:`broker.accounting.policy_source`)."""
+        self.policy_source.policy_file = self.settings.policy_file
+        return self.policy_source.current()
+
+    # --- submission -----------------------------------------------------------------------
+
+    def parse_inputs(self, spec: JobSpec) -> tuple[algorithms.Algorithm, BaseModel]:
+        """The job's algorithm and its validated inputs (``InvalidJob`` with every path)."""
+        algorithm = algorithms.get(spec.algorithm.name)
+        try:
+            inputs = algorithm.inputs_model.model_validate(spec.algorithm.inputs)
+        except ValidationError as exc:
+            lines = [f"algorithm.inputs.{format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+            raise InvalidJob("\n".join(lines)) from None
+        algorithm.check(inputs, spec)
+        for field, kind in (("backend", "quantum"), ("classical_backend", "classical")):
+            check_backend_kind(field, getattr(spec, field), kind)
+        return algorithm, inputs
+
+    def submit(self, spec: JobSpec, user: str, client_key: str | None = None) -> str:
+        """Admit and decompose a job; return its id. Raises ``InvalidJob`` or ``JobRefused``.
+
+        ``client_key`` makes a retried submission safe: a second submission of ``user`` with
+        the same key returns the first one's job id and admits nothing.
+        """
+        algorithm, inputs = self.parse_inputs(spec)
+        needs = algorithm.needs(inputs, spec)
+        loaded = self.policy
+        seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
+        job_id = new_id("j")
+        outcome = algorithm.start(inputs, spec, seed)
+        candidate = admission.Candidate(
+            spec=spec,
+            user=user,
+            requests=outcome.tasks,
+            policy=loaded.policy,
+            backend=self.backend,
+            limits=self.settings.limits,
+            now=time.time(),
+            needs=needs,
+            declared_widths=algorithm.backend_widths(inputs, spec),
+        )
+        admission.run(admission.JOB_CHECKS, candidate)
+        proposal = loaded.policy.proposal(spec.proposal)
+        qos = loaded.policy.qos_of(proposal, spec.qos) if proposal is not None else spec.qos
+        try:
+            with self.db.write() as conn:
+                advisory_lock(conn, f"qcb.proposal.{spec.proposal}")
+                if client_key is not None:
+                    earlier = earlier_job(conn, user, client_key, spec)
+                    if earlier is not None:
+                        return earlier
+                candidate.conn = conn
+                admission.run(admission.JOB_CHECKS, candidate, in_store=True)
+                self._admit(conn, job_id, spec, user, loaded.revision, seed, qos, needs, outcome)
+                if client_key is not None:
+                    transitions.set_client_key(conn, job_id, client_key)
+        except JobRefused as exc:
+            with self.db.write() as conn:
+                record_audit(
+                    conn, user, "refuse", job_id, reason=exc.message, revision=loaded.revision
+                )
+            raise
+        return job_id
+
+    def _admit(
+        self,
+        conn: Connection,
+        job_id: str,
+        spec: JobSpec,
+        user: str,
+        revision: str,
+        seed: int,
+        qos: str | None,
+        needs: list[Need],
+        outcome: StepOutcome,
+    ) -> None:
+        """Record an admitted job, its holds and its first tasks (in the admitting
+        transaction, so that no other admission sees the budget without these holds)."""
+        now = utcnow()
+        conn.execute(
+            jobs.insert().values(
+                id=job_id,
+                name=spec.name,
+                proposal=spec.proposal,
+                user=user,
+                algorithm=spec.algorithm.name,
+                backend=spec.backend,
+                spec=spec.model_dump(mode="json", by_alias=True),
+                spec_sha256=spec_sha256(spec),
+                state=TaskState.PENDING,
+                step=0,
+                progress={},
+                message="",
+                policy_revision=revision,
+                qos=qos,
+                seed=seed,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        for need in needs:
+            ledger.hold(
+                conn,
+                proposal=spec.proposal,
+                job_id=job_id,
+                backend=need.backend,
+                unit=need.unit,
+                amount=need.amount,
+                revision=revision,
+            )
+        self._persist_step(conn, job_id, spec, 0, outcome, revision)
+        record_audit(conn, user, "submit", job_id, proposal=spec.proposal, revision=revision)
+
+    # --- stepping -------------------------------------------------------------------------
+
+    def insert_tasks(
+        self, conn: Connection, job_id: str, spec: JobSpec, step: int, requests: list[TaskRequest]
+    ) -> None:
+        """Record ``requests`` as PENDING tasks of ``step`` (in the caller's transaction)."""
+        now = utcnow()
+        for req in requests:
+            default = spec.backend if req.kind == "quantum" else spec.classical_backend
+            backend = req.backend or default
+            if req.classical is not None:
+                req.classical.account = spec.proposal
+            body = req.quantum if req.kind == "quantum" else req.classical
+            assert body is not None, f"task {req.key} has no {req.kind} payload"
+            conn.execute(
+                tasks.insert().values(
+                    id=new_id("t"),
+                    job_id=job_id,
+                    step=step,
+                    key=req.key,
+                    kind=req.kind,
+                    backend=backend,
+                    queue=queue_for(req.kind, backend, self._pilot_domain(spec, backend)),
+                    state=TaskState.PENDING,
+                    payload=body.model_dump(mode="json"),
+                    size=task_size(req),
+                    attempts=0,
+                    cancel_requested=False,
+                    message="",
+                    created_at=now,
+                )
+            )
+
+    def _pilot_domain(self, spec: JobSpec, backend: str) -> str | None:
+        """The controlled security domain of the job's proposal when ``backend`` is hosted
+        (its tasks then go to pilots of that domain only); None otherwise."""
+        if not registry.is_hosted(backend):
+            return None
+        try:  # the policy as last seen: this runs in the caller's write transaction
+            return controlled_domain(self.policy_source.known().policy, spec.proposal)
+        except BrokerError:
+            return None  # no such proposal any more: its tasks fail when they start
+
+    def _persist_step(
+        self,
+        conn: Connection,
+        job_id: str,
+        spec: JobSpec,
+        step: int,
+        outcome: StepOutcome,
+        revision: str,
+    ) -> bool:
+        """Record a step's state, its tasks or the final result; False if already recorded."""
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    algorithm_states.insert().values(
+                        job_id=job_id, step=step, state=outcome.state, created_at=utcnow()
+                    )
+                )
+        except IntegrityError:
+            return False
+        if outcome.result is not None:
+            self._finish(conn, job_id, TaskState.COMPLETED, "", revision, result=outcome.result)
+        else:
+            self.insert_tasks(conn, job_id, spec, step, outcome.tasks)
+        transitions.set_step(conn, job_id, step, outcome.progress)
+        return True
+
+    def _finish(
+        self,
+        conn: Connection,
+        job_id: str,
+        state: TaskState,
+        message: str,
+        revision: str,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        transitions.finish_job(conn, job_id, state, message, result)
+        ledger.release(conn, job_id=job_id, revision=revision)
+        conn.execute(  # a driver program's token ends with its job
+            update(tokens)
+            .where(tokens.c.job_id == job_id, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+
+    def advance(self, job_id: str) -> bool:
+        """Take the job one step further if its current step's tasks are all final.
+
+        Safe to call any number of times from any process: a step is recorded once.
+        Returns True when it did something. A job that cannot be advanced (its stored spec,
+        inputs or state unusable, its algorithm failing) fails alone, with the reason, and
+        its holds are released; only the store or the policy in force being unusable (for
+        every job alike) raises.
+        """
+        # Read the revision before taking the write lock (reading it may record a changed
+        # policy file, which takes the lock itself), and outside the job's own failures: a
+        # policy that cannot be read now is no fault of this job.
+        revision = self.policy.revision
+        try:
+            return self._advance(job_id, revision)
+        except (DataError, IntegrityError) as exc:  # this job's own data the store refuses
+            log.exception("job %s cannot be advanced; it fails", job_id)
+            return self._fail_unrunnable(job_id, exc, revision)
+        except (DBAPIError, PoolTimeout):  # the store: transient, advanced again later
+            raise
+        except Exception as exc:
+            log.exception("job %s cannot be advanced; it fails", job_id)
+            return self._fail_unrunnable(job_id, exc, revision)
+
+    def _fail_unrunnable(self, job_id: str, exc: Exception, revision: str) -> bool:
+        """Fail a job whose step could not be computed, in a transaction of its own (the
+        one that raised is rolled back), releasing its holds as any other end does."""
+        what = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        with self.db.write(exclusive=False) as conn:
+            advisory_lock(conn, f"qcb.job.{job_id}")
+            job = conn.execute(select(jobs.c.state, jobs.c.step).where(jobs.c.id == job_id)).first()
+            if job is None or TaskState(job.state).final:
+                return False
+            message = (
+                f"step {job.step + 1} could not be computed ({what[:500]}); the job stopped "
+                "and its holds were released"
+            )
+            self._finish(conn, job_id, TaskState.FAILED, message, revision)
+        return True
+
+    def _advance(self, job_id: str, revision: str) -> bool:
+        with self.db.write(exclusive=False) as conn:
+            advisory_lock(conn, f"qcb.job.{job_id}")  # one advance or cancel of a job at a time
+            job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+            if job is None or TaskState(job.state).final:
+                return False
+            rows = conn.execute(
+                select(tasks).where(tasks.c.job_id == job_id, tasks.c.step == job.step)
+            ).all()
+            if not rows or any(not TaskState(r.state).final for r in rows):
+                return False
+            bad = [r for r in rows if r.state != TaskState.COMPLETED]
+            if bad:
+                r = bad[0]
+                message = f"task {r.key!r} ({r.id}) on {r.backend} ended {r.state}: {r.message}"
+                end = TaskState.CANCELLED if r.state == TaskState.CANCELLED else TaskState.FAILED
+                self._finish(conn, job_id, end, message, revision)
+                return True
+            spec = JobSpec.model_validate(job.spec)
+            algorithm, inputs = self.parse_inputs(spec)
+            results: dict[str, TaskResult] = {}
+            for r in rows:
+                model = QuantumResult if r.kind == "quantum" else ClassicalResult
+                results[r.key] = model.model_validate(r.result)
+            state = conn.execute(
+                select(algorithm_states.c.state).where(
+                    algorithm_states.c.job_id == job_id, algorithm_states.c.step == job.step
+                )
+            ).scalar_one()
+            try:
+                outcome = algorithm.step(inputs, spec, dict(state), results)
+            except BrokerError as exc:  # e.g. a classical step returned something unusable
+                self._finish(
+                    conn, job_id, TaskState.FAILED, f"step {job.step + 1}: {exc}", revision
+                )
+                return True
+            return self._persist_step(conn, job_id, spec, job.step + 1, outcome, revision)
+
+    # --- cancellation ---------------------------------------------------------------------
+
+    def cancel(self, job_id: str, user: str) -> None:
+        """Cancel a job: pending tasks never start, running ones are stopped by their worker."""
+        revision = self.policy.revision  # before the write lock (see advance)
+        with self.db.write(exclusive=False) as conn:
+            advisory_lock(conn, f"qcb.job.{job_id}")
+            job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+            if job is None or TaskState(job.state).final:
+                return
+            transitions.cancel_job_tasks(conn, job_id)
+            self._finish(conn, job_id, TaskState.CANCELLED, f"cancelled by {user}", revision)
+            record_audit(conn, user, "cancel", job_id)

@@ -1,0 +1,186 @@
+"""Read-only views of the store: job status, results with lineage, job lists."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, or_, select
+
+from backends.states import TaskState
+from broker.core.models import Charge, JobResult, JobStatus, Lineage, TaskRecord
+from broker.errors import NotFinished, NotFound
+from broker.store import ledger
+from broker.store.db import Database
+from broker.store.schema import jobs, tasks
+
+log = logging.getLogger(__name__)
+
+
+def _job_row(conn: Connection, job_id: str, user: str | None) -> Row[Any]:
+    row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+    if row is None or (user is not None and row.user != user):
+        raise NotFound(f"no job {job_id!r}", hint="`qcb jobs` lists your jobs")
+    return row
+
+
+def _status(row: Row[Any], counts: dict[str, int]) -> JobStatus:
+    return JobStatus(
+        id=row.id,
+        name=row.name,
+        proposal=row.proposal,
+        user=row.user,
+        algorithm=row.algorithm,
+        backend=row.backend,
+        state=TaskState(row.state),
+        step=row.step,
+        progress=row.progress or {},
+        message=row.message or "",
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        tasks=counts,
+    )
+
+
+def job_status(db: Database, job_id: str, user: str | None = None) -> JobStatus:
+    """The job's state, progress and task counts."""
+    with db.read() as conn:
+        row = _job_row(conn, job_id, user)
+        states = conn.execute(select(tasks.c.state).where(tasks.c.job_id == job_id)).scalars()
+        return _status(row, dict(Counter(states)))
+
+
+def list_jobs(
+    db: Database, user: str | None, limit: int = 50, *, led: list[str] | None = None
+) -> list[JobStatus]:
+    """The most recent jobs of ``user`` (every user's with None), and with ``led`` every
+    job of those proposals too; newest first."""
+    with db.read() as conn:
+        query = select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
+        if user is not None:
+            query = query.where(or_(jobs.c.user == user, jobs.c.proposal.in_(led or [])))
+        return [_status(row, {}) for row in conn.execute(query)]
+
+
+def active_jobs(db: Database) -> int:
+    """How many jobs, of any user, are not final yet."""
+    with db.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(jobs.c.state.not_in(list(TaskState.finals())))
+            ).scalar_one()
+        )
+
+
+def _task_record(row: Row[Any], charged: dict[str, float]) -> TaskRecord:
+    payload = row.payload or {}
+    # Task payloads hold canonical text already, so its hash is the circuit's identity.
+    circuits = [_sha256(item["circuit"]) for item in payload.get("items", [])]
+    return TaskRecord(
+        id=row.id,
+        step=row.step,
+        key=row.key,
+        kind=row.kind,
+        backend=row.backend,
+        backend_version=row.backend_version,
+        state=TaskState(row.state),
+        message=row.message or "",
+        native_id=row.native_id,
+        attempts=row.attempts,
+        seed=payload.get("seed"),
+        circuits=circuits,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        run_seconds=row.run_seconds,
+        charged=charged,
+        packages=row.packages or {},
+    )
+
+
+def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
+    """A finished job's result, charges and lineage; ``NotFinished`` before the end."""
+    with db.read() as conn:
+        row = _job_row(conn, job_id, user)
+        if not TaskState(row.state).final:
+            raise NotFinished(
+                f"job {job_id} is {row.state}, it has no result yet",
+                hint=f"`qcb status {job_id}` shows its progress; `qcb run` follows a job",
+            )
+        lines = ledger.job_lines(conn, job_id)
+        task_rows = conn.execute(
+            select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.step, tasks.c.key)
+        ).all()
+    charges = [_charge(line) for line in lines]
+    per_task: dict[str, dict[str, float]] = {}
+    for c in charges:
+        if c.kind == "charge" and c.task_id:
+            per_task.setdefault(c.task_id, {})[c.unit] = c.amount
+    records = [_task_record(r, per_task.get(r.id, {})) for r in task_rows]
+    return JobResult(
+        id=row.id,
+        state=TaskState(row.state),
+        result=row.result,
+        message=row.message or "",
+        charges=charges,
+        lineage=_lineage(row, records),
+    )
+
+
+def _charge(line: dict[str, object]) -> Charge:
+    return Charge(
+        backend=str(line["backend"]),
+        unit=str(line["unit"]),
+        amount=float(line["amount"]),  # type: ignore[arg-type]
+        kind=line["kind"],
+        task_id=str(line["task_id"]) or None,
+        policy_revision=str(line["policy_revision"]),
+    )
+
+
+def _lineage(row: Row[Any], records: list[TaskRecord]) -> Lineage:
+    """The job's lineage: its tasks, and the circuits and observables of its inputs."""
+    from broker import algorithms
+    from broker.core.models import JobSpec
+
+    circuits = {h for rec in records for h in rec.circuits}
+    observables: list[str] = []
+    try:
+        spec = JobSpec.model_validate(row.spec)
+        algorithm = algorithms.get(spec.algorithm.name)
+        inputs = algorithm.inputs_model.model_validate(spec.algorithm.inputs)
+        circuits |= set(algorithm.circuits(inputs))
+        observables = algorithm.observables(inputs)
+    except Exception:  # a job that could not run (its stored inputs unusable) still answers
+        log.warning("job %s: its inputs no longer validate; lineage from its tasks", row.id)
+    quantum_versions = [r.backend_version for r in records if r.kind == "quantum"]
+    return Lineage(
+        job_id=row.id,
+        job_sha256=row.spec_sha256,
+        inputs_sha256=_inputs_hash(_stored_inputs(row.spec)),
+        circuits=sorted(circuits),
+        observables=observables,
+        backend=row.backend,
+        backend_version=next((v for v in quantum_versions if v), None),
+        seed=row.seed,
+        policy_revision=row.policy_revision,
+        packages=next((r.packages for r in reversed(records) if r.packages), {}),
+        tasks=records,
+    )
+
+
+def _stored_inputs(spec: Any) -> Any:
+    """The algorithm inputs of a stored job spec as stored, whatever its shape."""
+    algorithm = spec.get("algorithm") if isinstance(spec, dict) else None
+    return algorithm.get("inputs", {}) if isinstance(algorithm, dict) else {}
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _inputs_hash(inputs: Any) -> str:
+    return _sha256(json.dumps(inputs, sort_keys=True))
