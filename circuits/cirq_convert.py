@@ -34,7 +34,6 @@ from circuits.observables import PauliSum
 
 __all__ = [
     "clbit_key",
-    "from_cirq",
     "observable_to_cirq",
     "resolver",
     "sweep",
@@ -175,15 +174,3 @@ def observable_to_cirq(obs: PauliSum, qubits: Sequence[cirq.Qid]) -> cirq.PauliS
         for t in obs.terms
     ]
     return cirq.PauliSum.from_pauli_strings(strings)
-
-
-def from_cirq(
-    circuit: cirq.AbstractCircuit,
-    *,
-    qubits: Sequence[cirq.Qid] | None = None,
-    parameters: Sequence[str] | None = None,
-) -> CircuitIR:
-    """Convert a Cirq circuit to the IR; see :func:`circuits.cirq_import.from_cirq`."""
-    from circuits.cirq_import import from_cirq as convert
-
-    return convert(circuit, qubits=qubits, parameters=parameters)

@@ -3,7 +3,7 @@
 :func:`coerce_pub` reads "primitive unified blocs" in the style of Qiskit's primitives: a
 circuit with its parameter values and either shots (sampling) or observables (estimation).
 Cirq and PennyLane objects are recognised by the module of their type, so those SDKs are only
-imported (by ``circuits.cirq_convert`` / ``circuits.pennylane_convert``) when such an object
+imported (by ``circuits.cirq_import`` / ``circuits.pennylane_convert``) when such an object
 is given.
 """
 
@@ -58,9 +58,12 @@ def coerce_circuit(obj: object) -> Circuit:
     raise CircuitError(f"cannot use a {type(obj).__name__} as a circuit", hint=_CIRCUIT_FORMS)
 
 
+_CONVERTERS = {"cirq": "circuits.cirq_import", "pennylane": "circuits.pennylane_convert"}
+
+
 def _convert(obj: object, sdk: str) -> Circuit:
     # Imported by name so that this module needs neither the SDK nor its converter to load.
-    module, function = f"circuits.{sdk}_convert", f"from_{sdk}"
+    module, function = _CONVERTERS[sdk], f"from_{sdk}"
     try:
         convert = getattr(importlib.import_module(module), function)
     except (ImportError, AttributeError) as exc:

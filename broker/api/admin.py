@@ -15,7 +15,7 @@ from broker import catalog
 from broker.accounting import usage
 from broker.accounting.trace_export import export_trace
 from broker.accounting.usage import ProposalUsage
-from broker.api.app import Svc, Who
+from broker.api.deps import Svc, Who
 from broker.api.service import Service
 from broker.api.wire import PolicyApply, PolicyDiff, PolicyText, TokenRequest, TraceRequest
 from broker.catalog import BackendInfo

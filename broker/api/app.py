@@ -4,46 +4,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from backends.errors import BackendError
+from broker.api import admin, driver, jobs
 from broker.api.guard import BodyGuard
 from broker.api.schema import http_error, openapi_document
 from broker.api.service import Service
 from broker.api.wire import API_PREFIX, encode, status_of
 from broker.config import Settings
 from broker.errors import BrokerError, TooManyRequests, Unauthenticated
-from broker.service.access import Principal
 from circuits.errors import CircuitError
 from policies.errors import PolicyError, format_loc
 
 log = logging.getLogger(__name__)
 
 
-def service(request: Request) -> Service:
-    """The process's :class:`Service`."""
-    found: Service = request.app.state.service
-    return found
-
-
 PUBLIC = ("/healthz", f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/docs")
-
-
-def principal(request: Request) -> Principal:
-    """Who the request acts for: found by the authentication middleware, before the body
-    is even read (so that no anonymous request learns how a body is validated)."""
-    who: Principal = request.state.principal
-    return who
-
-
-Who = Annotated[Principal, Depends(principal)]
-Svc = Annotated[Service, Depends(service)]
 
 
 def _error(_: Request, exc: Exception) -> JSONResponse:
@@ -79,8 +62,6 @@ def _internal(request: Request, exc: Exception) -> JSONResponse:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for the store, transport and policy in ``settings``."""
-    from broker.api import admin, driver, jobs
-
     app = FastAPI(
         title="qcbroker",
         summary="Hybrid HPC-quantum jobs under allocation proposals.",

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from backends.base import QuantumBatch
-from broker.api.app import Svc, Who
+from broker.api.deps import Svc, Who
 from broker.api.wire import API_PREFIX
 from broker.drivers import service as driver
 from broker.service.access import Principal, Role

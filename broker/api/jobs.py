@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from broker.accounting.explain import explain
-from broker.api.app import Svc, Who
+from broker.api.deps import Svc, Who
 from broker.api.service import Service
 from broker.core import queries
 from broker.core.models import JobResult, JobStatus

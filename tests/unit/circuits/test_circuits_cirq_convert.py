@@ -20,7 +20,8 @@ from qiskit.circuit import Parameter
 from qiskit.quantum_info import Operator
 
 from circuits.canonical import Circuit
-from circuits.cirq_convert import clbit_key, from_cirq, resolver, sweep, to_cirq, to_sympy
+from circuits.cirq_convert import clbit_key, resolver, sweep, to_cirq, to_sympy
+from circuits.cirq_import import from_cirq
 from circuits.errors import CircuitError
 from circuits.ir import GATES, NON_UNITARY, CircuitIR, Op
 
