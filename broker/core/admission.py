@@ -7,7 +7,8 @@ raises ``InvalidJob`` itself (exit code 2, not a refusal). Checks marked ``in_st
 ledger: they run inside the write transaction that then records the job and its holds.
 
 A job passes :data:`JOB_CHECKS`; a task that a driver program adds to its running job passes
-:data:`DRIVER_TASK_CHECKS` (its budget was held when the driver's job was admitted).
+:data:`DRIVER_TASK_CHECKS` (its budget was held when the driver's job was admitted; what it
+may use is its step's allowance).
 
 To add a rule: write a function ``(Candidate) -> Refusal | None`` and put a :class:`Check`
 for it in the lists where it applies.
@@ -18,15 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from backends import registry
-from backends.base import Backend, ClassicalBackend, QuantumBackend
+from backends.base import Backend, ClassicalBackend, QuantumBackend, QuantumBatch
 from backends.errors import BackendError
+from broker.algorithms.taskgraph.model import DriverStep
 from broker.core.models import JobSpec, TaskRequest
 from broker.errors import BrokerError, InvalidJob, JobRefused, RuntimeUnavailable
 from broker.limits import Limits, check_tasks
 from broker.store import ledger
+from broker.store.schema import tasks
+from circuits import resources
+from circuits.canonical import Circuit
 from circuits.errors import CircuitError
 from circuits.validation import Limits as CircuitLimits
 from circuits.validation import check_circuit
@@ -42,6 +47,16 @@ class Refusal:
     hint: str | None = None
 
 
+@dataclass(frozen=True)
+class DriverTask:
+    """A quantum task that a running driver step adds to its job, and what it may use."""
+
+    job_id: str
+    step: DriverStep
+    backend: str
+    need: Mapping[str, float]
+
+
 @dataclass
 class Candidate:
     """What the checks look at: the job, the tasks to admit, and the deployment."""
@@ -55,6 +70,7 @@ class Candidate:
     now: float
     needs: Sequence[Need] = ()
     declared_widths: Mapping[str, int] = field(default_factory=dict)
+    driver: DriverTask | None = None
     conn: Connection | None = None
     widths: dict[str, int] = field(default_factory=dict)
 
@@ -178,6 +194,55 @@ def membership_and_budget(c: Candidate) -> Refusal | None:
     return None if decision.admitted else Refusal(decision.reason)
 
 
+def driver_allowance(c: Candidate) -> Refusal | None:
+    """A driver's task within what is left of its step's allowance on its backend, counting
+    every task the step added before (in the transaction that adds this one)."""
+    assert c.conn is not None and c.driver is not None, "a driver's task, in the store"
+    d = c.driver
+    allowance = d.step.quantum.get(d.backend)
+    if allowance is None:
+        return Refusal(
+            f"driver step {d.step.name!r} may run nothing on {d.backend}; its allowance "
+            f"names {', '.join(sorted(d.step.quantum))}",
+            hint=f"add {d.backend} to the step's quantum: section",
+        )
+    earlier = c.conn.execute(
+        select(tasks.c.payload).where(
+            tasks.c.job_id == d.job_id,
+            tasks.c.backend == d.backend,
+            tasks.c.key.startswith(f"{d.step.name}/", autoescape=True),
+        )
+    ).scalars()
+    used = {"evaluations": 0.0, "shots": 0.0}
+    for payload in earlier:
+        for unit, amount in batch_need(QuantumBatch.model_validate(payload)).items():
+            used[unit] += amount
+    limits = {"evaluations": float(allowance.evaluations), "shots": float(allowance.shots)}
+    for unit in ("evaluations", "shots"):
+        if d.need[unit] and used[unit] + d.need[unit] > limits[unit]:
+            return Refusal(
+                f"driver step {d.step.name!r}: this task needs {d.need[unit]:g} {unit} on "
+                f"{d.backend} but its allowance has {limits[unit] - used[unit]:g} of "
+                f"{limits[unit]:g} left"
+            )
+    return None
+
+
+def batch_need(batch: QuantumBatch) -> dict[str, float]:
+    """What a batch may use: circuit evaluations, and shots over all measurement groups."""
+    evaluations = 0.0
+    shots = 0.0
+    for item in batch.items:
+        points = len(item.parameter_values) or 1
+        evaluations += points
+        if batch.shots:
+            cost = resources.estimate(
+                Circuit.from_qasm(item.circuit), points, batch.shots, item.observables
+            )
+            shots += float(cost.total_shots or 0)
+    return {"evaluations": evaluations, "shots": shots}
+
+
 JOB_CHECKS: tuple[Check, ...] = (
     Check("job-size", job_size),
     Check("circuits", circuits),
@@ -191,9 +256,9 @@ DRIVER_TASK_CHECKS: tuple[Check, ...] = (
     Check("job-size", job_size),
     Check("circuits", circuits),
     Check("backend-width", backend_width),
+    Check("driver-allowance", driver_allowance, in_store=True),
 )
-"""What a task added by a driver program passes (then its step's allowance, in
-:mod:`broker.drivers.service`)."""
+"""What a task added by a driver program passes."""
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from backends.base import QuantumBatch
 from backends.states import TaskState
@@ -36,14 +36,12 @@ from broker.algorithms.taskgraph.model import DriverStep, GraphInputs
 from broker.core import admission
 from broker.core.models import JobSpec, TaskRequest
 from broker.core.orchestrator import Broker
-from broker.errors import Forbidden, JobRefused, NotFound
+from broker.errors import Forbidden, NotFound
 from broker.service.access import Principal, Role, within_scope
 from broker.service.tokens import PREFIX, digest
 from broker.store.audit import record_audit
 from broker.store.db import advisory_lock, new_id, utcnow
 from broker.store.schema import jobs, tasks, tokens
-from circuits import resources
-from circuits.canonical import Circuit
 
 ENV_JOB = "QCB_JOB_ID"
 ENV_STEP = "QCB_DRIVER_STEP"
@@ -100,28 +98,13 @@ def environment(
     return {ENV_URL: url, ENV_JOB: row.job_id, ENV_STEP: row.key}, {ENV_TOKEN: secret}
 
 
-def batch_need(batch: QuantumBatch) -> dict[str, float]:
-    """What a batch may use: circuit evaluations, and shots over all measurement groups."""
-    evaluations = 0.0
-    shots = 0.0
-    for item in batch.items:
-        points = len(item.parameter_values) or 1
-        evaluations += points
-        if batch.shots:
-            cost = resources.estimate(
-                Circuit.from_qasm(item.circuit), points, batch.shots, item.observables
-            )
-            shots += float(cost.total_shots or 0)
-    return {"evaluations": evaluations, "shots": shots}
-
-
-def _check_batch(
+def _candidate(
     broker: Broker, who: Principal, spec: JobSpec, backend: str, batch: QuantumBatch
-) -> None:
-    """The admission pipeline's checks for a task a driver adds (its budget is held)."""
+) -> admission.Candidate:
+    """The task a driver adds, as the admission pipeline sees it (its budget is held)."""
     check_backend_kind("backend", backend, "quantum")
     request = TaskRequest(key="new", kind="quantum", backend=backend, quantum=batch)
-    candidate = admission.Candidate(
+    return admission.Candidate(
         spec=spec,
         user=who.user,
         requests=[request],
@@ -130,7 +113,6 @@ def _check_batch(
         limits=broker.settings.limits,
         now=time.time(),
     )
-    admission.run(admission.DRIVER_TASK_CHECKS, candidate)
 
 
 def submit_task(
@@ -146,8 +128,9 @@ def submit_task(
 
     ``step`` names the driver step (needed only when several run at once); ``via`` (``api``
     or ``store``) goes into the audit line. ``Forbidden`` outside the token's job or when no
-    such driver runs, ``JobRefused`` beyond the driver's allowance, ``InvalidJob`` for a
-    circuit that does not parse or an unknown backend.
+    such driver runs, ``JobRefused`` by the admission pipeline's driver checks (beyond the
+    step's allowance, say), ``InvalidJob`` for a circuit that does not parse or an unknown
+    backend.
     """
     if who.role is not Role.DRIVER or not within_scope(who, job_id):
         raise Forbidden(f"only the driver program of job {job_id} may add tasks to it")
@@ -157,7 +140,8 @@ def submit_task(
         raise NotFound(f"no job {job_id!r}")
     spec = JobSpec.model_validate(job.spec)
     name = backend or spec.backend
-    _check_batch(broker, who, spec, name, batch)
+    candidate = _candidate(broker, who, spec, name, batch)
+    admission.run(admission.DRIVER_TASK_CHECKS, candidate)
     with broker.db.write(exclusive=False) as conn:
         advisory_lock(conn, f"qcb.job.{job_id}")  # with advance and cancel of this job
         job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
@@ -172,7 +156,11 @@ def submit_task(
             )
         ).scalars()
         driver_step = _running_driver(spec, list(running), job_id, step)
-        key = _within_allowance(conn, job_id, driver_step, name, batch_need(batch))
+        need = admission.batch_need(batch)
+        candidate.driver = admission.DriverTask(job_id, driver_step, name, need)
+        candidate.conn = conn
+        admission.run(admission.DRIVER_TASK_CHECKS, candidate, in_store=True)
+        key = _next_key(conn, job_id, driver_step)
         request = TaskRequest(key=key, kind="quantum", backend=name, quantum=batch)
         broker.insert_tasks(conn, job_id, spec, job.step, [request])
         task_id = conn.execute(
@@ -184,38 +172,15 @@ def submit_task(
     return str(task_id)
 
 
-def _within_allowance(
-    conn: Connection, job_id: str, driver_step: DriverStep, name: str, need: dict[str, float]
-) -> str:
-    """The key of the driver's next task when ``need`` fits what is left of the step's
-    allowance on backend ``name``; ``JobRefused`` naming what is left otherwise."""
-    allowance = driver_step.quantum.get(name)
-    if allowance is None:
-        raise JobRefused(
-            f"driver step {driver_step.name!r} may run nothing on {name}; its allowance "
-            f"names {', '.join(sorted(driver_step.quantum))} (add {name} to its quantum: "
-            "section)"
-        )
-    earlier = conn.execute(  # every task this driver submitted, on any backend
-        select(tasks.c.backend, tasks.c.payload).where(
+def _next_key(conn: Connection, job_id: str, driver_step: DriverStep) -> str:
+    """The key of the step's next task: ``STEP/0001``, ``STEP/0002``... over every backend."""
+    earlier = conn.execute(
+        select(func.count()).where(
             tasks.c.job_id == job_id,
             tasks.c.key.startswith(f"{driver_step.name}/", autoescape=True),
         )
-    ).all()
-    used = {"evaluations": 0.0, "shots": 0.0}
-    for row in earlier:
-        if row.backend == name:
-            for unit, amount in batch_need(QuantumBatch.model_validate(row.payload)).items():
-                used[unit] += amount
-    limits = {"evaluations": float(allowance.evaluations), "shots": float(allowance.shots)}
-    for unit in ("evaluations", "shots"):
-        if need[unit] and used[unit] + need[unit] > limits[unit]:
-            left = limits[unit] - used[unit]
-            raise JobRefused(
-                f"driver step {driver_step.name!r}: this task needs {need[unit]:g} {unit} on "
-                f"{name} but its allowance has {left:g} of {limits[unit]:g} left"
-            )
-    return f"{driver_step.name}/{len(earlier) + 1:04d}"
+    ).scalar_one()
+    return f"{driver_step.name}/{int(earlier) + 1:04d}"
 
 
 def _running_driver(

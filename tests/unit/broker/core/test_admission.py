@@ -174,6 +174,13 @@ def test_the_checks_run_in_the_documented_order() -> None:
         "membership-and-budget",
     ]
     assert [c.in_store for c in admission.JOB_CHECKS] == [False] * 4 + [True]
+    driver = [(c.name, c.in_store) for c in admission.DRIVER_TASK_CHECKS]
+    assert driver == [
+        ("job-size", False),
+        ("circuits", False),
+        ("backend-width", False),
+        ("driver-allowance", True),
+    ]
     doc = (Path(__file__).resolve().parents[4] / "docs" / "architecture.md").read_text()
     doc = doc[doc.index("## 5. Admission") :]
     positions = [doc.index(f"`{name}`") for name in names]
