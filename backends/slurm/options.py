@@ -80,29 +80,11 @@ class SlurmRestOptions(SlurmOptions):
 
 
 class PilotOptions(BaseModel):
-    """The pilot settings of the ``slurm-pilot`` backend's options."""
+    """The pilot settings of the ``slurm-pilot`` backend's options, defined once here:
+    :class:`SlurmPilotOptions` takes these fields."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
 
-    min_pilots: int = Field(default=0, ge=0)
-    max_pilots: int = Field(default=2, ge=1)
-    pilot_nodes: int = Field(default=1, ge=1)
-    slots: int = Field(default=2, ge=1)
-    walltime_s: int = Field(default=1800, ge=60)
-    drain_s: int = Field(default=120, ge=0)
-    idle_s: float = Field(default=60, gt=0)
-    partition: str | None = None
-    python: str = Field(default_factory=lambda: sys.executable)
-
-
-class SlurmPilotOptions(LocalOptions):
-    """Options of ``slurm-pilot``: how tasks run inside a pilot (as ``local``), the pilots
-    themselves (:class:`PilotOptions`), and the ``slurm`` backend that submits them."""
-
-    workdir: str | None = os.path.join(DEFAULT_WORKDIR, "pilot-tasks")
-    """Where task directories go (shared with the cluster)."""
-    warm_runner: bool = True
-    """Keep a runner started and idle: tasks start without a Python start-up."""
     min_pilots: int = Field(default=0, ge=0)
     """Pilots kept even without work."""
     max_pilots: int = Field(default=2, ge=1)
@@ -121,6 +103,18 @@ class SlurmPilotOptions(LocalOptions):
     """The partition pilots run in (default: the cluster's default)."""
     python: str = Field(default_factory=lambda: sys.executable)
     """The Python on the cluster that has qcbroker installed (default: this one)."""
+
+
+class SlurmPilotOptions(LocalOptions, PilotOptions):
+    """Options of ``slurm-pilot``: how tasks run inside a pilot (as ``local``), the pilots
+    themselves (:class:`PilotOptions`), and the ``slurm`` backend that submits them."""
+
+    model_config = LocalOptions.model_config  # unknown options refused, as for every backend
+
+    workdir: str | None = os.path.join(DEFAULT_WORKDIR, "pilot-tasks")
+    """Where task directories go (shared with the cluster)."""
+    warm_runner: bool = True
+    """Keep a runner started and idle: tasks start without a Python start-up."""
     slurm_conf: str | None = None
     """The ``SLURM_CONF`` for submitting pilots (as for ``slurm``)."""
     chroot: str | None = None
