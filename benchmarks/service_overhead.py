@@ -59,6 +59,7 @@ def main() -> None:
     """Measure, write the JSON file, print the report."""
     args = parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="qcb-svc-bench-"))
+    workdir.chmod(0o711)  # classical tasks run as other accounts pass through it
     print(f"work folder {workdir}; load {load()}", flush=True)
     started = time.perf_counter()
     measured = measure(args, workdir)

@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from qiskit.circuit.library import efficient_su2, real_amplitudes
 
 from backends.base import ClassicalResult, ClassicalSpec, QuantumBatch, QuantumItem, QuantumResult
 from broker.algorithms import optimizers
+from broker.algorithms.ansatz import LibraryAnsatz, QasmAnsatz, ansatz_circuit
 from broker.algorithms.base import (
     Algorithm,
     StepOutcome,
@@ -43,21 +43,6 @@ _REFERENCE_MAX_QUBITS = 14
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class LibraryAnsatz(_Strict):
-    """A hardware-efficient ansatz from Qiskit's circuit library."""
-
-    library: Literal["real_amplitudes", "efficient_su2"]
-    reps: int = Field(default=2, ge=1, le=50)
-    entanglement: Literal["linear", "full", "circular", "reverse_linear"] = "linear"
-    num_qubits: int | None = Field(default=None, ge=1, description="Default: the Hamiltonian's.")
-
-
-class QasmAnsatz(_Strict):
-    """An ansatz given as OpenQASM 3 with ``input float[64]`` parameters."""
-
-    qasm: str
 
 
 class ProblemBuilder(_Strict):
@@ -114,13 +99,7 @@ class VQEInputs(_Strict):
     @cached_property
     def circuit(self) -> Circuit:
         """The ansatz in canonical form."""
-        if isinstance(self.ansatz, QasmAnsatz):
-            return Circuit.from_qasm(self.ansatz.qasm)
-        n = self.ansatz.num_qubits or self.num_qubits
-        assert n is not None, "checked by VQE.check"
-        build = real_amplitudes if self.ansatz.library == "real_amplitudes" else efficient_su2
-        qc = build(n, reps=self.ansatz.reps, entanglement=self.ansatz.entanglement)
-        return Circuit.from_qiskit(qc)
+        return ansatz_circuit(self.ansatz, self.num_qubits)
 
 
 class VQE(Algorithm):

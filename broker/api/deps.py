@@ -11,13 +11,14 @@ from broker.api.service import Service
 from broker.service.access import Principal
 
 
-def service(request: Request) -> Service:
-    """The process's :class:`Service`."""
+async def service(request: Request) -> Service:
+    """The process's :class:`Service` (async: it does not block, so FastAPI calls it in the
+    event loop instead of handing it to a thread)."""
     found: Service = request.app.state.service
     return found
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """Who the request acts for: found by the authentication middleware, before the body
     is even read (so that no anonymous request learns how a body is validated)."""
     who: Principal = request.state.principal

@@ -58,9 +58,7 @@ def _submit(
     policy = svc.broker.policy.policy
     if not belongs(policy, who.user, spec.proposal):  # unknown ones too: no hint they exist
         raise svc.forbid(request, who, f"you are not a member of proposal {spec.proposal!r}")
-    job_id = svc.broker.submit(spec, who.user, client_key=key)
-    svc.release()
-    return {"id": job_id}
+    return {"id": svc.broker.submit(spec, who.user, client_key=key)}  # sends its first tasks
 
 
 @router.get("/jobs")

@@ -34,7 +34,9 @@ class Service:
 
         self.settings = settings
         self.broker = Broker(settings)
-        self.scheduler = Scheduler(self.broker, sender(make_app(settings)))
+        send = sender(make_app(settings))
+        self.broker.dispatch.sender = send  # an admission sends its job's first tasks
+        self.scheduler = Scheduler(self.broker, send)
         self.feed = ChangeFeed(self.broker.db, settings.poll_seconds, settings.max_streams_per_user)
         self._wake = threading.Event()
         threading.Thread(target=self._releaser, name="qcb-release", daemon=True).start()

@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backends.base import (
     Backend,
@@ -39,8 +41,10 @@ from broker.core.transitions import TaskRow
 from broker.drivers import service as driver
 from broker.errors import BrokerError
 from broker.store import ledger
+from broker.store.db import advisory_lock
 from broker.store.schema import jobs, tasks
 from policies.charging import charges, occupied
+from policies.schema import Policy
 
 if TYPE_CHECKING:
     from broker.drivers.endpoint import DriverEndpoint
@@ -144,7 +148,6 @@ class Executor:
         if status.state in (TaskState.FAILED, TaskState.TIMEOUT):
             _leave_nothing_behind(backend, native_id)
         self._record(row, status, result, recorded)
-        self._advance(row.job_id)
 
     def _classical(self, row: TaskRow, spec: ClassicalSpec) -> ClassicalSpec:
         """The spec as its backend gets it: the Unix account it runs as and, for a driver,
@@ -234,9 +237,15 @@ class Executor:
         result: QuantumResult | ClassicalResult | None,
         recorded: dict[str, Any],
     ) -> None:
+        """Record the task's end and charges, advance its job and release what is ready
+        now (the next step; the next task of the freed backend), in one transaction; then
+        send what was released. A job that cannot be advanced fails after the commit."""
         loaded = self.broker.policy
         revision = loaded.revision
+        dispatch = self.broker.dispatch
+        engine = dispatch.engine()
         with self.broker.db.write(exclusive=False) as conn:
+            advisory_lock(conn, f"qcb.job.{row.job_id}")  # with advance and cancel of the job
             done = transitions.record(
                 conn,
                 row.id,
@@ -249,31 +258,53 @@ class Executor:
             )
             if not done:
                 return
-            job = conn.execute(
-                select(jobs.c.proposal, jobs.c.user, jobs.c.qos).where(jobs.c.id == row.job_id)
-            ).one()
-            usage = charges(loaded.policy, row.backend, job.qos, raw_usage(result))
-            for unit, amount in usage.items():
-                ledger.charge(
-                    conn,
-                    proposal=job.proposal,
-                    job_id=row.job_id,
-                    task_id=row.id,
-                    backend=row.backend,
-                    unit=unit,
-                    amount=amount,
-                    revision=revision,
-                )
-            seconds = _seconds(result)
-            if seconds is not None:
-                ledger.occupy(
-                    conn,
-                    task_id=row.id,
-                    backend=row.backend,
-                    proposal=job.proposal,
-                    user=job.user,
-                    seconds=occupied(row.kind, seconds, row.size or 1.0),
-                )
+            self._charge(conn, row, result, loaded.policy, revision)
+            added: set[str] | None = None
+            failure: Exception | None = None
+            try:
+                added, failure = self.broker.advance_in(conn, row.job_id, revision)
+            except (DBAPIError, PoolTimeout):  # the task is final whatever happens here
+                log.warning("job %s: cannot advance it now; the scheduler will", row.job_id)
+            # The next step's backends, and the freed slot of this task's backend.
+            released = dispatch.release_ready(conn, engine, (added or set()) | {row.backend})
+        if failure is not None:
+            self.broker.fail_unrunnable(row.job_id, failure, revision)
+        dispatch.send(released)
+
+    def _charge(
+        self,
+        conn: Connection,
+        row: TaskRow,
+        result: QuantumResult | ClassicalResult | None,
+        policy: Policy,
+        revision: str,
+    ) -> None:
+        """The ledger's charges and the fair share's occupancy of a recorded task."""
+        job = conn.execute(
+            select(jobs.c.proposal, jobs.c.user, jobs.c.qos).where(jobs.c.id == row.job_id)
+        ).one()
+        usage = charges(policy, row.backend, job.qos, raw_usage(result))
+        for unit, amount in usage.items():
+            ledger.charge(
+                conn,
+                proposal=job.proposal,
+                job_id=row.job_id,
+                task_id=row.id,
+                backend=row.backend,
+                unit=unit,
+                amount=amount,
+                revision=revision,
+            )
+        seconds = _seconds(result)
+        if seconds is not None:
+            ledger.occupy(
+                conn,
+                task_id=row.id,
+                backend=row.backend,
+                proposal=job.proposal,
+                user=job.user,
+                seconds=occupied(row.kind, seconds, row.size or 1.0),
+            )
 
 
 def _submit(

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -22,41 +22,29 @@ from backends.errors import BackendError
 from backends.states import TaskState
 from broker import algorithms, backend_config
 from broker.accounting.policy_source import PolicySource
-from broker.accounts import controlled_domain
 from broker.algorithms.base import StepOutcome, TaskResult, check_backend_kind
 from broker.config import Settings
 from broker.core import admission, transitions
+from broker.core.dispatch import Dispatcher
+from broker.core.endings import end_job
 from broker.core.idempotency import earlier_job, spec_sha256
 from broker.core.models import JobSpec, TaskRequest
+from broker.core.placement import backend_for, task_queue, task_size
 from broker.errors import (
     BrokerError,
     InvalidJob,
     JobRefused,
 )
+from broker.faults import crash_point
 from broker.store import ledger
 from broker.store.audit import record_audit
-from broker.store.db import Database, advisory_lock, new_id, utcnow
-from broker.store.schema import algorithm_states, jobs, tasks, tokens
+from broker.store.db import Database, advisory_lock, insert_once, new_id, utcnow
+from broker.store.schema import algorithm_states, jobs, tasks
 from policies.admission import Need
 from policies.loader import LoadedPolicy, format_loc
+from policies.schema import Policy
 
 log = logging.getLogger(__name__)
-
-
-def queue_for(kind: str, backend: str, domain: str | None = None) -> str:
-    """The Celery queue that carries tasks of ``kind`` for ``backend`` (for a hosted backend,
-    work of a controlled security ``domain`` has a queue of its own, and pilots of its own)."""
-    return f"{kind}.{backend}" + (f"@{domain}" if domain else "")
-
-
-def task_size(req: TaskRequest) -> float:
-    """A task's size for the priority's size factor: nodes of a classical task, circuit
-    evaluations of a quantum batch."""
-    if req.classical is not None:
-        return float(req.classical.nodes)
-    if req.quantum is not None:
-        return float(sum(len(item.parameter_values) or 1 for item in req.quantum.items))
-    return 1.0
 
 
 class Broker:
@@ -68,6 +56,8 @@ class Broker:
         self.policy_source = PolicySource(self.db, settings.policy_file)
         self._backends: dict[str, Backend] = {}
         self._capacity: dict[str, int] = {}
+        self.dispatch = Dispatcher(self)
+        """Releases tasks as they become ready; sends them once given a sender."""
 
     def backend_options(self, name: str) -> dict[str, Any]:
         """Options for a backend: the backends file's entry, with defaults for ``local``."""
@@ -105,14 +95,19 @@ class Broker:
 
     # --- submission -----------------------------------------------------------------------
 
-    def parse_inputs(self, spec: JobSpec) -> tuple[algorithms.Algorithm, BaseModel]:
-        """The job's algorithm and its validated inputs (``InvalidJob`` with every path)."""
+    def parse_inputs(
+        self, spec: JobSpec, *, check: bool = True
+    ) -> tuple[algorithms.Algorithm, BaseModel]:
+        """The job's algorithm and its validated inputs (``InvalidJob`` with every path);
+        ``check=False`` skips the algorithm's own checks, which admission ran."""
         algorithm = algorithms.get(spec.algorithm.name)
         try:
             inputs = algorithm.inputs_model.model_validate(spec.algorithm.inputs)
         except ValidationError as exc:
             lines = [f"algorithm.inputs.{format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
             raise InvalidJob("\n".join(lines)) from None
+        if not check:
+            return algorithm, inputs
         algorithm.check(inputs, spec)
         for field, kind in (("backend", "quantum"), ("classical_backend", "classical")):
             check_backend_kind(field, getattr(spec, field), kind)
@@ -144,10 +139,14 @@ class Broker:
         admission.run(admission.JOB_CHECKS, candidate)
         proposal = loaded.policy.proposal(spec.proposal)
         qos = loaded.policy.qos_of(proposal, spec.qos) if proposal is not None else spec.qos
+        engine = self.dispatch.engine()
         try:
-            with self.db.write() as conn:
+            # No deployment-wide turn: admissions of one proposal take turns (its budget),
+            # and releases of one backend (see broker.core.dispatch).
+            with self.db.write(exclusive=False) as conn:
                 advisory_lock(conn, f"qcb.proposal.{spec.proposal}")
                 if client_key is not None:
+                    advisory_lock(conn, f"qcb.client-key.{user}.{client_key}")
                     earlier = earlier_job(conn, user, client_key, spec)
                     if earlier is not None:
                         return earlier
@@ -156,12 +155,16 @@ class Broker:
                 self._admit(conn, job_id, spec, user, loaded.revision, seed, qos, needs, outcome)
                 if client_key is not None:
                     transitions.set_client_key(conn, job_id, client_key)
+                first = {backend_for(spec, req) for req in outcome.tasks}
+                released = self.dispatch.release_ready(conn, engine, first)
         except JobRefused as exc:
-            with self.db.write() as conn:
+            with self.db.write(exclusive=False) as conn:
                 record_audit(
                     conn, user, "refuse", job_id, reason=exc.message, revision=loaded.revision
                 )
             raise
+        crash_point("admission.after-commit")
+        self.dispatch.send(released)
         return job_id
 
     def _admit(
@@ -221,8 +224,7 @@ class Broker:
         """Record ``requests`` as PENDING tasks of ``step`` (in the caller's transaction)."""
         now = utcnow()
         for req in requests:
-            default = spec.backend if req.kind == "quantum" else spec.classical_backend
-            backend = req.backend or default
+            backend = backend_for(spec, req)
             if req.classical is not None:
                 req.classical.account = spec.proposal
             body = req.quantum if req.kind == "quantum" else req.classical
@@ -235,7 +237,7 @@ class Broker:
                     key=req.key,
                     kind=req.kind,
                     backend=backend,
-                    queue=queue_for(req.kind, backend, self._pilot_domain(spec, backend)),
+                    queue=task_queue(req.kind, backend, spec.proposal, self._known_policy),
                     state=TaskState.PENDING,
                     payload=body.model_dump(mode="json"),
                     size=task_size(req),
@@ -246,15 +248,8 @@ class Broker:
                 )
             )
 
-    def _pilot_domain(self, spec: JobSpec, backend: str) -> str | None:
-        """The controlled security domain of the job's proposal when ``backend`` is hosted
-        (its tasks then go to pilots of that domain only); None otherwise."""
-        if not registry.is_hosted(backend):
-            return None
-        try:  # the policy as last seen: this runs in the caller's write transaction
-            return controlled_domain(self.policy_source.known().policy, spec.proposal)
-        except BrokerError:
-            return None  # no such proposal any more: its tasks fail when they start
+    def _known_policy(self) -> Policy:
+        return self.policy_source.known().policy
 
     def _persist_step(
         self,
@@ -264,43 +259,30 @@ class Broker:
         step: int,
         outcome: StepOutcome,
         revision: str,
-    ) -> bool:
-        """Record a step's state, its tasks or the final result; False if already recorded."""
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    algorithm_states.insert().values(
-                        job_id=job_id, step=step, state=outcome.state, created_at=utcnow()
-                    )
-                )
-        except IntegrityError:
-            return False
+    ) -> set[str] | None:
+        """Record a step's state, its tasks or the final result: the backends of the tasks
+        it added (none when the job ended), or None if the step was recorded already."""
+        if not insert_once(
+            conn,
+            algorithm_states,
+            job_id=job_id,
+            step=step,
+            state=outcome.state,
+            created_at=utcnow(),
+        ):
+            return None
+        backends: set[str] = set()
         if outcome.result is not None:
-            self._finish(conn, job_id, TaskState.COMPLETED, "", revision, result=outcome.result)
+            end_job(conn, job_id, TaskState.COMPLETED, "", revision, result=outcome.result)
         else:
             self.insert_tasks(conn, job_id, spec, step, outcome.tasks)
+            backends = {backend_for(spec, req) for req in outcome.tasks}
         transitions.set_step(conn, job_id, step, outcome.progress)
-        return True
-
-    def _finish(
-        self,
-        conn: Connection,
-        job_id: str,
-        state: TaskState,
-        message: str,
-        revision: str,
-        result: dict[str, Any] | None = None,
-    ) -> None:
-        transitions.finish_job(conn, job_id, state, message, result)
-        ledger.release(conn, job_id=job_id, revision=revision)
-        conn.execute(  # a driver program's token ends with its job
-            update(tokens)
-            .where(tokens.c.job_id == job_id, tokens.c.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        return backends
 
     def advance(self, job_id: str) -> bool:
-        """Take the job one step further if its current step's tasks are all final.
+        """Take the job one step further if its current step's tasks are all final, and
+        release the next step's tasks that capacity allows (sent after the commit).
 
         Safe to call any number of times from any process: a step is recorded once.
         Returns True when it did something. A job that cannot be advanced (its stored spec,
@@ -308,22 +290,41 @@ class Broker:
         its holds are released; only the store or the policy in force being unusable (for
         every job alike) raises.
         """
-        # Read the revision before taking the write lock (reading it may record a changed
-        # policy file, which takes the lock itself), and outside the job's own failures: a
-        # policy that cannot be read now is no fault of this job.
+        # Read the revision before the transaction (reading it may record a changed policy
+        # file, in a transaction of its own), and outside the job's own failures: a policy
+        # that cannot be read now is no fault of this job.
         revision = self.policy.revision
+        engine = self.dispatch.engine()
+        with self.db.write(exclusive=False) as conn:
+            advisory_lock(conn, f"qcb.job.{job_id}")  # one advance or cancel of a job at a time
+            added, failure = self.advance_in(conn, job_id, revision)
+            released = self.dispatch.release_ready(conn, engine, added) if added else []
+        if failure is not None:
+            return self.fail_unrunnable(job_id, failure, revision)
+        self.dispatch.send(released)
+        return added is not None
+
+    def advance_in(
+        self, conn: Connection, job_id: str, revision: str
+    ) -> tuple[set[str] | None, Exception | None]:
+        """:meth:`advance`'s step in the caller's transaction, which holds the job's lock:
+        (None if it did nothing, else the backends of the tasks it added; the job's own
+        failure if it cannot be advanced). The
+        step runs in a savepoint, so a failure undoes the step alone; the caller then
+        fails the job (:meth:`fail_unrunnable`) after its commit."""
         try:
-            return self._advance(job_id, revision)
+            with conn.begin_nested():
+                return self._step(conn, job_id, revision), None
         except (DataError, IntegrityError) as exc:  # this job's own data the store refuses
             log.exception("job %s cannot be advanced; it fails", job_id)
-            return self._fail_unrunnable(job_id, exc, revision)
+            return None, exc
         except (DBAPIError, PoolTimeout):  # the store: transient, advanced again later
             raise
         except Exception as exc:
             log.exception("job %s cannot be advanced; it fails", job_id)
-            return self._fail_unrunnable(job_id, exc, revision)
+            return None, exc
 
-    def _fail_unrunnable(self, job_id: str, exc: Exception, revision: str) -> bool:
+    def fail_unrunnable(self, job_id: str, exc: Exception, revision: str) -> bool:
         """Fail a job whose step could not be computed, in a transaction of its own (the
         one that raised is rolled back), releasing its holds as any other end does."""
         what = f"{type(exc).__name__}: {exc}".replace("\n", " ")
@@ -336,46 +337,43 @@ class Broker:
                 f"step {job.step + 1} could not be computed ({what[:500]}); the job stopped "
                 "and its holds were released"
             )
-            self._finish(conn, job_id, TaskState.FAILED, message, revision)
+            end_job(conn, job_id, TaskState.FAILED, message, revision)
         return True
 
-    def _advance(self, job_id: str, revision: str) -> bool:
-        with self.db.write(exclusive=False) as conn:
-            advisory_lock(conn, f"qcb.job.{job_id}")  # one advance or cancel of a job at a time
-            job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
-            if job is None or TaskState(job.state).final:
-                return False
-            rows = conn.execute(
-                select(tasks).where(tasks.c.job_id == job_id, tasks.c.step == job.step)
-            ).all()
-            if not rows or any(not TaskState(r.state).final for r in rows):
-                return False
-            bad = [r for r in rows if r.state != TaskState.COMPLETED]
-            if bad:
-                r = bad[0]
-                message = f"task {r.key!r} ({r.id}) on {r.backend} ended {r.state}: {r.message}"
-                end = TaskState.CANCELLED if r.state == TaskState.CANCELLED else TaskState.FAILED
-                self._finish(conn, job_id, end, message, revision)
-                return True
-            spec = JobSpec.model_validate(job.spec)
-            algorithm, inputs = self.parse_inputs(spec)
-            results: dict[str, TaskResult] = {}
-            for r in rows:
-                model = QuantumResult if r.kind == "quantum" else ClassicalResult
-                results[r.key] = model.model_validate(r.result)
-            state = conn.execute(
-                select(algorithm_states.c.state).where(
-                    algorithm_states.c.job_id == job_id, algorithm_states.c.step == job.step
-                )
-            ).scalar_one()
-            try:
-                outcome = algorithm.step(inputs, spec, dict(state), results)
-            except BrokerError as exc:  # e.g. a classical step returned something unusable
-                self._finish(
-                    conn, job_id, TaskState.FAILED, f"step {job.step + 1}: {exc}", revision
-                )
-                return True
-            return self._persist_step(conn, job_id, spec, job.step + 1, outcome, revision)
+    def _step(self, conn: Connection, job_id: str, revision: str) -> set[str] | None:
+        """One step of the job, in the caller's transaction (see :meth:`advance`)."""
+        job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+        if job is None or TaskState(job.state).final:
+            return None
+        rows = conn.execute(
+            select(tasks).where(tasks.c.job_id == job_id, tasks.c.step == job.step)
+        ).all()
+        if not rows or any(not TaskState(r.state).final for r in rows):
+            return None
+        bad = [r for r in rows if r.state != TaskState.COMPLETED]
+        if bad:
+            r = bad[0]
+            message = f"task {r.key!r} ({r.id}) on {r.backend} ended {r.state}: {r.message}"
+            end = TaskState.CANCELLED if r.state == TaskState.CANCELLED else TaskState.FAILED
+            end_job(conn, job_id, end, message, revision)
+            return set()
+        spec = JobSpec.model_validate(job.spec)
+        algorithm, inputs = self.parse_inputs(spec, check=False)
+        results: dict[str, TaskResult] = {}
+        for r in rows:
+            model = QuantumResult if r.kind == "quantum" else ClassicalResult
+            results[r.key] = model.model_validate(r.result)
+        state = conn.execute(
+            select(algorithm_states.c.state).where(
+                algorithm_states.c.job_id == job_id, algorithm_states.c.step == job.step
+            )
+        ).scalar_one()
+        try:
+            outcome = algorithm.step(inputs, spec, dict(state), results)
+        except BrokerError as exc:  # e.g. a classical step returned something unusable
+            end_job(conn, job_id, TaskState.FAILED, f"step {job.step + 1}: {exc}", revision)
+            return set()
+        return self._persist_step(conn, job_id, spec, job.step + 1, outcome, revision)
 
     # --- cancellation ---------------------------------------------------------------------
 
@@ -388,5 +386,5 @@ class Broker:
             if job is None or TaskState(job.state).final:
                 return
             transitions.cancel_job_tasks(conn, job_id)
-            self._finish(conn, job_id, TaskState.CANCELLED, f"cancelled by {user}", revision)
+            end_job(conn, job_id, TaskState.CANCELLED, f"cancelled by {user}", revision)
             record_audit(conn, user, "cancel", job_id)

@@ -11,7 +11,6 @@ pilot jobs of hosted backends (``slurm-pilot``) with their queues.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -24,9 +23,9 @@ from backends.states import TaskState
 from broker.core import transitions
 from broker.core.orchestrator import Broker
 from broker.core.queries import active_jobs
-from broker.core.snapshot import AllocationState, snapshot
+from broker.core.snapshot import AllocationState
 from broker.processes.pilot_manager import PilotManager
-from broker.store.db import advisory_lock, utcnow
+from broker.store.db import utcnow
 from broker.store.schema import jobs, tasks, workers
 from policies.engine import Engine
 
@@ -42,8 +41,11 @@ class Scheduler:
         self.broker = broker
         self.send = send
         self._pilots: dict[str, PilotManager] | None = None
-        self._engine: Engine | None = None
-        self.allocation = AllocationState()
+
+    @property
+    def allocation(self) -> AllocationState:
+        """The usage the policy engine reads (the broker's dispatcher's)."""
+        return self.broker.dispatch.allocation
 
     def pilot_managers(self) -> dict[str, PilotManager]:
         """One manager per hosted backend (pilot jobs) that loads here."""
@@ -123,32 +125,13 @@ class Scheduler:
 
     def engine(self) -> Engine:
         """The policy engine for the revision in force (rebuilt when it changes)."""
-        loaded = self.broker.policy
-        if self._engine is None or self._engine.revision != loaded.revision:
-            self._engine = Engine(loaded.policy, loaded.revision)
-        return self._engine
+        return self.broker.dispatch.engine()
 
     def _release(self) -> list[tuple[str, str]]:
+        """Every backend's release (see :mod:`broker.core.dispatch`)."""
         engine = self.engine()
         with self.broker.db.write(exclusive=False) as conn:
-            advisory_lock(conn, "qcb.release")  # one release cycle at a time, deployment-wide
-            snap = snapshot(conn, engine.policy, self.allocation, self.capacity)
-            if not snap.queues:
-                return []
-            releases = engine.cycle(
-                snap.pending,
-                snap.free,
-                self.allocation.usage,
-                time.time(),
-                penalties=snap.penalties,
-            )
-            released = [(r.task_id, snap.queues[r.task_id]) for r in releases]
-            if released:
-                # Only tasks still pending: a job cancelled since the snapshot keeps its
-                # cancelled tasks cancelled.
-                still = transitions.release(conn, [t for t, _ in released])
-                released = [(t, q) for t, q in released if t in still]
-        return released
+            return self.broker.dispatch.release_in(conn, engine)
 
     def _advance_stuck(self) -> None:
         with self.broker.db.read() as conn:

@@ -10,11 +10,11 @@ limit), ready for :meth:`policies.engine.Engine.cycle`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import ColumnElement, Connection, Row, func, select
 
 from backends.states import TaskState
 from broker.store import ledger
@@ -82,18 +82,18 @@ def snapshot(
     state: AllocationState,
     capacity: Callable[[str], int],
     now: float | None = None,
+    backends: Collection[str] | None = None,
+    busy: dict[str, int] | None = None,
 ) -> Snapshot:
-    """Read what a scheduling cycle needs (in the caller's transaction)."""
+    """Read what a scheduling cycle needs (in the caller's transaction), for the pending
+    tasks of ``backends`` (None: of every backend); ``busy``: their :func:`busy_counts`,
+    if the caller read them in this transaction already."""
     now = time.time() if now is None else now
+    rows = _pending_rows(conn, backends)
+    if not rows and backends is not None:  # a scoped release with nothing to release
+        return Snapshot(pending=PendingTasks.from_rows([]), queues={}, free={}, capacity={})
     state.refresh(conn, policy)
-    busy: dict[str, int] = dict(
-        conn.execute(
-            select(tasks.c.backend, func.count())
-            .where(tasks.c.state.in_(_ACTIVE))
-            .group_by(tasks.c.backend)
-        ).all()
-    )
-    rows = _pending_rows(conn)
+    busy = busy_counts(conn, backends) if busy is None else busy
     caps = {b: capacity(b) for b in {r.backend for r in rows}}
     free = {b: max(cap - busy.get(b, 0), 0) for b, cap in caps.items()}
     penalties, blocked = _standings(conn, policy, state.book, {r.proposal for r in rows}, now)
@@ -116,8 +116,23 @@ def snapshot(
     )
 
 
-def _pending_rows(conn: Connection) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The pending tasks, each with its job's proposal, user, QOS, step and state."""
+def busy_counts(conn: Connection, backends: Collection[str] | None = None) -> dict[str, int]:
+    """Tasks released or running, per backend (of ``backends``, if given)."""
+    active: ColumnElement[bool] = tasks.c.state.in_(_ACTIVE)
+    if backends is not None:
+        active = active & tasks.c.backend.in_(list(backends))
+    query = select(tasks.c.backend, func.count()).where(active).group_by(tasks.c.backend)
+    return {backend: int(n) for backend, n in conn.execute(query).all()}
+
+
+def _pending_rows(
+    conn: Connection, backends: Collection[str] | None
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The pending tasks (of ``backends``, if given), each with its job's proposal, user,
+    QOS, step and state."""
+    where: ColumnElement[bool] = tasks.c.state == TaskState.PENDING
+    if backends is not None:
+        where = where & tasks.c.backend.in_(list(backends))
     return conn.execute(
         select(
             tasks.c.id,
@@ -132,7 +147,7 @@ def _pending_rows(conn: Connection) -> Sequence[Row[*tuple[Any, ...]]]:
             jobs.c.state.label("job_state"),
         )
         .join(jobs, jobs.c.id == tasks.c.job_id)
-        .where(tasks.c.state == TaskState.PENDING)
+        .where(where)
     ).all()
 
 

@@ -193,7 +193,8 @@ def claim(conn: Connection, task_id: str, worker_id: str) -> TaskRow | None:
     )
     if claimed != 1:
         return None
-    start_job(conn, row.job_id)
+    if row.step == 0:  # a later step's job runs already (or has ended)
+        start_job(conn, row.job_id)
     return row
 
 

@@ -75,6 +75,7 @@ class _WorkerState:
         self.settings = Settings()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.broker = Broker(self.settings)
+        self.broker.dispatch.sender = sender(app)  # a worker sends the tasks it makes ready
         scheduler = Scheduler(self.broker, sender(app))
         self.executor = Executor(self.broker, self.worker_id, release=scheduler.release)
         self.heart: subprocess.Popen[bytes] | None = None

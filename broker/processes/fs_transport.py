@@ -1,17 +1,30 @@
-"""Celery's ``filesystem://`` transport, with messages published atomically.
+"""Celery's ``filesystem://`` transport, with messages published atomically and a doorbell.
 
 Kombu's own transport creates a message file and then writes it; a consumer in another
 process can take the file in between and read it empty (``JSONDecodeError``: the worker
 stops). Here a message is written under a name no consumer matches and then renamed into
-place, which is atomic on one file system. Everything else is kombu's.
+place, which is atomic on one file system.
+
+Kombu's consumer finds new messages by listing the folder every ``polling_interval``.
+Here a publisher also rings a doorbell: a named pipe (``.doorbell``) in the folder, one
+byte per message, and a consumer with nothing to read waits on the pipe for at most the
+polling interval instead of sleeping it. A message is taken as soon as it is there; a
+ring nobody hears (no consumer yet, another consumer took the byte, the pipe full) costs
+at most one polling interval, as before. The pipe is a file, so nothing is served and
+nothing changes when a worker is killed: the next one opens the same pipe.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import select
+import stat
 import time
 import uuid
 from collections.abc import Callable
+from queue import Empty
 from typing import Any, cast
 
 from kombu.exceptions import ChannelError
@@ -20,9 +33,56 @@ from kombu.utils import json as kombu_json
 
 _dumps = cast(Callable[[Any], str], kombu_json.dumps)  # kombu's encoder: dates, UUIDs
 
+DOORBELL = ".doorbell"
+"""The named pipe in the queue folder that publishers ring."""
+
+
+def ring(folder: str) -> None:
+    """Tell a consumer waiting on ``folder`` that a message is there (never blocks)."""
+    try:
+        fd = os.open(os.path.join(folder, DOORBELL), os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # no pipe yet, or no consumer listening (ENXIO): it polls
+        return
+    try:
+        os.write(fd, b"\x01")
+    except OSError as exc:  # EAGAIN: the pipe is full of rings already
+        if exc.errno != errno.EAGAIN:
+            raise
+    finally:
+        os.close(fd)
+
+
+class Doorbell:
+    """The consumer's end of a folder's doorbell."""
+
+    def __init__(self, folder: str) -> None:
+        path = os.path.join(folder, DOORBELL)
+        with contextlib.suppress(FileExistsError):
+            os.mkfifo(path, 0o600)
+        if not stat.S_ISFIFO(os.stat(path).st_mode):
+            raise ChannelError(f"{path} is not a named pipe; remove it")
+        self._read = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        # A writer of our own, so that the pipe never reads as closed (which would make
+        # select() return at once, for ever, whenever no publisher has it open).
+        self._keep = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+
+    def wait(self, seconds: float) -> None:
+        """Return when rung, or after ``seconds``; take every ring waiting."""
+        ready, _, _ = select.select([self._read], [], [], max(seconds, 0.0))
+        if ready:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(self._read, 4096):
+                    pass
+
+    def close(self) -> None:
+        """Close both ends."""
+        for fd in (self._read, self._keep):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
 
 class Channel(filesystem.Channel):
-    """A filesystem channel whose ``_put`` is atomic."""
+    """A filesystem channel whose ``_put`` is atomic and rings the doorbell."""
 
     def _put(self, queue: Any, message: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
@@ -34,9 +94,39 @@ class Channel(filesystem.Channel):
             os.replace(tmp, os.path.join(folder, name))
         except OSError as exc:
             raise ChannelError(f"cannot add message {name!r} to {folder}") from exc
+        ring(folder)
 
 
 class Transport(filesystem.Transport):
-    """The filesystem transport with :class:`Channel`."""
+    """The filesystem transport with :class:`Channel`, whose consumers wait on the
+    doorbell between looks at the folder."""
 
     Channel = Channel
+    _doorbell: Doorbell | None = None
+
+    def drain_events(self, connection: Any, timeout: Any = None) -> None:  # type: ignore[override]
+        """Deliver one message, waiting at most ``timeout`` (``socket.timeout`` then)."""
+        start = time.monotonic()
+        interval = self.polling_interval or 1.0
+        while True:
+            try:
+                assert self.cycle is not None, "a transport's cycle exists once connected"
+                self.cycle.get(self._deliver, timeout=timeout)  # type: ignore[no-untyped-call]
+                return
+            except Empty:
+                left = None if timeout is None else timeout - (time.monotonic() - start)
+                if left is not None and left <= 0:
+                    raise TimeoutError() from None
+                self._bell().wait(interval if left is None else min(interval, left))
+
+    def _bell(self) -> Doorbell:
+        if self._doorbell is None:  # the channels share the folder (the transport options)
+            self._doorbell = Doorbell(self.channels[0].data_folder_in)
+        return self._doorbell
+
+    def close_connection(self, connection: Any) -> None:
+        """Close the doorbell with the connection."""
+        if self._doorbell is not None:
+            self._doorbell.close()
+            self._doorbell = None
+        super().close_connection(connection)  # type: ignore[no-untyped-call]

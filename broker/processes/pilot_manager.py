@@ -22,7 +22,8 @@ import uuid
 from backends.base import ClassicalSpec
 from backends.slurm.pilot import PilotOptions, SlurmPilotBackend
 from backends.slurm.records import task_state
-from broker.core.orchestrator import Broker, queue_for
+from broker.core.orchestrator import Broker
+from broker.core.placement import queue_for
 from broker.processes.pilot_job import PilotPayload, open_work
 
 log = logging.getLogger(__name__)

@@ -119,7 +119,7 @@ def worker_queues() -> list[str]:
     Quantum SDKs are not imported to find them: a task only reaches a queue after its job was
     admitted, which loads its backend.
     """
-    from broker.core.orchestrator import queue_for
+    from broker.core.placement import queue_for
 
     quantum = [n for n in registry.names() if registry.declared_kind(n) == "quantum"]
     classical = [
@@ -150,7 +150,9 @@ class Supervisor:
             settings = settings.model_copy(update={"driver_url": self.endpoint.url})
             broker.settings = settings
         self.settings = settings
-        self.scheduler = Scheduler(broker, sender(make_app(settings)))
+        send = sender(make_app(settings))
+        broker.dispatch.sender = send  # the driver endpoint's submissions send their tasks
+        self.scheduler = Scheduler(broker, send)
         self.worker: subprocess.Popen[bytes] | None = None
         self.stopping = False
         # The read end of a self-pipe that the SIGUSR1 handler writes to (see main).

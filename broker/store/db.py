@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, literal_column, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from broker.store import jsoncodec, migrate
@@ -54,6 +55,9 @@ def _sqlite_engine(url: str) -> Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode, NORMAL syncs at checkpoints, not at every commit: a killed process
+        # loses nothing committed; a power cut may lose the last commits, never consistency.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -75,6 +79,16 @@ def _with_driver(url: str) -> URL:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+def insert_once(conn: Connection, table: Table, **values: Any) -> bool:
+    """Insert a row unless one with the same unique key is there; True if inserted.
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` on both stores: one statement, where catching
+    the unique violation takes a savepoint around the insert (three)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    return conn.execute(insert.returning(literal_column("1"))).first() is not None
 
 
 class Database:

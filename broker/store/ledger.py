@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
-from sqlalchemy.exc import IntegrityError
 
-from broker.store.db import utcnow
+from broker.store.db import insert_once, utcnow
 from broker.store.schema import ledger, occupancy
 from policies.budgets import UsageBook
 
@@ -28,12 +27,7 @@ class Balance:
 
 
 def _insert_once(conn: Connection, **values: object) -> bool:
-    try:
-        with conn.begin_nested():
-            conn.execute(ledger.insert().values(created_at=utcnow(), **values))
-    except IntegrityError:
-        return False
-    return True
+    return insert_once(conn, ledger, created_at=utcnow(), **values)
 
 
 def hold(
@@ -216,18 +210,13 @@ def occupy(
     conn: Connection, *, task_id: str, backend: str, proposal: str, user: str, seconds: float
 ) -> bool:
     """Record how long a finished task held its backend (fair-share usage); once per task."""
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                occupancy.insert().values(
-                    task_id=task_id,
-                    backend=backend,
-                    proposal=proposal,
-                    user=user,
-                    seconds=seconds,
-                    at=utcnow(),
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    return insert_once(
+        conn,
+        occupancy,
+        task_id=task_id,
+        backend=backend,
+        proposal=proposal,
+        user=user,
+        seconds=seconds,
+        at=utcnow(),
+    )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from broker.config import Settings
 from broker.core.execution import Executor
@@ -158,16 +159,20 @@ def test_cancel_stops_pending_work_and_releases_holds(broker: Broker) -> None:
     assert kinds.count("release") == kinds.count("hold") >= 1
 
 
-def test_scheduler_advances_a_job_whose_worker_died_before_advancing(
+def test_scheduler_advances_a_job_whose_worker_could_not_advance_it(
     broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = broker.submit(load_job(EXAMPLES / "vqe_h2.yaml"), "alice")
     queue: list[str] = []
     scheduler = Scheduler(broker, lambda task_id, _queue: queue.append(task_id))
     scheduler.tick()
-    executor = Executor(broker, "dying-worker")
+    executor = Executor(broker, "unlucky-worker")
+
+    def store_down(*_: object) -> tuple[bool, None]:
+        raise OperationalError("UPDATE jobs", {}, Exception("the store went away"))
+
     with monkeypatch.context() as patch:
-        patch.setattr(broker, "advance", lambda job_id: False)  # dies right after recording
+        patch.setattr(broker, "advance_in", store_down)  # the task is recorded all the same
         while queue:
             executor.execute(queue.pop(0))
     assert job_status(broker.db, job_id).step == 0

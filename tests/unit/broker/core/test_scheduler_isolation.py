@@ -34,13 +34,19 @@ def _job(proposal_user: str) -> dict[str, Any]:
     return job
 
 
+def store_down(*_: object) -> tuple[bool, None]:
+    """An advance that meets the store going away."""
+    raise OperationalError("UPDATE jobs", {}, Exception("the store went away"))
+
+
 def _first_step_without_advancing(
     broker: Broker, scheduler: Scheduler, queue: list[str], job_ids: list[str]
 ) -> None:
-    """Run the first step's tasks of ``job_ids``; the worker 'dies' before advancing them."""
-    executor = Executor(broker, "dying-worker")
+    """Run the first step's tasks of ``job_ids``; the store fails each time the worker
+    advances a job, so the tasks are recorded and the jobs are not advanced."""
+    executor = Executor(broker, "unlucky-worker")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(broker, "advance", lambda job_id: False)
+        patch.setattr(broker, "advance_in", store_down)
         for _ in range(20):
             if all(set(job_status(broker.db, j).tasks) == {"COMPLETED"} for j in job_ids):
                 return
@@ -237,10 +243,7 @@ def test_a_worker_hands_back_nothing_when_advancing_fails(
     handed_back: list[str] = []
     monkeypatch.setattr(executor, "_hand_back", handed_back.append)
 
-    def store_down(_job_id: str) -> bool:
-        raise OperationalError("UPDATE jobs", {}, Exception("the store went away"))
-
-    monkeypatch.setattr(broker, "advance", store_down)
+    monkeypatch.setattr(broker, "advance_in", store_down)
     queue: list[str] = []
     scheduler = Scheduler(broker, lambda task_id, _queue: queue.append(task_id))
     scheduler.release()

@@ -1,0 +1,45 @@
+"""Where a task goes: its backend, its Celery queue, and its size for the policy engine."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from backends import registry
+from broker.accounts import controlled_domain
+from broker.core.models import JobSpec, TaskRequest
+from broker.errors import BrokerError
+from policies.schema import Policy
+
+
+def queue_for(kind: str, backend: str, domain: str | None = None) -> str:
+    """The Celery queue that carries tasks of ``kind`` for ``backend`` (for a hosted backend,
+    work of a controlled security ``domain`` has a queue of its own, and pilots of its own)."""
+    return f"{kind}.{backend}" + (f"@{domain}" if domain else "")
+
+
+def task_size(req: TaskRequest) -> float:
+    """A task's size for the priority's size factor: nodes of a classical task, circuit
+    evaluations of a quantum batch."""
+    if req.classical is not None:
+        return float(req.classical.nodes)
+    if req.quantum is not None:
+        return float(sum(len(item.parameter_values) or 1 for item in req.quantum.items))
+    return 1.0
+
+
+def backend_for(spec: JobSpec, req: TaskRequest) -> str:
+    """The backend a task of ``spec`` runs on: its own, else the job's of its kind."""
+    return req.backend or (spec.backend if req.kind == "quantum" else spec.classical_backend)
+
+
+def task_queue(kind: str, backend: str, proposal: str, policy: Callable[[], Policy]) -> str:
+    """The queue of a task of ``proposal``: on a hosted backend, a controlled security
+    domain's work goes to pilots of that domain only (``policy()`` gives the policy as last
+    seen: this runs in the caller's write transaction)."""
+    domain = None
+    if registry.is_hosted(backend):
+        # No such proposal any more: its tasks fail when they start.
+        with contextlib.suppress(BrokerError):
+            domain = controlled_domain(policy(), proposal)
+    return queue_for(kind, backend, domain)
