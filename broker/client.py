@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kombu.exceptions import ChannelError
+
 from broker import catalog
 from broker.accounting import usage
 from broker.accounting.explain import explain
@@ -23,11 +25,26 @@ from broker.config import Settings
 from broker.core import queries
 from broker.core.models import JobResult, JobSpec, JobStatus
 from broker.core.orchestrator import Broker
+from broker.doorbell import JOBS_DOORBELL, Doorbell
 from broker.jobfile import load_job, parse_job, validate_job
 from broker.processes import runtime
 from broker.store import revisions
 from policies.explain import Explanation
 from policies.loader import LoadedPolicy
+
+WAIT_POLL_SECONDS = 0.1
+"""The longest :meth:`Client.wait` goes without looking at the job."""
+
+
+def _jobs_doorbell(settings: Settings) -> Doorbell | None:
+    """The embedded runtime's jobs doorbell, where there is one to wait on."""
+    if not settings.broker_url.startswith("filesystem://"):
+        return None
+    try:
+        settings.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return Doorbell(str(settings.run_dir), JOBS_DOORBELL)
+    except (OSError, ChannelError):  # no pipes here: look every WAIT_POLL_SECONDS
+        return None
 
 
 class Client:
@@ -114,18 +131,26 @@ class Client:
         """Block until the job is final (or ``timeout`` seconds pass); return its status."""
         deadline = None if timeout is None else time.monotonic() + timeout
         last_check = 0.0
-        while True:
-            status = self.status(job_id)
-            if on_progress is not None:
-                on_progress(status)
-            if status.state.final:
-                return status
-            if deadline is not None and time.monotonic() > deadline:
-                return status
-            if self.autostart and time.monotonic() - last_check > 2.0:
-                runtime.ensure_running(self.settings)
-                last_check = time.monotonic()
-            time.sleep(0.1)
+        bell = _jobs_doorbell(self.settings)
+        try:
+            while True:
+                status = self.status(job_id)
+                if on_progress is not None:
+                    on_progress(status)
+                if status.state.final:
+                    return status
+                if deadline is not None and time.monotonic() > deadline:
+                    return status
+                if self.autostart and time.monotonic() - last_check > 2.0:
+                    runtime.ensure_running(self.settings)
+                    last_check = time.monotonic()
+                if bell is None:
+                    time.sleep(WAIT_POLL_SECONDS)
+                else:  # woken as soon as a worker records a task
+                    bell.wait(WAIT_POLL_SECONDS)
+        finally:
+            if bell is not None:
+                bell.close()
 
     def result(self, job_id: str) -> JobResult:
         """The finished job's result, charges and lineage (``NotFinished`` before)."""

@@ -95,9 +95,10 @@ app: Celery | None = make_raw_app(os.environ[URL_VARIABLE]) if URL_VARIABLE in o
 class RawCelery:
     """The baseline's worker processes (subprocesses of this one) and its client app."""
 
-    def __init__(self, redis_url: str, logs: Path) -> None:
+    def __init__(self, redis_url: str, logs: Path, workers: int = RAW_WORKERS) -> None:
         self.redis_url = redis_url
         self.logs = logs
+        self.workers = workers
         self.app = make_raw_app(redis_url)
         self.processes: list[subprocess.Popen[bytes]] = []
 
@@ -109,7 +110,7 @@ class RawCelery:
             "PYTHONPATH": os.pathsep.join([str(APP_PATH), str(ROOT)]),
         }
         self.logs.mkdir(parents=True, exist_ok=True)
-        for n in range(RAW_WORKERS):
+        for n in range(self.workers):
             argv = [
                 sys.executable, "-m", "celery", "-A", APP_MODULE, "worker",
                 "--pool", "threads", "--concurrency", str(RAW_THREADS), "--queues", RAW_QUEUE,
@@ -126,7 +127,7 @@ class RawCelery:
         run one: every process then has its backend and the transpiled circuit."""
         pids: set[int] = set()
         deadline = time.monotonic() + timeout
-        while len(pids) < RAW_WORKERS:
+        while len(pids) < self.workers:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"only {len(pids)} raw Celery worker(s) answered")
             for process in self.processes:
@@ -134,7 +135,7 @@ class RawCelery:
                     raise RuntimeError(f"a raw Celery worker exited: see {self.logs}")
             sent = [
                 self.app.send_task(RAW_TASK, args=[batch, 0.3])
-                for _ in range(RAW_WORKERS * RAW_THREADS)
+                for _ in range(self.workers * RAW_THREADS)
             ]
             pids |= {r.get(timeout=timeout)["pid"] for r in sent}
         return pids

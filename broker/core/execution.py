@@ -38,6 +38,7 @@ from broker.core import transitions
 from broker.core.orchestrator import Broker
 from broker.core.provenance import package_versions
 from broker.core.transitions import TaskRow
+from broker.doorbell import JOBS_DOORBELL, ring
 from broker.drivers import service as driver
 from broker.errors import BrokerError
 from broker.store import ledger
@@ -270,6 +271,13 @@ class Executor:
         if failure is not None:
             self.broker.fail_unrunnable(row.job_id, failure, revision)
         dispatch.send(released)
+        self._ring_waiters()
+
+    def _ring_waiters(self) -> None:
+        """Embedded: wake a ``Client.wait`` of this home (its job may have moved)."""
+        settings = self.broker.settings
+        if settings.broker_url.startswith("filesystem://"):
+            ring(str(settings.run_dir), JOBS_DOORBELL)
 
     def _charge(
         self,

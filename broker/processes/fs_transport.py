@@ -16,11 +16,7 @@ nothing changes when a worker is killed: the next one opens the same pipe.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
-import select
-import stat
 import time
 import uuid
 from collections.abc import Callable
@@ -31,54 +27,9 @@ from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
 from kombu.utils import json as kombu_json
 
+from broker.doorbell import Doorbell, ring
+
 _dumps = cast(Callable[[Any], str], kombu_json.dumps)  # kombu's encoder: dates, UUIDs
-
-DOORBELL = ".doorbell"
-"""The named pipe in the queue folder that publishers ring."""
-
-
-def ring(folder: str) -> None:
-    """Tell a consumer waiting on ``folder`` that a message is there (never blocks)."""
-    try:
-        fd = os.open(os.path.join(folder, DOORBELL), os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:  # no pipe yet, or no consumer listening (ENXIO): it polls
-        return
-    try:
-        os.write(fd, b"\x01")
-    except OSError as exc:  # EAGAIN: the pipe is full of rings already
-        if exc.errno != errno.EAGAIN:
-            raise
-    finally:
-        os.close(fd)
-
-
-class Doorbell:
-    """The consumer's end of a folder's doorbell."""
-
-    def __init__(self, folder: str) -> None:
-        path = os.path.join(folder, DOORBELL)
-        with contextlib.suppress(FileExistsError):
-            os.mkfifo(path, 0o600)
-        if not stat.S_ISFIFO(os.stat(path).st_mode):
-            raise ChannelError(f"{path} is not a named pipe; remove it")
-        self._read = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        # A writer of our own, so that the pipe never reads as closed (which would make
-        # select() return at once, for ever, whenever no publisher has it open).
-        self._keep = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-
-    def wait(self, seconds: float) -> None:
-        """Return when rung, or after ``seconds``; take every ring waiting."""
-        ready, _, _ = select.select([self._read], [], [], max(seconds, 0.0))
-        if ready:
-            with contextlib.suppress(BlockingIOError):
-                while os.read(self._read, 4096):
-                    pass
-
-    def close(self) -> None:
-        """Close both ends."""
-        for fd in (self._read, self._keep):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 class Channel(filesystem.Channel):
@@ -105,7 +56,7 @@ class Transport(filesystem.Transport):
     _doorbell: Doorbell | None = None
 
     def drain_events(self, connection: Any, timeout: Any = None) -> None:  # type: ignore[override]
-        """Deliver one message, waiting at most ``timeout`` (``socket.timeout`` then)."""
+        """Deliver one message, waiting at most ``timeout`` (``TimeoutError`` then)."""
         start = time.monotonic()
         interval = self.polling_interval or 1.0
         while True:
