@@ -50,11 +50,9 @@ Released = list[tuple[str, str]]
 """``(task id, queue)`` of each task released, in the engine's order."""
 
 
-def pending_backends(conn: Connection, job_id: str | None = None) -> set[str]:
-    """The backends with pending tasks (of ``job_id`` only, when given)."""
+def pending_backends(conn: Connection) -> set[str]:
+    """The backends with pending tasks."""
     query = select(tasks.c.backend).where(tasks.c.state == TaskState.PENDING).distinct()
-    if job_id is not None:
-        query = query.where(tasks.c.job_id == job_id)
     return set(conn.execute(query).scalars())
 
 

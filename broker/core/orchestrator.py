@@ -152,10 +152,11 @@ class Broker:
                         return earlier
                 candidate.conn = conn
                 admission.run(admission.JOB_CHECKS, candidate, in_store=True)
-                self._admit(conn, job_id, spec, user, loaded.revision, seed, qos, needs, outcome)
+                first = self._admit(
+                    conn, job_id, spec, user, loaded.revision, seed, qos, needs, outcome
+                )
                 if client_key is not None:
                     transitions.set_client_key(conn, job_id, client_key)
-                first = {backend_for(spec, req) for req in outcome.tasks}
                 released = self.dispatch.release_ready(conn, engine, first)
         except JobRefused as exc:
             with self.db.write(exclusive=False) as conn:
@@ -178,9 +179,10 @@ class Broker:
         qos: str | None,
         needs: list[Need],
         outcome: StepOutcome,
-    ) -> None:
+    ) -> set[str]:
         """Record an admitted job, its holds and its first tasks (in the admitting
-        transaction, so that no other admission sees the budget without these holds)."""
+        transaction, so that no other admission sees the budget without these holds);
+        the backends of those tasks."""
         now = utcnow()
         conn.execute(
             jobs.insert().values(
@@ -213,8 +215,9 @@ class Broker:
                 amount=need.amount,
                 revision=revision,
             )
-        self._persist_step(conn, job_id, spec, 0, outcome, revision)
+        first = self._persist_step(conn, job_id, spec, 0, outcome, revision)
         record_audit(conn, user, "submit", job_id, proposal=spec.proposal, revision=revision)
+        return first or set()
 
     # --- stepping -------------------------------------------------------------------------
 
