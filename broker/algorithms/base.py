@@ -28,7 +28,7 @@ DEFAULT_CLASSICAL_ESTIMATE_S = 3600
 
 def invalid(path: str, message: str) -> InvalidJob:
     """The error for a bad algorithm input at ``path`` (below ``algorithm.inputs``)."""
-    return InvalidJob(f"algorithm.inputs.{path}: {message}")
+    return InvalidJob.at(f"algorithm.inputs.{path}" if path else "algorithm.inputs", message)
 
 
 def check_backend_kind(where: str, name: str, kind: str) -> None:
@@ -36,9 +36,9 @@ def check_backend_kind(where: str, name: str, kind: str) -> None:
     try:
         actual = registry.kind_of(name)
     except BackendError as exc:
-        raise InvalidJob(f"{where}: {exc}") from None
+        raise InvalidJob.at(where, str(exc)) from None
     if actual != kind:
-        raise InvalidJob(f"{where}: {name!r} is a {actual} backend, not a {kind} one")
+        raise InvalidJob.at(where, f"{name!r} is a {actual} backend, not a {kind} one")
 
 
 def with_resources(spec: ClassicalSpec, job: JobSpec) -> ClassicalSpec:

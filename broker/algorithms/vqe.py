@@ -83,7 +83,12 @@ class VQEInputs(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> VQEInputs:
-        if (self.hamiltonian is None) == (self.problem is None):
+        if self.hamiltonian is None and self.problem is None:
+            raise ValueError(
+                "give hamiltonian (a Pauli sum such as '0.5 * ZZ - 1.0 * XI') or problem "
+                "(a classical task that builds it); the inputs have neither"
+            )
+        if self.hamiltonian is not None and self.problem is not None:
             raise ValueError("give either hamiltonian or problem (a builder), not both")
         return self
 

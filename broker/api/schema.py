@@ -26,6 +26,11 @@ ERROR: dict[str, Any] = {
         "message": {"type": "string"},
         "hint": {"anyOf": [{"type": "string"}, {"type": "null"}]},
         "problems": {"type": "array", "items": {}},
+        "details": {
+            "type": "object",
+            "description": "InvalidJob: problems (path, line, message, suggestion) and "
+            "source; JobRefused: check, needs and remaining (backend, unit, amount).",
+        },
         "source": {"type": "string"},
         "line": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
         "transient": {"type": "boolean"},

@@ -1,7 +1,8 @@
 """What crosses the wire between the REST API and the remote SDK: request bodies, and
 errors as JSON that the client raises again as the same exception class.
 
-An error body is ``{"error": CLASS, "message": ..., "hint": ..., "problems": [...]}``; the
+An error body is ``{"error": CLASS, "message": ..., "hint": ..., "details": {...}}`` (policy
+errors: ``"problems": [...]``); the
 remote client turns it back into ``CLASS`` so that the CLI prints the same paragraph and
 exits with the same code against a server as on a laptop.
 """
@@ -118,6 +119,8 @@ def encode(exc: Exception) -> dict[str, Any]:
     body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc), "hint": None}
     if isinstance(exc, BrokerError):
         body["message"], body["hint"] = exc.message, exc.hint
+        if exc.details:
+            body["details"] = exc.details
         if isinstance(exc, errors.TooManyRequests):
             body["retry_after"] = exc.retry_after
     elif isinstance(exc, PolicyError):
@@ -147,12 +150,15 @@ def decode(status: int, body: Any) -> Exception:
             transient=bool(body.get("transient")),
             hint=body.get("hint"),
         )
+    details = body.get("details")
+    details = details if isinstance(details, dict) else None
     if body["error"] == "TooManyRequests":
         after = body.get("retry_after")
         return errors.TooManyRequests(
             str(body.get("message", "")),
             hint=body.get("hint"),
+            details=details,
             retry_after=after if isinstance(after, int) and 0 < after <= 300 else 5,
         )
     cls = _BROKER_ERRORS.get(str(body["error"]), BrokerError)
-    return cls(str(body.get("message", "")), hint=body.get("hint"))
+    return cls(str(body.get("message", "")), hint=body.get("hint"), details=details)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -45,6 +46,7 @@ class Refusal:
 
     reason: str
     hint: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,11 @@ def run(checks: Sequence[Check], candidate: Candidate, *, in_store: bool = False
             continue
         refusal = check.run(candidate)
         if refusal is not None:
-            raise JobRefused(f"job refused by {check.name}: {refusal.reason}", hint=refusal.hint)
+            raise JobRefused(
+                f"job refused by {check.name}: {refusal.reason}",
+                hint=refusal.hint,
+                details={"check": check.name, **refusal.details},
+            )
 
 
 # --- the checks -----------------------------------------------------------------------------
@@ -191,7 +197,16 @@ def membership_and_budget(c: Candidate) -> Refusal | None:
         qos=c.spec.qos,
         backends={c.spec.backend, *(n.backend for n in c.needs)},
     )
-    return None if decision.admitted else Refusal(decision.reason)
+    if decision.admitted:
+        return None
+    amounts = {
+        "needs": [{"backend": n.backend, "unit": n.unit, "amount": n.amount} for n in c.needs],
+        "remaining": [
+            {"backend": backend, "unit": unit, "amount": amount}
+            for (backend, unit), amount in sorted(decision.remaining.items())
+        ],
+    }
+    return Refusal(decision.reason, details=amounts)
 
 
 def driver_allowance(c: Candidate) -> Refusal | None:

@@ -36,12 +36,13 @@ from broker.errors import (
     JobRefused,
 )
 from broker.faults import crash_point
+from broker.joberrors import problems
 from broker.store import ledger
 from broker.store.audit import record_audit
 from broker.store.db import Database, advisory_lock, insert_once, new_id, utcnow
 from broker.store.schema import algorithm_states, jobs, tasks
 from policies.admission import Need
-from policies.loader import LoadedPolicy, format_loc
+from policies.loader import LoadedPolicy
 from policies.schema import Policy
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,8 @@ class Broker:
         try:
             inputs = algorithm.inputs_model.model_validate(spec.algorithm.inputs)
         except ValidationError as exc:
-            lines = [f"algorithm.inputs.{format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
-            raise InvalidJob("\n".join(lines)) from None
+            found = problems(algorithm.inputs_model, exc.errors(), ("algorithm", "inputs"))
+            raise InvalidJob("\n".join(map(str, found)), problems=found) from None
         if not check:
             return algorithm, inputs
         algorithm.check(inputs, spec)

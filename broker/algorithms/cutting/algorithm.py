@@ -85,7 +85,11 @@ class Cutting(Algorithm):
 
     @staticmethod
     def _check_cut_inputs(inputs: CuttingInputs, width: int) -> None:
-        if (inputs.partition is None) == (inputs.max_subcircuit_qubits is None):
+        if inputs.partition is None and inputs.max_subcircuit_qubits is None:
+            raise invalid(
+                "partition", "give how to cut: partition (labels) or max_subcircuit_qubits"
+            )
+        if inputs.partition is not None and inputs.max_subcircuit_qubits is not None:
             raise invalid(
                 "partition", "give either partition (labels) or max_subcircuit_qubits, not both"
             )

@@ -99,7 +99,9 @@ class ClassicalStep(_Step):
 
     @model_validator(mode="after")
     def _one_program(self) -> ClassicalStep:
-        if (self.entrypoint is None) == (self.argv is None):
+        if self.entrypoint is None and self.argv is None:
+            raise ValueError("give the program: entrypoint (module:function) or argv")
+        if self.entrypoint is not None and self.argv is not None:
             raise ValueError("give either entrypoint (module:function) or argv, not both")
         return self
 

@@ -33,10 +33,10 @@ def test_unknown_and_missing_fields_name_their_line_and_path() -> None:
     with pytest.raises(InvalidJob) as info:
         parse_job(text, "job.yaml")
     message = str(info.value)
-    assert "line 3, backedn: Extra inputs are not permitted" in message
-    assert "line 5, algorithm.nmae" in message
-    assert "algorithm.name: Field required" in message
-    assert message.startswith("job.yaml is not a valid job (3 problem(s))")
+    assert "line 3, backedn: unknown field (did you mean backend?)" in message
+    assert "line 5, algorithm.nmae: unknown field (did you mean name?)" in message
+    assert "algorithm.name: required field is missing" in message
+    assert message.startswith("job.yaml is not a valid job (3 problems)")
 
 
 def test_a_job_must_be_a_mapping() -> None:

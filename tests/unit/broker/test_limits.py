@@ -75,7 +75,7 @@ def test_a_job_file_with_inf_or_nul_names_the_line() -> None:
     with pytest.raises(InvalidJob) as info:
         parse_job(text, "job.yaml")
     message = str(info.value)
-    assert message.startswith("job.yaml is not a valid job (2 problem(s))")
+    assert message.startswith("job.yaml is not a valid job (2 problems)")
     assert "line 2, name: contains the control character NUL" in message
     assert "line 3, seed: inf is not a number" in message
 
@@ -91,7 +91,7 @@ def test_job_data_with_nan_is_refused() -> None:
 def test_a_seed_must_fit_32_bits(seed: int) -> None:
     job = yaml.safe_load(GOOD)
     job["seed"] = seed
-    with pytest.raises(InvalidJob, match="seed: Input should be less than or equal to 2147483647"):
+    with pytest.raises(InvalidJob, match="seed: should be less than or equal to 2147483647"):
         validate_job(job)
 
 

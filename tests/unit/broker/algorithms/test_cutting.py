@@ -66,14 +66,14 @@ cx q[0], q[1];
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"shot": 5}, "algorithm.inputs.shot: Extra inputs are not permitted"),
+        ({"shot": 5}, "algorithm.inputs.shot: unknown field"),
         ({"num_samples": 0}, "algorithm.inputs.num_samples"),
         ({"observables": ["ZZZZZZZZ", "ZQ"]}, "algorithm.inputs.observables.1"),
         ({"observables": ["ZZZZZZZZ", "ZZZZ"]}, "algorithm.inputs.observables.1: acts on 4"),
         ({"observables": ["2 * IIIIIIII"]}, "algorithm.inputs.observables: only identity"),
         ({"partition": "AAAABBB"}, "algorithm.inputs.partition: has 7 labels but the circuit"),
         ({"max_subcircuit_qubits": 4}, "algorithm.inputs.partition: give either partition"),
-        ({"partition": None}, "algorithm.inputs.partition: give either partition"),
+        ({"partition": None}, "algorithm.inputs.partition: give how to cut: partition"),
         ({"cut_finding": {"wire_cuts": False}}, "algorithm.inputs.cut_finding: only applies"),
         (
             {"circuit": {**SU2, "parameters": [0.1, 0.2, 0.3]}},

@@ -89,11 +89,11 @@ ZZ = ["ZZ"]
         ),
         (
             {"circuit": TWO, "parameters": {"theta": [], "phi": [0]}, "observables": ZZ},
-            "algorithm.inputs.parameters.theta.values: List should have at least 1 item",
+            "algorithm.inputs.parameters.theta: should hold at least 1 item",
         ),
         (
             {"circuit": TWO, "parameters": {"theta": {"start": 0}, "phi": [0]}, "observables": ZZ},
-            "algorithm.inputs.parameters.theta.range.stop: Field required",
+            "algorithm.inputs.parameters.theta.stop: required field is missing",
         ),
         (
             {
@@ -122,7 +122,7 @@ ZZ = ["ZZ"]
         ),
         (
             {"circuit": TWO, "parameters": BOTH, "observables": ["QQ"]},
-            "algorithm.inputs.observables: Value error, observables[0]:",
+            "algorithm.inputs.observables: observables[0]:",
         ),
         ({"circuit": MEASURED, "parameters": BOTH}, "algorithm.inputs.shots: without observables"),
         (
@@ -144,7 +144,7 @@ ZZ = ["ZZ"]
         ),
         (
             {"circuit": TWO, "parameters": BOTH, "observables": ZZ, "batch_size": 0},
-            "algorithm.inputs.batch_size: Input should be greater than or equal to 1",
+            "algorithm.inputs.batch_size: should be greater than or equal to 1",
         ),
     ],
 )

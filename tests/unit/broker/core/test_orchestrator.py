@@ -138,7 +138,7 @@ def test_observable_and_ansatz_qubit_counts_must_match(broker: Broker) -> None:
 
 def test_bad_algorithm_inputs_name_their_path(broker: Broker) -> None:
     text = (EXAMPLES / "vqe_h2.yaml").read_text().replace("maxiter: 300", "maxiter: many")
-    with pytest.raises(InvalidJob, match=r"algorithm\.inputs\.optimizer\.adam\.maxiter"):
+    with pytest.raises(InvalidJob, match=r"line \d+, algorithm\.inputs\.optimizer\.maxiter: "):
         broker.submit(parse_job(text), "alice")
 
 
