@@ -82,6 +82,15 @@ class IonQOptions(BackendOptions):
         return url.rstrip("/")
 
     @model_validator(mode="after")
+    def _a_key(self) -> IonQOptions:
+        if self.api_key is None and not self.api_key_file:
+            raise ValueError(
+                "IonQ needs an API key: give api_key_file (a file holding it) or api_key "
+                "in the backends file's ionq section"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _noise_on_simulator(self) -> IonQOptions:
         if self.noise_model and self.target != "simulator":
             raise ValueError(

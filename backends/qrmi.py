@@ -78,7 +78,9 @@ class QRMIBackend(QuantumBackend):
         self.max_concurrency = self.config.max_concurrency
         self._settings = self.config.settings()
         self._secrets = self.config.secrets()
-        home = os.environ.get("QCB_HOME") or platformdirs.user_data_path("qcbroker")
+        home = os.environ.get("QCB_HOME") or (  # as broker.config.default_home
+            "/var/lib/qcbroker" if os.geteuid() == 0 else platformdirs.user_data_path("qcbroker")
+        )
         self.state_dir = Path(self.config.state_dir or Path(home) / "qrmi")
         self._lock = threading.RLock()
         self._qrmi: Any = None

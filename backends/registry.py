@@ -10,6 +10,7 @@ name ends in ``-gpu`` exist only on a machine with an NVIDIA GPU (:func:`gpu_pre
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import shutil
@@ -50,12 +51,33 @@ def gpu_present() -> bool:
     return os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi") is not None
 
 
+def _all_entry_points() -> dict[str, EntryPoint]:
+    """Every registered backend, GPU ones included (read each time: for errors only)."""
+    return {ep.name: ep for group in GROUPS for ep in entry_points(group=group)}
+
+
 @functools.cache
 def _entry_points() -> dict[str, EntryPoint]:
-    eps = {ep.name: ep for group in GROUPS for ep in entry_points(group=group)}
+    eps = _all_entry_points()
     if not gpu_present():
         eps = {name: ep for name, ep in eps.items() if not name.endswith(GPU_SUFFIX)}
     return eps
+
+
+def _unknown(name: str) -> BackendNotFound:
+    """The error for a name this machine does not register: a GPU backend on a machine
+    without a GPU says so; a typo gets the closest name."""
+    if name in _all_entry_points():
+        return BackendNotFound(
+            f"backend {name!r} runs only on a machine with an NVIDIA GPU, and this one has none",
+            hint=f"use {name.removesuffix(GPU_SUFFIX)!r} (the same simulator on the CPU), or "
+            "run the broker's workers on a GPU node",
+        )
+    close = difflib.get_close_matches(name, names(), n=1)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    return BackendNotFound(
+        f"unknown backend {name!r}{guess}; registered backends: {', '.join(names()) or 'none'}"
+    )
 
 
 def names() -> list[str]:
@@ -68,9 +90,7 @@ def declared_kind(name: str) -> str:
     """``"quantum"`` or ``"classical"``, from the entry point group (nothing is imported)."""
     eps = _entry_points()
     if name not in eps:
-        raise BackendNotFound(
-            f"unknown backend {name!r}; registered backends: {', '.join(names()) or 'none'}"
-        )
+        raise _unknown(name)
     return GROUPS[eps[name].group]
 
 
@@ -83,9 +103,7 @@ def load_class(name: str) -> type[Backend]:
     """
     eps = _entry_points()
     if name not in eps:
-        raise BackendNotFound(
-            f"unknown backend {name!r}; registered backends: {', '.join(names()) or 'none'}"
-        )
+        raise _unknown(name)
     try:
         cls = eps[name].load()
     except ModuleNotFoundError as exc:

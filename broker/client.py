@@ -8,7 +8,7 @@ work to do.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from broker.doorbell import JOBS_DOORBELL, Doorbell
 from broker.jobfile import load_job, parse_job, validate_job
 from broker.processes import runtime
 from broker.store import revisions
+from broker.waiting import parse_states, timed_out, wait_all
 from policies.explain import Explanation
 from policies.loader import LoadedPolicy
 
@@ -113,8 +114,9 @@ class Client:
         if isinstance(job, Path):
             return load_job(job)
         if isinstance(job, str):
-            if "\n" not in job and Path(job).is_file():
-                return load_job(Path(job))
+            one_line = "\n" not in job.strip()
+            if one_line and (Path(job).exists() or _looks_like_a_path(job)):
+                return load_job(Path(job))  # "no job file ..." when it is missing
             return parse_job(job)
         return validate_job(job)
 
@@ -128,7 +130,8 @@ class Client:
         timeout: float | None = None,
         on_progress: Callable[[JobStatus], None] | None = None,
     ) -> JobStatus:
-        """Block until the job is final (or ``timeout`` seconds pass); return its status."""
+        """Block until the job is final and return its status; :class:`WaitTimeout` (with
+        the status then) when ``timeout`` seconds pass first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         last_check = 0.0
         bell = _jobs_doorbell(self.settings)
@@ -140,7 +143,7 @@ class Client:
                 if status.state.final:
                     return status
                 if deadline is not None and time.monotonic() > deadline:
-                    return status
+                    raise timed_out(status, timeout)
                 if self.autostart and time.monotonic() - last_check > 2.0:
                     runtime.ensure_running(self.settings)
                     last_check = time.monotonic()
@@ -151,6 +154,12 @@ class Client:
         finally:
             if bell is not None:
                 bell.close()
+
+    def wait_all(
+        self, job_ids: Sequence[str], timeout: float | None = None
+    ) -> dict[str, JobStatus]:
+        """Block until every job is final; their statuses by id (see :func:`wait_all`)."""
+        return wait_all(self, job_ids, timeout)
 
     def result(self, job_id: str) -> JobResult:
         """The finished job's result, charges and lineage (``NotFinished`` before)."""
@@ -218,9 +227,24 @@ class Client:
         self._broker.cancel(job_id, self.user)
         return self.status(job_id)
 
-    def jobs(self, limit: int = 50) -> list[JobStatus]:
-        """This user's most recent jobs, newest first."""
-        return queries.list_jobs(self._broker.db, self.user, limit)
+    def jobs(
+        self,
+        limit: int = 50,
+        *,
+        states: Sequence[str] = (),
+        proposal: str | None = None,
+        since: datetime | None = None,
+    ) -> list[JobStatus]:
+        """This user's most recent jobs, newest first; ``states`` (``RUNNING``, ...),
+        ``proposal`` and ``since`` (submitted then or later; naive means UTC) narrow them."""
+        return queries.list_jobs(
+            self._broker.db,
+            self.user,
+            limit,
+            states=parse_states(states),
+            proposal=proposal,
+            since=since,
+        )
 
     def shutdown(self, *, if_idle: bool = False) -> bool:
         """Stop the embedded runtime now (it also stops by itself when idle).
@@ -231,3 +255,12 @@ class Client:
         if if_idle and queries.active_jobs(self._broker.db):
             return False
         return runtime.stop(self.settings)
+
+
+def _looks_like_a_path(text: str) -> bool:
+    """Whether one line of text names a file rather than holding a job (``job.yaml``,
+    ``runs/h2.yml``: a job's YAML has a ``key: value`` or starts with ``{``)."""
+    text = text.strip()
+    return text.endswith((".yaml", ".yml", ".json")) or (
+        ": " not in text and not text.startswith("{")
+    )

@@ -22,6 +22,19 @@ DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "examples
 
 CONFIG_VARIABLE = "QCB_CONFIG"
 
+ROOT_HOME = Path("/var/lib/qcbroker")
+"""The default home of a broker run as root (its task accounts pass through it)."""
+
+
+def default_home() -> Path:
+    """Where the broker keeps its state unless ``QCB_HOME`` says otherwise: the user data
+    folder (``~/.local/share/qcbroker``), or ``/var/lib/qcbroker`` for root, whose home
+    folder other accounts (which run its users' classical tasks) cannot pass through.
+    ``make demo``, ``qcb`` and the SDK all use it."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return ROOT_HOME
+    return platformdirs.user_data_path("qcbroker")
+
 
 class Settings(BaseSettings):
     """Where the broker keeps its state and how its processes talk.
@@ -58,8 +71,9 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     home: Path = Field(
-        default_factory=lambda: platformdirs.user_data_path("qcbroker"),
-        description="Directory for the job store, the embedded queue, logs and task files.",
+        default_factory=default_home,
+        description="Directory for the job store, the embedded queue, logs and task files "
+        "(default: ~/.local/share/qcbroker; /var/lib/qcbroker for root).",
     )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the job store; default: SQLite in home."

@@ -19,6 +19,7 @@ EXIT_CODES: dict[int, str] = {
     5: "the job has no result yet (qcb result on a job still running)",
     6: "not allowed: no valid token, or the token's user may not do this",
     7: "too many requests at once; try again later",
+    8: "the wait timed out (--timeout); the job keeps running",
     70: "an internal error (a bug): the message names a crash report to send to the developers",
     130: "interrupted (Ctrl-C); a job already submitted keeps running",
 }
@@ -132,6 +133,17 @@ class NotFinished(BrokerError):
     """The job has no result yet."""
 
     exit_code = 5
+
+
+class WaitTimeout(BrokerError):
+    """A wait ended at its timeout before the job did; the job keeps running. ``status`` is
+    where it stood then."""
+
+    exit_code = 8
+
+    def __init__(self, message: str, *, hint: str | None = None, status: Any = None):
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 class PolicyFileError(BrokerError):

@@ -169,9 +169,21 @@ def _budget_text(b: Budget) -> str:
 
 
 def _relative(old: Any, new: Any) -> str:
+    """`` (+25%)``; a change that whole percents would show as -100%, 0% or +0% gets the
+    digits it needs (10,000,000 -> 50,000 is -99.5%), a large one its factor (x200)."""
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (old, new))
-    if numbers and old:
-        return f" ({(new - old) / old:+.0%})"
+    if not (numbers and old) or new == old:
+        return ""
+    change = (new - old) / old
+    if new == 0:
+        return " (-100%)"
+    if abs(change) >= 10:
+        return f" (x{new / old:.3g})"
+    for digits in range(0, 6):
+        text = f"{change:+.{digits}%}"
+        shown = float(text.rstrip("%"))
+        if shown not in (0.0, -100.0) or digits == 5:
+            return f" ({text})"
     return ""
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,18 +144,38 @@ class Trace:
         """A trace file (``.jsonl`` or ``.jsonl.gz``): the header is read now, jobs as they
         are needed, so a bad line raises :class:`TraceError` when it is reached."""
         path = Path(path)
-        with _open(path) as f:
-            first = f.readline()
+        first = next(_lines(path, MAX_HEADER_CHARS), "")
         if not first.strip():
             raise TraceError(str(path), 1, ["the trace is empty; its first line is the header"])
         header = parse_header(first, str(path))
 
         def jobs() -> Iterator[Job]:
-            with _open(path) as f:
-                f.readline()
-                yield from iter_jobs(f, header, str(path))
+            lines = _lines(path)
+            next(lines, None)
+            yield from iter_jobs(lines, header, str(path))
 
         return cls(header, jobs, str(path))
+
+
+MAX_HEADER_CHARS = 1 << 20
+"""The longest header line read (a binary file has no line end to stop at)."""
+
+
+def _lines(path: Path, first_limit: int = -1) -> Iterator[str]:
+    """The file's lines (the first at most ``first_limit`` characters); a file that cannot
+    be read, decoded or decompressed is a :class:`TraceError` at the line it fails on."""
+    number = 1
+    try:
+        with _open(path) as f:
+            yield f.readline(first_limit)
+            for number, line in enumerate(f, start=2):  # noqa: B007 - read in the except
+                yield line
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} cannot be decoded"
+        raise TraceError(str(path), number, [problem + "; a trace is JSON Lines"]) from None
+    except (OSError, EOFError, zlib.error) as exc:
+        problem = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise TraceError(str(path), number, [f"cannot read the file: {problem}"]) from None
 
 
 def _open(path: Path, mode: Literal["r", "w"] = "r") -> TextIO:

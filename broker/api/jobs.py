@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import TypeAdapter
+from pydantic import AwareDatetime, TypeAdapter
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +22,7 @@ from broker.core.models import JobResult, JobStatus
 from broker.errors import InvalidJob
 from broker.jobfile import validate_job
 from broker.service.access import Principal, belongs, job_scope, may_see_job
+from broker.waiting import parse_states
 from policies.explain import Explanation
 
 router = APIRouter(tags=["jobs"])
@@ -62,11 +63,31 @@ def _submit(
 
 
 @router.get("/jobs")
-def list_jobs(svc: Svc, who: Who, limit: int = Query(default=50, ge=1, le=1000)) -> list[JobStatus]:
+def list_jobs(
+    svc: Svc,
+    who: Who,
+    limit: int = Query(default=50, ge=1, le=1000),
+    state: Annotated[
+        list[str] | None,
+        Query(max_length=10, description="Only these states (RUNNING, or squeue's R...)."),
+    ] = None,
+    proposal: str | None = Query(default=None, max_length=100, description="Only this one."),
+    since: Annotated[
+        AwareDatetime | None, Query(description="Submitted then or later (RFC 3339).")
+    ] = None,
+) -> list[JobStatus]:
     """Your most recent jobs, and every job of the proposals you lead; newest first."""
     policy = svc.broker.policy.policy
     user, led = job_scope(policy, who)
-    found = queries.list_jobs(svc.broker.db, user, limit, led=led or [])
+    found = queries.list_jobs(
+        svc.broker.db,
+        user,
+        limit,
+        led=led or [],
+        states=parse_states([s[:20] for s in state or []]),
+        proposal=proposal,
+        since=since,
+    )
     return [s for s in found if may_see_job(policy, who, s.proposal, s.user)]
 
 

@@ -13,15 +13,19 @@ from broker.accounting.usage import ProposalUsage
 from broker.cli.common import client as _client
 from broker.cli.common import dump as _dump
 from broker.cli.common import user_errors
+from broker.cli.paths import OutputFile
 
 
 def amount(value: float) -> str:
-    """A compact number for a table: 12.5, 1.2k, 10M."""
-    size = abs(value)
-    for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e4, "k")):
-        if size >= limit:
-            return f"{value / limit:.3g}{suffix}"
-    return f"{value:.4g}"
+    """A compact number for a table: 1564, 48.4k, 1.2M, 10G (three significant digits
+    from 10,000 on; a value that rounds up to 1000 of a unit takes the next unit)."""
+    if abs(value) < 1e4:
+        return f"{value:.4g}"
+    for divisor, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T")):
+        text = f"{value / divisor:.3g}"
+        if abs(float(text)) < 1000 or suffix == "T":
+            return text.replace("e+", "e") + suffix
+    raise AssertionError("unreachable")
 
 
 _PERIODS = {"allocation_year": "year", "quarter": "quarter", "month": "month"}
@@ -58,7 +62,7 @@ def usage_table(usage: ProposalUsage) -> Table:
 @click.option("--proposal", "-p", metavar="ID", help="Only this proposal.")
 @click.option(
     "--plot",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=OutputFile("plot", "usage.png"),
     metavar="PNG",
     help="Also draw each budget's burn-down into this image.",
 )

@@ -53,6 +53,11 @@ def user_errors(func: F) -> F:
                 )
             )
             sys.exit(2)
+        except OSError as exc:  # a path the checks let through (it changed, /sys, a full disk)
+            if exc.filename is None:
+                raise
+            show_error(BrokerError(f"cannot use {exc.filename}: {exc.strerror or exc}"))
+            sys.exit(2)
         except OperationalError as exc:
             show_error(
                 BrokerError(

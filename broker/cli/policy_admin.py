@@ -13,11 +13,12 @@ from rich.table import Table
 from broker.cli.common import client as _client
 from broker.cli.common import dump as _dump
 from broker.cli.common import user_errors
+from broker.cli.paths import InputFile, OutputFile
 from broker.errors import InvalidTrace
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=InputFile("policy file"))
 @click.option("--reason", "-r", required=True, help="What changes and why (kept in the history).")
 @user_errors
 def apply(file: Path, reason: str) -> None:
@@ -81,7 +82,7 @@ def history(show: int | None, as_json: bool) -> None:
     "--out",
     "-o",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=OutputFile("trace", "week.jsonl"),
     help="The trace file to write (.jsonl, or .jsonl.gz to compress).",
 )
 @click.option("--since", type=click.DateTime(), help="Jobs submitted from then (UTC).")
@@ -98,18 +99,18 @@ def trace(out: Path, since: datetime | None, until: datetime | None) -> None:
 
 
 @click.command()
-@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new", type=InputFile("policy file"))
 @click.option(
     "--trace",
     "-t",
     "trace_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=InputFile("trace"),
     help="The workload to replay (`qcb policy trace` writes one).",
 )
 @click.option(
     "--base",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=InputFile("policy file"),
     help="Compare with this policy file instead of the revision in force.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print both reports and the deltas.")

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from broker.cli.common import user_errors
+from broker.cli.paths import InputFile
 from policies.diff import diff_policies, format_diff
 from policies.errors import PolicyError
 from policies.loader import LoadedPolicy, load_policy
@@ -105,8 +106,8 @@ def validate(files: tuple[Path, ...], as_json: bool) -> None:
 
 
 @policy.command()
-@click.argument("old", type=click.Path(path_type=Path))
-@click.argument("new", type=click.Path(path_type=Path))
+@click.argument("old", type=InputFile("policy file"))
+@click.argument("new", type=InputFile("policy file"))
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as a JSON list.")
 @user_errors
 def diff(old: Path, new: Path, as_json: bool) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -67,6 +69,12 @@ def _figure(prog: dict[str, Any]) -> str:
 def _answer(res: dict[str, Any]) -> list[str]:
     """The lines that give a result's answer, by what the result holds."""
     lines = []
+    if res.get("partial"):
+        lines.append(
+            f"  partial result   where the job stood when it ended (step {res.get('step', '?')})"
+        )
+    if isinstance(res.get("best_energy"), int | float):
+        lines.append(f"  best energy      {res['best_energy']:.10f}")
     if isinstance(res.get("energy"), int | float):
         lines.append(f"  energy           {res['energy']:.10f}")
     if isinstance(res.get("reference_energy"), int | float):
@@ -97,6 +105,28 @@ def _answer(res: dict[str, Any]) -> list[str]:
         lines.append(f"  iterations       {iterations}")
     elif isinstance(iterations, list):
         lines.append(f"  iterations       {len(iterations)}")
+    return lines + _warnings(res)
+
+
+CHEMICAL_ACCURACY_HA = 1.6e-3
+"""1 kcal/mol in hartree: the usual bar for a chemistry result."""
+
+
+def _warnings(res: dict[str, Any]) -> list[str]:
+    """What a reader must not miss: an optimizer that stopped before converging, an error
+    against the exact value beyond chemical accuracy."""
+    lines = []
+    if res.get("converged") is False:
+        lines.append(
+            "  warning          the optimizer stopped at its maxiter without converging; "
+            "raise optimizer.maxiter or start from this result's parameters"
+        )
+    error = res.get("error")
+    if isinstance(error, int | float) and abs(error) > CHEMICAL_ACCURACY_HA:
+        lines.append(
+            f"  warning          {abs(error) * 1000:.1f} mHa from the exact value, beyond "
+            "chemical accuracy (1.6 mHa)"
+        )
     return lines
 
 
@@ -119,20 +149,55 @@ def summary(result: JobResult) -> str:
 
 
 def jobs_table(statuses: list[JobStatus]) -> Table:
-    """A table of jobs."""
-    table = Table("id", "name", "proposal", "algorithm", "backend", "state", "step", "created")
+    """A table of jobs, as squeue lays one out: id, state, step and submission time (UTC)
+    first and never cut; proposal, algorithm, backend and name shrink to fit."""
+    table = Table(
+        caption=None if statuses else "no jobs match",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    widest = max((len(s.id) for s in statuses), default=2)
+    table.add_column("id", no_wrap=True, min_width=widest)
+    table.add_column("state", no_wrap=True, min_width=9)
+    table.add_column("step", justify="right", no_wrap=True, min_width=4)
+    table.add_column("submitted", no_wrap=True, min_width=11)
+    for name in ("proposal", "algorithm", "backend", "name"):
+        table.add_column(name, overflow="ellipsis", no_wrap=True)
     for s in statuses:
         table.add_row(
             s.id,
-            s.name or "",
-            s.proposal,
-            s.algorithm,
-            s.backend,
             s.state.value,
             str(s.step),
-            s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            s.created_at.strftime("%m-%d %H:%M"),
+            escape(s.proposal),
+            s.algorithm,
+            escape(s.backend),
+            escape(s.name or ""),
         )
     return table
+
+
+def status_text(status: JobStatus) -> str:
+    """A job's state for a person: state, step, the figure to watch, its tasks by state."""
+    prog = status.progress
+    step, total = prog.get("step", status.step), prog.get("maxiter")
+    if prog.get("total") is not None:
+        step, total = prog.get("done", 0), prog["total"]
+    parts = [status.id, status.state.value, f"step {step}/{total}" if total else f"step {step}"]
+    figure = _figure(prog)
+    if figure:
+        parts.append(figure)
+    lines = ["  ".join(parts)]
+    if status.tasks:
+        counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(status.tasks.items()))
+        lines.append(f"  tasks: {counts}")
+    when = f"{status.created_at:%Y-%m-%d %H:%M:%S}"
+    what = status.name or status.algorithm
+    lines.append(f"  {what} on {status.backend}, proposal {status.proposal}, submitted {when} UTC")
+    if status.message:
+        lines.append(f"  {status.message}")
+    return "\n".join(lines)
 
 
 def backends_table(infos: list[BackendInfo]) -> Table:
@@ -144,5 +209,6 @@ def backends_table(infos: list[BackendInfo]) -> Table:
             qubits = "" if info.max_qubits is None else str(info.max_qubits)
             table.add_row(info.name, info.kind or "", qubits, exact, info.version or "")
         else:
-            table.add_row(f"[dim]{info.name}[/]", "", "", "", f"[yellow]{info.reason}[/]")
+            reason = escape(info.reason or "")
+            table.add_row(f"[dim]{escape(info.name)}[/]", "", "", "", f"[yellow]{reason}[/]")
     return table

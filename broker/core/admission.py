@@ -132,6 +132,26 @@ def circuits(c: Candidate) -> Refusal | None:
     return None
 
 
+def sampling(c: Candidate) -> Refusal | None:
+    """No exact (shot-less) quantum task on a backend that only samples (IonQ, a QPU):
+    refused at submission, not when the task runs."""
+    for req in c.requests:
+        if req.quantum is None or req.quantum.shots is not None:
+            continue
+        name = req.backend or c.spec.backend
+        try:
+            exact = c.backend(name).capabilities().exact
+        except BackendError as exc:
+            raise RuntimeUnavailable(f"backend {name!r} is not usable: {exc}") from None
+        if not exact:
+            raise InvalidJob.at(
+                "algorithm.inputs.shots",
+                f"backend {name!r} samples circuits and gives no exact expectation values; "
+                "set shots (e.g. shots: 1000), or choose an exact simulator such as aer",
+            )
+    return None
+
+
 def classical_fit(c: Candidate) -> Refusal | None:
     """Each classical task within the limits of its backend (partition size, time, memory)."""
     for req in c.requests:
@@ -261,6 +281,7 @@ def batch_need(batch: QuantumBatch) -> dict[str, float]:
 JOB_CHECKS: tuple[Check, ...] = (
     Check("job-size", job_size),
     Check("circuits", circuits),
+    Check("sampling", sampling),
     Check("classical-fit", classical_fit),
     Check("backend-width", backend_width),
     Check("membership-and-budget", membership_and_budget, in_store=True),
@@ -270,6 +291,7 @@ JOB_CHECKS: tuple[Check, ...] = (
 DRIVER_TASK_CHECKS: tuple[Check, ...] = (
     Check("job-size", job_size),
     Check("circuits", circuits),
+    Check("sampling", sampling),
     Check("backend-width", backend_width),
     Check("driver-allowance", driver_allowance, in_store=True),
 )

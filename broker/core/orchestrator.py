@@ -390,5 +390,8 @@ class Broker:
             if job is None or TaskState(job.state).final:
                 return
             transitions.cancel_job_tasks(conn, job_id)
-            end_job(conn, job_id, TaskState.CANCELLED, f"cancelled by {user}", revision)
+            # what the job had reached (a VQE's best energy so far) is its partial result
+            partial = {**job.progress, "partial": True} if job.progress else None
+            message = f"cancelled by {user}"
+            end_job(conn, job_id, TaskState.CANCELLED, message, revision, result=partial)
             record_audit(conn, user, "cancel", job_id)

@@ -6,6 +6,8 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, or_, select
@@ -54,14 +56,30 @@ def job_status(db: Database, job_id: str, user: str | None = None) -> JobStatus:
 
 
 def list_jobs(
-    db: Database, user: str | None, limit: int = 50, *, led: list[str] | None = None
+    db: Database,
+    user: str | None,
+    limit: int = 50,
+    *,
+    led: list[str] | None = None,
+    states: Sequence[TaskState] = (),
+    proposal: str | None = None,
+    since: datetime | None = None,
 ) -> list[JobStatus]:
     """The most recent jobs of ``user`` (every user's with None), and with ``led`` every
-    job of those proposals too; newest first."""
+    job of those proposals too; newest first. ``states``, ``proposal`` and ``since`` (UTC,
+    submitted at or after) narrow the list."""
     with db.read() as conn:
         query = select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
         if user is not None:
             query = query.where(or_(jobs.c.user == user, jobs.c.proposal.in_(led or [])))
+        if states:
+            query = query.where(jobs.c.state.in_([s.value for s in states]))
+        if proposal is not None:
+            query = query.where(jobs.c.proposal == proposal)
+        if since is not None:
+            if since.tzinfo is not None:  # the store keeps naive UTC; a naive since is UTC
+                since = since.astimezone(UTC).replace(tzinfo=None)
+            query = query.where(jobs.c.created_at >= since)
         return [_status(row, {}) for row in conn.execute(query)]
 
 

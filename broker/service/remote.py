@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from broker.config import Settings
 from broker.core.models import JobResult, JobSpec, JobStatus
 from broker.errors import RuntimeUnavailable, TooManyRequests, Unauthenticated
 from broker.store.revisions import Revision
+from broker.waiting import parse_states, timed_out, wait_all
 from policies.explain import Explanation
 from policies.loader import LoadedPolicy, load_policy, parse_policy
 
@@ -121,7 +122,8 @@ class RemoteClient(Client):
         timeout: float | None = None,
         on_progress: Callable[[JobStatus], None] | None = None,
     ) -> JobStatus:
-        """Block until the job is final (or ``timeout`` passes), following its events."""
+        """Block until the job is final, following its events; :class:`WaitTimeout` (with
+        the status then) when ``timeout`` seconds pass first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         status: JobStatus | None = None  # the stream's first event is the status now
         while status is None or not status.state.final:
@@ -143,7 +145,16 @@ class RemoteClient(Client):
                 break
         if on_progress is not None:
             on_progress(status)
+        if not status.state.final:
+            raise timed_out(status, timeout)
         return status
+
+    def wait_all(
+        self, job_ids: Sequence[str], timeout: float | None = None
+    ) -> dict[str, JobStatus]:
+        """Block until every job is final; their statuses by id (see
+        :func:`broker.waiting.wait_all`)."""
+        return wait_all(self, job_ids, timeout)
 
     def events(self, job_id: str, timeout: float | None = None) -> Iterator[JobStatus]:
         """The job's status each time it changes, until it is final (server-sent events)."""
@@ -173,9 +184,23 @@ class RemoteClient(Client):
         """Cancel a job; returns its status afterwards."""
         return JobStatus.model_validate(self._call("POST", f"/jobs/{job_id}/cancel"))
 
-    def jobs(self, limit: int = 50) -> list[JobStatus]:
-        """Your most recent jobs (and those of proposals you lead), newest first."""
-        found = self._call("GET", "/jobs", params={"limit": limit})
+    def jobs(
+        self,
+        limit: int = 50,
+        *,
+        states: Sequence[str] = (),
+        proposal: str | None = None,
+        since: datetime | None = None,
+    ) -> list[JobStatus]:
+        """Your most recent jobs (and those of proposals you lead), newest first; narrowed
+        as :meth:`Client.jobs` (a naive ``since`` is UTC)."""
+        params: dict[str, Any] = {"limit": limit, "state": [s.value for s in parse_states(states)]}
+        if proposal is not None:
+            params["proposal"] = proposal
+        if since is not None:
+            aware = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+            params["since"] = aware.isoformat()
+        found = self._call("GET", "/jobs", params=params)
         return [JobStatus.model_validate(j) for j in found]
 
     def explain(self, task_or_job_id: str) -> list[Explanation]:

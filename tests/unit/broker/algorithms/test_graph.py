@@ -98,7 +98,7 @@ def test_an_after_to_no_step_is_refused_with_the_steps_name(client: Client) -> N
 @pytest.mark.parametrize(
     ("index", "backend", "expected"),
     [
-        (1, "aerx", "unknown backend 'aerx'; registered backends: aer"),
+        (1, "aerx", "unknown backend 'aerx' (did you mean 'aer'?); registered backends: aer"),
         (0, "slurmx", "unknown backend 'slurmx'"),
         (1, "local", "'local' is a classical backend, not a quantum one"),
         (0, "aer", "'aer' is a quantum backend, not a classical one"),

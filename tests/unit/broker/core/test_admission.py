@@ -169,15 +169,17 @@ def test_the_checks_run_in_the_documented_order() -> None:
     assert names == [
         "job-size",
         "circuits",
+        "sampling",
         "classical-fit",
         "backend-width",
         "membership-and-budget",
     ]
-    assert [c.in_store for c in admission.JOB_CHECKS] == [False] * 4 + [True]
+    assert [c.in_store for c in admission.JOB_CHECKS] == [False] * 5 + [True]
     driver = [(c.name, c.in_store) for c in admission.DRIVER_TASK_CHECKS]
     assert driver == [
         ("job-size", False),
         ("circuits", False),
+        ("sampling", False),
         ("backend-width", False),
         ("driver-allowance", True),
     ]
