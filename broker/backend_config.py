@@ -20,6 +20,7 @@ import yaml
 
 from broker.config import Settings, ensure_home
 from broker.errors import BrokerError
+from broker.textfile import read_text
 
 CAPACITY_KEY = "capacity"
 """The broker-level key: how many tasks of the backend run at once in the deployment."""
@@ -29,9 +30,10 @@ def _entry(settings: Settings, name: str) -> dict[str, Any]:
     path = settings.backends_file
     if path is None:
         return {}
+    text = read_text(path, "backends file", max_bytes=1 << 20, error=BrokerError)
     try:
-        configured = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        configured = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
         raise BrokerError(f"cannot read the backends file {path}: {exc}") from None
     if not isinstance(configured, dict):
         raise BrokerError(f"the backends file {path} is not a mapping of backend names")

@@ -26,6 +26,25 @@ ROOT_HOME = Path("/var/lib/qcbroker")
 """The default home of a broker run as root (its task accounts pass through it)."""
 
 
+def _check_settings_file(path: Path) -> None:
+    """Refuse a settings file that is missing, not text or not a YAML mapping, before
+    pydantic-settings reads it (``InvalidSettings`` naming what to do)."""
+    import yaml
+
+    from broker.errors import InvalidSettings
+    from broker.textfile import read_text
+
+    hint = f"unset {CONFIG_VARIABLE}, or point it at a YAML file of settings (field: value)"
+    text = read_text(path, f"settings file ({CONFIG_VARIABLE})", max_bytes=1 << 20,
+                     error=InvalidSettings, hint=hint)  # fmt: skip
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidSettings(f"{CONFIG_VARIABLE} file {path} is not valid YAML: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise InvalidSettings(f"{CONFIG_VARIABLE} file {path} is not a mapping", hint=hint)
+
+
 def default_home() -> Path:
     """Where the broker keeps its state unless ``QCB_HOME`` says otherwise: the user data
     folder (``~/.local/share/qcbroker``), or ``/var/lib/qcbroker`` for root, whose home
@@ -60,13 +79,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config = os.environ.get(CONFIG_VARIABLE)
         if config:
-            if not Path(config).is_file():
-                from broker.errors import BrokerError
-
-                raise BrokerError(
-                    f"{CONFIG_VARIABLE} names {config}, which is not a file",
-                    hint=f"unset {CONFIG_VARIABLE}, or point it at a YAML file of settings",
-                )
+            _check_settings_file(Path(config))
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=Path(config)))
         return tuple(sources)
 

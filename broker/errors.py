@@ -152,6 +152,12 @@ class PolicyFileError(BrokerError):
     exit_code = 2
 
 
+class InvalidSettings(BrokerError):
+    """A ``QCB_*`` variable or the settings file (``QCB_CONFIG``) is wrong."""
+
+    exit_code = 2
+
+
 class InvalidTrace(BrokerError):
     """A workload trace given to ``qcb policy simulate`` cannot be read."""
 

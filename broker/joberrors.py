@@ -59,9 +59,22 @@ def _literals(tp: Any) -> tuple[Any, ...]:
     return typing.get_args(tp) if typing.get_origin(tp) is typing.Literal else ()
 
 
-def _member_for(members: list[Any], tag: str) -> Any:
+def _tagged(union: Any, tag: str) -> Any:
+    """The member of ``union`` annotated with pydantic's ``Tag(tag)`` (callable
+    discriminators), or ``None``."""
+    for arg in typing.get_args(union):
+        annotated = typing.get_origin(arg) is typing.Annotated
+        if annotated and any(getattr(m, "tag", None) == tag for m in arg.__metadata__):
+            return _strip(arg)
+    return None
+
+
+def _member_for(members: list[Any], tag: str, union: Any = None) -> Any:
     """The union member pydantic names ``tag`` in a path (its class name, its type's
-    name such as ``list[float]``, or its discriminator's value)."""
+    name such as ``list[float]``, its ``Tag``, or its discriminator's value)."""
+    tagged = _tagged(union, tag) if union is not None else None
+    if tagged is not None:
+        return tagged
     for member in members:
         if _is_model(member) and member.__name__ == tag:
             return member
@@ -90,7 +103,7 @@ def resolve(root: type[BaseModel], loc: Loc) -> tuple[Loc, list[int], Any]:
         members = _members(tp)
         if members and isinstance(part, str):
             tags.append(i)
-            tp = _member_for(members, part)
+            tp = _member_for(members, part, tp)
             continue
         user.append(part)
         origin = typing.get_origin(tp)

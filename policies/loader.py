@@ -142,10 +142,14 @@ def load_policy(path: Path) -> LoadedPolicy:
     """Read and validate a policy file (its size is checked before it is read)."""
     source = str(path)
     try:
+        if path.exists() and not path.is_file():  # a folder, a pipe, a device: never read
+            kind = "a folder" if path.is_dir() else "not a regular file"
+            raise PolicyError(source, [f"it is {kind}; a policy is a YAML file"])
         size = path.stat().st_size
         if size > MAX_POLICY_BYTES:
             raise PolicyError(source, [too_large(size)])
-        raw = path.read_bytes()
+        with path.open("rb") as f:
+            raw = f.read(MAX_POLICY_BYTES + 1)
     except OSError as exc:
         raise PolicyError(source, [f"cannot read the file: {exc.strerror}"]) from None
     if len(raw) > MAX_POLICY_BYTES:  # it grew since stat

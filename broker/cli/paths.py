@@ -15,7 +15,8 @@ import click
 
 
 class InputFile(click.ParamType):  # type: ignore[type-arg]
-    """A file to read: it exists and is not a folder."""
+    """A file to read: it exists and is a regular file (not a folder, a device or a pipe,
+    which could block or never end)."""
 
     name = "file"
 
@@ -29,6 +30,8 @@ class InputFile(click.ParamType):  # type: ignore[type-arg]
             self.fail(f"{path} is a folder; give the {self.what} itself", param, ctx)
         if not path.exists():
             self.fail(f"no {self.what} {path} (relative to {os.getcwd()})", param, ctx)
+        if not path.is_file():
+            self.fail(f"{path} is not a regular file; give the {self.what} itself", param, ctx)
         return path
 
 
@@ -59,6 +62,13 @@ class OutputFile(click.ParamType):  # type: ignore[type-arg]
             )
         if not folder.is_dir():
             self.fail(f"{folder} is not a folder, so {path} cannot be written", param, ctx)
-        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-            self.fail(f"cannot write {path}: permission denied", param, ctx)
+        if path.exists():
+            if not os.access(path, os.W_OK):
+                self.fail(f"cannot write {path}: permission denied", param, ctx)
+            return path
+        try:  # the only sure test (root passes os.access on read-only /sys, say)
+            path.open("x").close()
+            path.unlink()
+        except OSError as exc:
+            self.fail(f"cannot write {path}: {exc.strerror or exc}", param, ctx)
         return path
