@@ -127,14 +127,16 @@ class RemoteClient(Client):
         deadline = None if timeout is None else time.monotonic() + timeout
         status: JobStatus | None = None  # the stream's first event is the status now
         while status is None or not status.state.final:
+            left = None if deadline is None else max(0.05, deadline - time.monotonic())
             try:
-                for status in self.events(job_id, timeout=timeout):
+                for status in self.events(job_id, timeout=left):
                     if on_progress is not None:
                         on_progress(status)
                     if deadline is not None and time.monotonic() > deadline:
                         break
-            except RuntimeUnavailable:
-                time.sleep(1.0)  # the API restarts: follow again
+            except RuntimeUnavailable:  # the API restarts (or the read reached the deadline)
+                if deadline is None or time.monotonic() < deadline:
+                    time.sleep(1.0 if left is None else min(1.0, left))
             except TooManyRequests as exc:  # this user's streams are all taken: poll instead
                 status = self.status(job_id)
                 if not status.state.final:
@@ -160,7 +162,10 @@ class RemoteClient(Client):
         """The job's status each time it changes, until it is final (server-sent events)."""
         try:
             with self._http.stream(
-                "GET", f"/jobs/{job_id}/events", timeout=httpx.Timeout(timeout or 60.0, read=60.0)
+                "GET",
+                f"/jobs/{job_id}/events",
+                # a quiet job sends nothing for up to 15 s: a wait's timeout ends the read
+                timeout=httpx.Timeout(timeout or 60.0, read=min(timeout or 60.0, 60.0)),
             ) as response:
                 if response.status_code >= 400:
                     response.read()
