@@ -31,8 +31,11 @@ class PauliTerm(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pauli: str = Field(json_schema_extra={"pattern": "^[IXYZ]+$"})
-    coeff: float
+    pauli: str = Field(
+        json_schema_extra={"pattern": "^[IXYZ]+$"},
+        description="A Pauli string such as XZI (qubit 0 rightmost).",
+    )
+    coeff: float = Field(description="Its real coefficient.")
 
     @field_validator("pauli")
     @classmethod
@@ -62,7 +65,7 @@ class PauliSum(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    terms: list[PauliTerm]
+    terms: list[PauliTerm] = Field(description="Terms [pauli, coefficient], qubit 0 rightmost.")
 
     @model_validator(mode="before")
     @classmethod

@@ -21,9 +21,13 @@ class LibraryAnsatz(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    library: Literal["real_amplitudes", "efficient_su2"]
-    reps: int = Field(default=2, ge=1, le=50)
-    entanglement: Literal["linear", "full", "circular", "reverse_linear"] = "linear"
+    library: Literal["real_amplitudes", "efficient_su2"] = Field(
+        description="A circuit library ansatz: real_amplitudes..."
+    )
+    reps: int = Field(default=2, ge=1, le=50, description="Repetitions of its layers.")
+    entanglement: Literal["linear", "full", "circular", "reverse_linear"] = Field(
+        default="linear", description="linear, full, circular, ... (Qiskit's)."
+    )
     num_qubits: int | None = Field(default=None, ge=1, description="Default: the Hamiltonian's.")
 
 
@@ -32,7 +36,7 @@ class QasmAnsatz(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    qasm: str
+    qasm: str = Field(description="OpenQASM 3 text; its inputs are the parameters.")
 
 
 def ansatz_circuit(ansatz: LibraryAnsatz | QasmAnsatz, default_qubits: int | None) -> Circuit:

@@ -21,23 +21,27 @@ class _Options(BaseModel):
 class AdamOptions(_Options):
     """Adam on parameter-shift gradients: 2P+1 evaluations per iteration, exact gradients."""
 
-    name: Literal["adam"] = "adam"
-    learning_rate: float = Field(default=0.1, gt=0)
-    maxiter: int = Field(default=300, ge=1)
+    name: Literal["adam"] = Field(default="adam", description="adam")
+    learning_rate: float = Field(default=0.1, gt=0, description="Step size.")
+    maxiter: int = Field(default=300, ge=1, description="Most iterations.")
     gtol: float = Field(default=1e-5, gt=0, description="Stop when the gradient norm is below.")
-    beta1: float = Field(default=0.9, ge=0, lt=1)
-    beta2: float = Field(default=0.999, ge=0, lt=1)
+    beta1: float = Field(
+        default=0.9, ge=0, lt=1, description="Decay of the gradient's running mean."
+    )
+    beta2: float = Field(
+        default=0.999, ge=0, lt=1, description="Decay of the squared gradient's mean."
+    )
 
 
 class SPSAOptions(_Options):
     """SPSA: 3 evaluations per iteration whatever the number of parameters; any ansatz."""
 
-    name: Literal["spsa"] = "spsa"
-    maxiter: int = Field(default=300, ge=1)
-    a: float = Field(default=0.2, gt=0)
-    c: float = Field(default=0.1, gt=0)
-    alpha: float = 0.602
-    gamma: float = 0.101
+    name: Literal["spsa"] = Field(default="spsa", description="spsa")
+    maxiter: int = Field(default=300, ge=1, description="Most iterations.")
+    a: float = Field(default=0.2, gt=0, description="Step scale: a / (k + 1) ** alpha.")
+    c: float = Field(default=0.1, gt=0, description="Perturbation scale: c / (k + 1) ** gamma.")
+    alpha: float = Field(default=0.602, description="Decay exponent of the step.")
+    gamma: float = Field(default=0.101, description="Decay exponent of the perturbation.")
 
 
 class NelderMeadOptions(_Options):
@@ -46,8 +50,8 @@ class NelderMeadOptions(_Options):
     the reflection, the expansion and both contractions (4 points), or after a shrink the
     P shrunk vertices; the first iteration asks the P+1 vertices of the initial simplex."""
 
-    name: Literal["nelder-mead"] = "nelder-mead"
-    maxiter: int = Field(default=200, ge=1)
+    name: Literal["nelder-mead"] = Field(default="nelder-mead", description="nelder-mead")
+    maxiter: int = Field(default=200, ge=1, description="Most iterations.")
     initial_step: float = Field(
         default=0.25, gt=0, description="Edge of the initial simplex along each parameter."
     )

@@ -58,9 +58,9 @@ class _Strict(BaseModel):
 class Linspace(_Strict):
     """``num`` evenly spaced values from ``start`` to ``stop``, both included."""
 
-    start: float
-    stop: float
-    num: int = Field(ge=1, le=MAX_POINTS)
+    start: float = Field(description="First value.")
+    stop: float = Field(description="Last value (included).")
+    num: int = Field(ge=1, le=MAX_POINTS, description="How many values.")
 
     def values(self) -> list[float]:
         """The axis values."""

@@ -50,9 +50,16 @@ class ProblemBuilder(_Strict):
     the classical backend, called with ``args``, returning ``{"hamiltonian": ...,
     "energy_offset": ...}`` (e.g. ``broker.algorithms.chemistry:h2``)."""
 
-    builder: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-    args: dict[str, Any] = Field(default_factory=dict)
-    time_limit_s: int = Field(default=600, ge=1)
+    builder: str = Field(
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="module:function that returns the Hamiltonian.",
+    )
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments of the builder."
+    )
+    time_limit_s: int = Field(
+        default=600, ge=1, description="Wall-time limit of the building task, s."
+    )
 
 
 class VQEInputs(_Strict):
@@ -62,13 +69,22 @@ class VQEInputs(_Strict):
     hamiltonian: PauliSum | None = Field(
         default=None, description="Pauli sum: text '0.5 * ZZ - 1.0 * XI' or terms."
     )
-    problem: ProblemBuilder | None = None
+    problem: ProblemBuilder | None = Field(
+        default=None, description="A classical task that builds the Hamiltonian."
+    )
     energy_offset: float = Field(
         default=0.0, description="Added to energies, e.g. nuclear repulsion."
     )
-    ansatz: LibraryAnsatz | QasmAnsatz = LibraryAnsatz(library="real_amplitudes")
-    optimizer: optimizers.OptimizerOptions = optimizers.AdamOptions()
-    initial_point: list[float] | Literal["random", "zeros"] = "random"
+    ansatz: LibraryAnsatz | QasmAnsatz = Field(
+        default=LibraryAnsatz(library="real_amplitudes"),
+        description="A library ansatz, or OpenQASM 3 text.",
+    )
+    optimizer: optimizers.OptimizerOptions = Field(
+        default=optimizers.AdamOptions(), description="adam or spsa, with its options."
+    )
+    initial_point: list[float] | Literal["random", "zeros"] = Field(
+        default="random", description="Start: a list of parameters, random or zeros."
+    )
     shots: int | None = Field(default=None, ge=1, description="None: exact expectation values.")
     reference: bool = Field(default=True, description="Also compute the exact ground energy.")
     analysis: bool = Field(

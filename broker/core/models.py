@@ -61,28 +61,38 @@ class AlgorithmSpec(_Input):
     """Which built-in algorithm to run, and its inputs (checked by the algorithm itself)."""
 
     name: str = Field(description="A built-in algorithm, e.g. 'vqe'.")
-    inputs: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="The algorithm's inputs (see its table)."
+    )
 
 
 class ClassicalResources(_Input):
     """Resources for every classical task of a job (each field overrides the task's own)."""
 
-    nodes: int | None = Field(default=None, ge=1)
-    ntasks: int | None = Field(default=None, ge=1)
-    cpus_per_task: int | None = Field(default=None, ge=1)
+    nodes: int | None = Field(default=None, ge=1, description="Nodes per classical task.")
+    ntasks: int | None = Field(default=None, ge=1, description="Tasks (ranks) per classical task.")
+    cpus_per_task: int | None = Field(default=None, ge=1, description="CPUs per task.")
     mem_mb: int | None = Field(default=None, ge=1, description="Memory per node, MB.")
-    time_limit_s: int | None = Field(default=None, ge=1)
-    partition: str | None = None
+    time_limit_s: int | None = Field(
+        default=None, ge=1, description="Wall-time limit per classical task, s."
+    )
+    partition: str | None = Field(
+        default=None, description="Slurm partition of the classical tasks."
+    )
 
 
 class JobSpec(_Input):
     """A hybrid job as submitted: the proposal it runs under and the program to run."""
 
-    api_version: Literal["qcbroker/v1"] = Field(default="qcbroker/v1", alias="apiVersion")
-    kind: Literal["Job"] = "Job"
-    name: str | None = Field(default=None, max_length=200)
+    api_version: Literal["qcbroker/v1"] = Field(
+        default="qcbroker/v1", alias="apiVersion", description="The job file format: qcbroker/v1."
+    )
+    kind: Literal["Job"] = Field(default="Job", description="Always Job.")
+    name: str | None = Field(
+        default=None, max_length=200, description="A name for qcb jobs and the console."
+    )
     proposal: str = Field(min_length=1, description="The allocation award to charge.")
-    algorithm: AlgorithmSpec
+    algorithm: AlgorithmSpec = Field(description="The algorithm to run and its inputs.")
     backend: str = Field(default="aer", description="Quantum backend for the quantum tasks.")
     classical_backend: str = Field(default="local", description="Backend for classical tasks.")
     classical_resources: ClassicalResources = Field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,7 @@ def test_unknown_proposal_is_refused_without_traceback(qcb_home: Path, tmp_path:
 
 def test_malformed_job_file_names_the_line(qcb_home: Path, tmp_path: Path) -> None:
     job = write_job(tmp_path, "seed: 42", "seed: 42\nsede: 43")
-    assert_user_error(qcb("run", str(job)), 2, "line 13, sede: Extra inputs are not permitted")
+    assert_user_error(qcb("run", str(job)), 2, "line 13, sede: unknown field (did you mean seed?)")
     broken = tmp_path / "broken.yaml"
     broken.write_text("proposal: local\nalgorithm: {name: vqe\n")
     assert_user_error(qcb("submit", str(broken)), 2, "not valid YAML at line")
@@ -92,7 +93,27 @@ def test_unknown_job_id(qcb_home: Path) -> None:
 
 
 def test_missing_file(qcb_home: Path) -> None:
-    assert_user_error(qcb("run", "no/such/job.yaml"), 2, "cannot read job file")
+    proc = qcb("run", "no/such/job.yaml")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "Error: Invalid value for 'FILE': no job file no/such/job.yaml" in proc.stderr
+
+
+def test_ctrl_c_stops_following_and_says_how_to_cancel(qcb_home: Path) -> None:
+    run = subprocess.Popen(
+        [str(Path(sys.executable).parent / "qcb"), "run", str(EXAMPLES / "vqe_h2.yaml")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert run.stderr is not None
+    first = run.stderr.readline()  # printed once the job is submitted, before following it
+    assert first.startswith("submitted job "), first
+    job_id = first.split()[2]
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    assert f"qcb cancel {job_id}" in err and "Traceback" not in err and "Aborted" not in err
+    still = json.loads(qcb("status", job_id, "--json").stdout)
+    assert still["state"] != "CANCELLED"  # following stopped; the job did not
+    assert qcb("cancel", job_id).returncode == 0
 
 
 def test_help_teaches_the_first_steps() -> None:

@@ -97,7 +97,7 @@ def test_unreadable_files_are_reported_like_invalid_ones(tmp_path: Path) -> None
     out = result.stdout
     assert f"{missing}: invalid (1 error)\n  - cannot read the file: No such file" in out
     assert f"{binary}: invalid (1 error)\n  - the file is not UTF-8 text" in out
-    assert f"{tmp_path}: invalid (1 error)\n  - cannot read the file: Is a directory" in out
+    assert f"{tmp_path}: invalid (1 error)\n  - it is a folder; a policy is a YAML file" in out
 
 
 def test_diff_prints_each_change_and_exits_0(tmp_path: Path) -> None:

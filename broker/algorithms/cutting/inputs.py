@@ -49,10 +49,14 @@ class LibraryCircuit(_Strict):
     """A circuit from Qiskit's library with fixed parameter values (given, or drawn uniformly
     from [-pi, pi) with ``seed``)."""
 
-    library: Literal["efficient_su2", "real_amplitudes"]
-    num_qubits: int = Field(ge=2, le=1000)
-    reps: int = Field(default=2, ge=1, le=50)
-    entanglement: Literal["linear", "full", "circular", "reverse_linear"] = "linear"
+    library: Literal["efficient_su2", "real_amplitudes"] = Field(
+        description="A circuit library name: efficient_su2..."
+    )
+    num_qubits: int = Field(ge=2, le=1000, description="Its width.")
+    reps: int = Field(default=2, ge=1, le=50, description="Repetitions of its layers.")
+    entanglement: Literal["linear", "full", "circular", "reverse_linear"] = Field(
+        default="linear", description="linear, full, circular, ... (Qiskit's)."
+    )
     parameters: list[float] | Literal["random"] = Field(
         default="random", description="Values in the circuit's parameter order, or 'random'."
     )
@@ -64,7 +68,7 @@ class LibraryCircuit(_Strict):
 class QasmCircuit(_Strict):
     """An OpenQASM 3 (or 2) circuit; final measurements are dropped."""
 
-    qasm: str
+    qasm: str = Field(description="OpenQASM 3 text.")
     parameters: list[float] = Field(
         default_factory=list, description="Values of its input parameters, in declared order."
     )
@@ -73,11 +77,15 @@ class QasmCircuit(_Strict):
 class CutFinding(_Strict):
     """Options of the automatic cut finder (``find_cuts``)."""
 
-    gate_cuts: bool = True
-    wire_cuts: bool = True
-    max_gamma: float = Field(default=1024.0, ge=1.0)
-    max_backjumps: int | None = Field(default=10000, ge=0)
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    gate_cuts: bool = Field(default=True, description="Cut gates.")
+    wire_cuts: bool = Field(default=True, description="Cut wires.")
+    max_gamma: float = Field(
+        default=1024.0, ge=1.0, description="Largest sampling overhead accepted."
+    )
+    max_backjumps: int | None = Field(
+        default=10000, ge=0, description="Bound on the search's effort."
+    )
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="Seed of the search.")
 
 
 def _one_observable(value: Any) -> PauliSum:
@@ -89,7 +97,9 @@ def _one_observable(value: Any) -> PauliSum:
 class CuttingInputs(_Strict):
     """Inputs of ``algorithm: {name: cutting}``."""
 
-    circuit: LibraryCircuit | QasmCircuit
+    circuit: LibraryCircuit | QasmCircuit = Field(
+        description="A library circuit, or OpenQASM 3 text."
+    )
     observables: list[Annotated[PauliSum, BeforeValidator(_one_observable)]] = Field(
         min_length=1, description="Pauli sums ('0.5 * ZZII - XXII'), qubit 0 rightmost."
     )
@@ -99,11 +109,13 @@ class CuttingInputs(_Strict):
     max_subcircuit_qubits: int | None = Field(
         default=None, ge=1, description="Find cuts automatically for subcircuits this wide."
     )
-    cut_finding: CutFinding | None = None
+    cut_finding: CutFinding | None = Field(
+        default=None, description="Options of the automatic cut search."
+    )
     num_samples: int | Literal["exact"] = Field(
         default="exact", description="QPD samples; 'exact' computes every weight."
     )
-    shots: int = Field(default=10000, ge=1)
+    shots: int = Field(default=10000, ge=1, description="Shots of each subexperiment.")
     backends: list[str] | None = Field(
         default=None, min_length=1, description="Where subexperiments run; default the job's."
     )

@@ -65,7 +65,9 @@ class QAOAInputs(BaseModel):
 
     graph: Graph = Field(description="{edges: [[u, v], [u, v, weight], ...], num_nodes}.")
     p: int = Field(default=1, ge=1, le=20, description="QAOA depth (layers).")
-    optimizer: QAOAOptimizer = optimizers.NelderMeadOptions()
+    optimizer: QAOAOptimizer = Field(
+        default=optimizers.NelderMeadOptions(), description="nelder-mead or spsa, with its options."
+    )
     initial_point: list[float] | Literal["grid", "ramp", "random"] = Field(
         default="grid",
         description="grid: best of a grid of ramps; ramp: one linear ramp; random; or "

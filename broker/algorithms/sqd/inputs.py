@@ -26,10 +26,12 @@ class Molecule(_Strict):
     atom: str | list[tuple[str, float, float, float]] = Field(
         description="'O 0 0 0; H 0 0.76 0.59; ...' or [[symbol, x, y, z], ...]."
     )
-    basis: str = "sto-3g"
-    charge: int = 0
+    basis: str = Field(default="sto-3g", description="Basis set: sto-3g, 6-31g, ...")
+    charge: int = Field(default=0, description="Total charge.")
     spin: int = Field(default=0, ge=0, description="2S: unpaired electrons.")
-    unit: Literal["angstrom", "bohr"] = "angstrom"
+    unit: Literal["angstrom", "bohr"] = Field(
+        default="angstrom", description="Unit of the geometry."
+    )
     frozen_core: bool | int = Field(
         default=False,
         description="Core orbitals left doubly occupied: a number, or true for the chemical core.",
@@ -58,9 +60,9 @@ class InlineIntegrals(_Strict):
     in any orthonormal basis of ``norb`` spatial orbitals (rotated to its Hartree-Fock
     orbitals before sampling)."""
 
-    norb: int = Field(ge=1, le=MAX_ORBITALS)
+    norb: int = Field(ge=1, le=MAX_ORBITALS, description="Spatial orbitals.")
     nelec: tuple[int, int] = Field(description="[alpha, beta] electrons.")
-    one_body: list[list[float]]
+    one_body: list[list[float]] = Field(description="One-electron integrals, norb x norb.")
     two_body: list[Any] = Field(
         description="(pq|rs) as a norb^4 nested list, or packed by 8-fold symmetry (flat)."
     )
@@ -93,7 +95,7 @@ class LUCJAnsatz(_Strict):
     """The LUCJ ansatz (local unitary cluster Jastrow) from CCSD amplitudes, built with
     ``ffsim`` by the problem task; needs a closed-shell system."""
 
-    kind: Literal["lucj"]
+    kind: Literal["lucj"] = Field(description="lucj")
     n_reps: int = Field(default=2, ge=1, le=10, description="Layers kept of the t2 expansion.")
 
 
@@ -101,8 +103,8 @@ class QasmAnsatz(_Strict):
     """A fixed circuit in OpenQASM that measures ``2 * norb`` qubits: qubit ``p`` is alpha
     orbital ``p``, qubit ``norb + p`` beta orbital ``p`` (Jordan-Wigner)."""
 
-    kind: Literal["qasm"]
-    qasm: str
+    kind: Literal["qasm"] = Field(description="qasm")
+    qasm: str = Field(description="OpenQASM 3 text.")
 
 
 Ansatz = Annotated[LUCJAnsatz | QasmAnsatz, Field(discriminator="kind")]
@@ -130,18 +132,30 @@ class SQDInputs(_Strict):
     """Inputs of ``algorithm: {name: sqd}``: a ``molecule`` or ``integrals`` (exactly one),
     the sampling circuit, and the configuration-recovery loop."""
 
-    molecule: Molecule | None = None
-    integrals: InlineIntegrals | None = None
-    ansatz: Ansatz = LUCJAnsatz(kind="lucj")
-    shots: int = Field(default=100_000, ge=1, le=100_000_000)
+    molecule: Molecule | None = Field(
+        default=None, description="The molecule (geometry, basis, ...)."
+    )
+    integrals: InlineIntegrals | None = Field(
+        default=None, description="Or its integrals, given inline."
+    )
+    ansatz: Ansatz = Field(
+        default=LUCJAnsatz(kind="lucj"), description="lucj (built from the problem) or qasm."
+    )
+    shots: int = Field(
+        default=100_000, ge=1, le=100_000_000, description="Shots of each sampling task."
+    )
     iterations: int = Field(
         default=5, ge=1, le=100, description="Most configuration-recovery rounds."
     )
     num_batches: int = Field(
         default=3, ge=1, le=64, description="Subsamples per round: classical tasks at once."
     )
-    samples_per_batch: int = Field(default=100, ge=1)
-    solver: SolverOptions = SolverOptions()
+    samples_per_batch: int = Field(
+        default=100, ge=1, description="Samples in each configuration batch."
+    )
+    solver: SolverOptions = Field(
+        default=SolverOptions(), description="Options of the diagonalization."
+    )
     energy_tol: float = Field(
         default=1e-8, ge=0, description="Stop early when the best energy changes less than this"
     )
@@ -149,9 +163,15 @@ class SQDInputs(_Strict):
         default=1e-5, ge=0, description="and the mean occupancies less than this between rounds."
     )
     reference: bool = Field(default=True, description="Compute the FCI energy when small.")
-    reference_max_determinants: int = Field(default=1_000_000, ge=1)
-    problem_time_limit_s: int = Field(default=600, ge=1)
-    batch_time_limit_s: int = Field(default=600, ge=1)
+    reference_max_determinants: int = Field(
+        default=1_000_000, ge=1, description="Largest space for the exact reference."
+    )
+    problem_time_limit_s: int = Field(
+        default=600, ge=1, description="Time limit of the problem task, s."
+    )
+    batch_time_limit_s: int = Field(
+        default=600, ge=1, description="Time limit of each diagonalization, s."
+    )
 
 
 @functools.lru_cache(maxsize=32)

@@ -46,7 +46,10 @@ class _Strict(BaseModel):
 class Ref(_Strict):
     """A reference to another step's output: ``STEP`` (all of it) or ``STEP.key.0...``."""
 
-    ref: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
+    ref: str = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$",
+        description="The step whose output this is.",
+    )
 
     @property
     def step(self) -> str:
@@ -68,10 +71,14 @@ class ClassicalStep(_Step):
     Resources not given here come from the job's ``classical_resources``.
     """
 
-    kind: Literal["classical"] = "classical"
+    kind: Literal["classical"] = Field(default="classical", description="classical")
     backend: str | None = Field(default=None, description="Default: the job's classical one.")
-    entrypoint: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-    argv: list[str] | None = None
+    entrypoint: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="module:function to call.",
+    )
+    argv: list[str] | None = Field(default=None, description="Or a command line to run.")
     payload: Any = Field(default=None, description="JSON; may hold {ref: STEP.key} anywhere.")
     env: dict[str, str] = Field(
         default_factory=dict,
@@ -84,12 +91,12 @@ class ClassicalStep(_Step):
         description="Folders searched first for the entry point's module (in a job file, "
         "relative to the file's folder).",
     )
-    nodes: int | None = Field(default=None, ge=1)
-    ntasks: int | None = Field(default=None, ge=1)
-    cpus_per_task: int | None = Field(default=None, ge=1)
-    mem_mb: int | None = Field(default=None, ge=1)
-    time_limit_s: int = Field(default=600, ge=1)
-    partition: str | None = None
+    nodes: int | None = Field(default=None, ge=1, description="Nodes.")
+    ntasks: int | None = Field(default=None, ge=1, description="Tasks (ranks).")
+    cpus_per_task: int | None = Field(default=None, ge=1, description="CPUs per task.")
+    mem_mb: int | None = Field(default=None, ge=1, description="Memory per node, MB.")
+    time_limit_s: int = Field(default=600, ge=1, description="Wall-time limit, s.")
+    partition: str | None = Field(default=None, description="Slurm partition.")
 
     @field_validator("env")
     @classmethod
@@ -118,7 +125,7 @@ class DriverStep(ClassicalStep):
     (``broker.drivers.service``) under the same job, with a token scoped to the job, within
     ``quantum``'s allowance."""
 
-    kind: Literal["driver"] = "driver"  # type: ignore[assignment]
+    kind: Literal["driver"] = Field(default="driver", description="driver")  # type: ignore[assignment]
     quantum: dict[str, Allowance] = Field(
         min_length=1, description="Quantum backend -> what the driver may run on it."
     )
@@ -128,7 +135,7 @@ class QuantumStep(_Step):
     """One circuit at one or more parameter sets: expectation values of ``observables``, or
     counts when there are none (``shots`` needed)."""
 
-    kind: Literal["quantum"] = "quantum"
+    kind: Literal["quantum"] = Field(default="quantum", description="quantum")
     backend: str | None = Field(default=None, description="Default: the job's backend.")
     circuit: str | Ref = Field(description="OpenQASM 3 text, or a reference to one.")
     parameter_values: Any = Field(
@@ -138,8 +145,8 @@ class QuantumStep(_Step):
     max_points: int = Field(
         default=1, ge=1, le=100_000, description="Upper bound of referenced parameter sets."
     )
-    observables: list[PauliSum] = Field(default_factory=list)
-    shots: int | None = Field(default=None, ge=1)
+    observables: list[PauliSum] = Field(default_factory=list, description="Pauli sums to measure.")
+    shots: int | None = Field(default=None, ge=1, description="Shots; none: exact values.")
 
     @field_validator("observables", mode="before")
     @classmethod
@@ -186,7 +193,9 @@ Step = Annotated[
 class GraphInputs(_Strict):
     """Inputs of ``algorithm: {name: graph}``: the steps (any order)."""
 
-    steps: list[Step] = Field(min_length=1, max_length=1000)
+    steps: list[Step] = Field(
+        min_length=1, max_length=1000, description="The steps by name, in any order."
+    )
     outputs: list[str] | None = Field(
         default=None, description="Steps whose outputs form the result; default: every step."
     )

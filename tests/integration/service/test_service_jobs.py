@@ -7,10 +7,12 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from backends.states import TaskState
+from broker.errors import InvalidJob, WaitTimeout
 from circuits.observables import PauliSum
 from tests.conftest import EXAMPLES, H2_TERMS, ROOT
 from tests.harness.stack import LocalStack
@@ -94,3 +96,40 @@ def test_openapi_and_docs_are_served_without_a_token(stack: LocalStack) -> None:
     assert {"/v1/jobs", "/v1/jobs/{job_id}/events", "/v1/policy/apply", "/v1/tokens"} <= set(paths)
     assert httpx.get(f"{stack.url}/v1/docs", timeout=10).status_code == 200
     assert httpx.get(f"{stack.url}/v1/jobs", timeout=10).status_code == 401
+
+
+def test_the_new_verbs_through_the_api(stack: LocalStack) -> None:
+    """Issue 21's verbs on the remote client and ``qcb`` against the service: job filters,
+    waiting on many jobs, a wait's timeout, errors with their paths, cancel of an ended job."""
+    client = stack.client("carol")
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    quick = h2(inputs={"optimizer": {"name": "adam", "maxiter": 2}, "reference": False})
+    done = [client.submit(quick) for _ in range(2)]
+    slow = client.submit(h2(inputs={"reference": False}, name="slow"))
+    with pytest.raises(WaitTimeout) as early:
+        client.wait(slow, timeout=0.3)
+    assert early.value.status.id == slow and not early.value.status.state.final
+    finished = client.wait_all(done, timeout=300)
+    assert [s.state for s in finished.values()] == [TaskState.COMPLETED] * 2, logs(stack)
+    client.cancel(slow)
+    mine = {j.id for j in client.jobs(since=started)}
+    assert mine == {*done, slow}
+    assert {j.id for j in client.jobs(states=["CD"], since=started)} == set(done)
+    assert [j.id for j in client.jobs(states=["cancelled"], since=started)] == [slow]
+    assert client.jobs(proposal="no-such-proposal") == []
+    with pytest.raises(InvalidJob) as bad:
+        client.submit(h2(inputs={"refrence": False}))
+    [problem] = bad.value.problems
+    assert (problem.path, problem.suggestion) == ("algorithm.inputs.refrence", "reference")
+    env = {**os.environ, "QCB_URL": stack.url, "QCB_TOKEN": stack.token("carol")}
+    env.pop("QCB_HOME", None)
+    again = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "cancel", done[0]],
+        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert again.returncode == 0 and "nothing to cancel" in again.stdout, again.stderr
+    listed = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "jobs", "-t", "CA", "--json"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert slow in [j["id"] for j in json.loads(listed.stdout)], listed.stderr
