@@ -23,7 +23,7 @@ from broker.accounting.usage import BurnPoint, ProposalUsage
 from broker.catalog import BackendInfo
 from broker.config import Settings
 from broker.core import queries
-from broker.core.models import JobResult, JobSpec, JobStatus
+from broker.core.models import JobResult, JobSpec, JobStatus, TaskLog
 from broker.core.orchestrator import Broker
 from broker.doorbell import JOBS_DOORBELL, Doorbell
 from broker.jobfile import load_job, parse_job, validate_job
@@ -164,6 +164,11 @@ class Client:
     def result(self, job_id: str) -> JobResult:
         """The finished job's result, charges and lineage (``NotFinished`` before)."""
         return queries.job_result(self._broker.db, job_id, self.user)
+
+    def logs(self, task_or_job_id: str) -> list[TaskLog]:
+        """What a task printed (stdout, stderr, exit code), or every classical task of a
+        job; a task that has not ended has none yet."""
+        return queries.task_logs(self._broker.db, task_or_job_id, self.user)
 
     def backends(self) -> list[BackendInfo]:
         """The backends on this machine: usable or not (and why), qubits, software."""

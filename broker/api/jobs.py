@@ -18,7 +18,7 @@ from broker.accounting.explain import explain
 from broker.api.deps import Svc, Who
 from broker.api.service import Service
 from broker.core import queries
-from broker.core.models import JobResult, JobStatus
+from broker.core.models import JobResult, JobStatus, TaskLog
 from broker.errors import InvalidJob
 from broker.jobfile import validate_job
 from broker.service.access import Principal, belongs, job_scope, may_see_job
@@ -112,6 +112,13 @@ def cancel(request: Request, svc: Svc, who: Who, job_id: str) -> JobStatus:
     svc.job_owner(request, who, job_id)
     svc.broker.cancel(job_id, who.user)
     return queries.job_status(svc.broker.db, job_id)
+
+
+@router.get("/logs/{ident}")
+def logs(request: Request, svc: Svc, who: Who, ident: str) -> list[TaskLog]:
+    """What a task printed (exit code, stdout, stderr), or every classical task of a job."""
+    svc.job_owner(request, who, ident)
+    return queries.task_logs(svc.broker.db, ident)
 
 
 @router.get("/explain/{ident}")

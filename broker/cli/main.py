@@ -202,6 +202,37 @@ def result(job_id: str, as_json: bool, plot: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("ident", metavar="TASK_OR_JOB_ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@user_errors
+def logs(ident: str, as_json: bool) -> None:
+    """Show what a task printed (stdout, stderr, exit code), or every classical task of a
+    job, as Slurm's output files would. A task's output comes when it ends.
+
+    \b
+    qcb logs j-1234        every classical task of the job
+    qcb logs t-5678        one task (its id is in `qcb result ID --json`'s lineage)
+    """
+    found = _client().logs(ident)
+    if as_json:
+        _dump([log.model_dump(mode="json") for log in found])
+        return
+    if not found:
+        click.echo(f"{ident} has no classical task: its quantum tasks print nothing")
+    for log in found:
+        code = "" if log.exit_code is None else f", exit {log.exit_code}"
+        click.echo(f"== {log.key} ({log.task_id}) on {log.backend}: {log.state.value}{code}")
+        if log.message:
+            click.echo(log.message)
+        if not log.state.final:
+            click.echo("(its output comes when it ends)")
+        for name, text in (("stdout", log.stdout), ("stderr", log.stderr)):
+            if text:
+                click.echo(f"--- {name}")
+                click.echo(text.rstrip("\n"))
+
+
+@cli.command()
 @click.argument("job_id")
 @user_errors
 def cancel(job_id: str) -> None:

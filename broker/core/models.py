@@ -195,6 +195,22 @@ class JobStatus(BaseModel):
     tasks: dict[str, int] = Field(default_factory=dict, description="Task count per state.")
 
 
+class TaskLog(BaseModel):
+    """What a task printed (``qcb logs``): a classical task's exit code, stdout and stderr
+    once it has ended; its state and message always."""
+
+    task_id: str
+    job_id: str
+    key: str
+    kind: str
+    backend: str
+    state: TaskState
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    message: str = ""
+
+
 class JobResult(BaseModel):
     """A finished job: its result, what it was charged and its lineage."""
 

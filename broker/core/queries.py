@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, or_, select
 
 from backends.states import TaskState
-from broker.core.models import Charge, JobResult, JobStatus, Lineage, TaskRecord
+from broker.core.models import Charge, JobResult, JobStatus, Lineage, TaskLog, TaskRecord
 from broker.errors import NotFinished, NotFound
 from broker.store import ledger
 from broker.store.db import Database
@@ -81,6 +81,44 @@ def list_jobs(
                 since = since.astimezone(UTC).replace(tzinfo=None)
             query = query.where(jobs.c.created_at >= since)
         return [_status(row, {}) for row in conn.execute(query)]
+
+
+def task_logs(db: Database, ident: str, user: str | None = None) -> list[TaskLog]:
+    """The output of task ``ident``, or of every classical task of job ``ident`` (in the
+    order they were made); ``NotFound`` for an id that is not ``user``'s."""
+    with db.read() as conn:
+        query = select(tasks).order_by(tasks.c.step, tasks.c.created_at, tasks.c.key)
+        job = conn.execute(select(jobs.c.user).where(jobs.c.id == ident)).one_or_none()
+        if job is not None:
+            _job_row(conn, ident, user)
+            rows = conn.execute(query.where(tasks.c.job_id == ident, tasks.c.kind == "classical"))
+        else:
+            owner = conn.execute(
+                select(jobs.c.user)
+                .join(tasks, tasks.c.job_id == jobs.c.id)
+                .where(tasks.c.id == ident)
+            ).one_or_none()
+            if owner is None or (user is not None and owner.user != user):
+                raise NotFound(f"no job or task {ident!r}", hint="`qcb jobs` lists your jobs")
+            rows = conn.execute(query.where(tasks.c.id == ident))
+        return [_log(row) for row in rows]
+
+
+def _log(row: Row[Any]) -> TaskLog:
+    result = row.result if isinstance(row.result, dict) else {}
+    code = result.get("exit_code")
+    return TaskLog(
+        task_id=row.id,
+        job_id=row.job_id,
+        key=row.key,
+        kind=row.kind,
+        backend=row.backend,
+        state=TaskState(row.state),
+        exit_code=code if isinstance(code, int) else None,
+        stdout=str(result.get("stdout") or ""),
+        stderr=str(result.get("stderr") or ""),
+        message=row.message or "",
+    )
 
 
 def active_jobs(db: Database) -> int:

@@ -24,7 +24,7 @@ from broker.api.wire import API_PREFIX, decode
 from broker.catalog import BackendInfo
 from broker.client import Client
 from broker.config import Settings
-from broker.core.models import JobResult, JobSpec, JobStatus
+from broker.core.models import JobResult, JobSpec, JobStatus, TaskLog
 from broker.errors import RuntimeUnavailable, TooManyRequests, Unauthenticated
 from broker.store.revisions import Revision
 from broker.waiting import parse_states, timed_out, wait_all
@@ -207,6 +207,11 @@ class RemoteClient(Client):
             params["since"] = aware.isoformat()
         found = self._call("GET", "/jobs", params=params)
         return [JobStatus.model_validate(j) for j in found]
+
+    def logs(self, task_or_job_id: str) -> list[TaskLog]:
+        """What a task printed, or every classical task of a job (see :meth:`Client.logs`)."""
+        found = self._call("GET", f"/logs/{task_or_job_id}")
+        return TypeAdapter(list[TaskLog]).validate_python(found)
 
     def explain(self, task_or_job_id: str) -> list[Explanation]:
         """Why your pending task waits (see :meth:`Client.explain`)."""

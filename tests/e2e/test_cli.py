@@ -54,6 +54,9 @@ def test_run_json_prints_the_finished_job(qcb_home: Path) -> None:
     assert [j["id"] for j in json.loads(listed.stdout)] == [job["id"]]
     shown = qcb("result", job["id"])
     assert shown.returncode == 0 and "energy" in shown.stdout and "mHa" in shown.stdout
+    printed = qcb("logs", job["id"])
+    assert printed.returncode == 0 and "== reference (t-" in printed.stdout, printed.stderr
+    assert ": COMPLETED, exit 0" in printed.stdout
     status = qcb("status", job["id"], "--json")
     assert json.loads(status.stdout)["state"] == "COMPLETED"
     picture = qcb_home / "run.png"

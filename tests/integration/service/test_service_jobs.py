@@ -45,6 +45,11 @@ def test_h2_vqe_with_classical_steps_on_slurm(stack: LocalStack) -> None:
     keys = [(c.task_id, c.unit) for c in lines]
     assert len(keys) == len(set(keys)) and {c.task_id for c in lines} <= {r.id for r in rows}
     assert len({c.task_id for c in lines}) == len(rows)
+    # What each classical task printed, through the API (qcb logs).
+    printed = client.logs(job_id)
+    assert {p.key for p in printed} == {r.key for r in classical}
+    assert all(p.state == TaskState.COMPLETED and p.exit_code == 0 for p in printed)
+    assert [p.key for p in client.logs(printed[0].task_id)] == [printed[0].key]
 
 
 def test_vqe_on_the_provider_stand_in(stack: LocalStack, ionq: IonQStandIn) -> None:

@@ -25,6 +25,7 @@ BOB_JOB_ENDPOINTS = [
     ("GET", "/v1/jobs/{id}/result"),
     ("GET", "/v1/jobs/{id}/events"),
     ("GET", "/v1/explain/{id}"),
+    ("GET", "/v1/logs/{id}"),
     ("POST", "/v1/jobs/{id}/cancel"),
 ]
 
@@ -144,7 +145,13 @@ def test_a_task_id_of_another_users_job_answers_as_unknown_too(api: Api, alice_j
     unknown = api.client.get("/v1/explain/t-000000000000", headers=api.auth("bob"))
     assert answer.status_code == 404
     assert _as_unknown(answer, task) == _as_unknown(unknown, "t-000000000000")
-    assert [line.actor for line in api.audit("deny")] == ["bob"]
+    logs = api.client.get(f"/v1/logs/{task}", headers=api.auth("bob"))
+    assert logs.status_code == 404 and _as_unknown(logs, task) == _as_unknown(
+        api.client.get("/v1/logs/t-000000000000", headers=api.auth("bob")), "t-000000000000"
+    )
+    mine = api.client.get(f"/v1/logs/{task}", headers=api.auth("alice"))
+    assert mine.status_code == 200 and mine.json()[0]["task_id"] == task
+    assert [line.actor for line in api.audit("deny")] == ["bob", "bob"]
 
 
 def test_an_unknown_id_is_not_found(api: Api) -> None:

@@ -153,6 +153,23 @@ def test_status_in_words_and_cancel_of_an_ended_job(
     assert "partial result" in summary(partial)
 
 
+def test_logs_of_a_job_whose_classical_task_has_not_run(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = small()
+    spec.algorithm.inputs["reference"] = True  # a classical task beside the first batch
+    job_id = client.submit(spec)
+    [log] = client.logs(job_id)
+    assert (log.key, log.kind, log.state) == ("reference", "classical", TaskState.PENDING)
+    code, out, _ = qcb(capsys, "logs", job_id)
+    assert code == 0 and f"== reference ({log.task_id}) on local: PENDING" in out
+    assert "(its output comes when it ends)" in out
+    code, out, _ = qcb(capsys, "logs", log.task_id, "--json")
+    assert code == 0 and json.loads(out)[0]["task_id"] == log.task_id
+    code, _, err = qcb(capsys, "logs", "t-000000000000")
+    assert code == 4 and "no job or task" in err
+
+
 def test_submit_overrides_and_result_of_a_running_job(
     client: Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
