@@ -24,6 +24,11 @@ def _convergence(ax: Any, result: dict[str, Any], algorithm: str) -> None:
     ax.plot(range(1, len(history) + 1), history, marker=".", linewidth=1, label=algorithm)
     if result.get("reference_energy") is not None:
         ax.axhline(result["reference_energy"], linestyle="--", color="black", label="exact")
+    if result.get("max_cut") is not None:  # QAOA on a small graph: the optimum it aims at
+        ax.axhline(result["max_cut"], linestyle="--", color="black", label="maximum cut (exact)")
+        if result.get("cut_value") is not None:
+            ax.axhline(result["cut_value"], linestyle=":", color="grey",
+                       label=f"best sampled cut ({result['cut_value']:g})")  # fmt: skip
     ax.set_xlabel("iteration")
     ax.set_ylabel({"vqe": "energy (Ha)", "qaoa": "expected cut <C>"}.get(algorithm, "objective"))
     ax.set_title(f"{algorithm.upper()} convergence")
@@ -48,32 +53,48 @@ def _sqd(ax: Any, result: dict[str, Any]) -> None:
     ax.legend(fontsize="small")
 
 
-def _first_observable(values: Any) -> Any:
-    """``values`` indexed [grid...][observable] -> [grid...] of the first observable."""
+def _observable(values: Any, index: int) -> Any:
+    """``values`` indexed [grid...][observable] -> [grid...] of observable ``index``."""
     if isinstance(values, list) and values and isinstance(values[0], list):
-        return [_first_observable(v) for v in values]
-    return values[0] if isinstance(values, list) else values
+        return [_observable(v, index) for v in values]
+    return values[index] if isinstance(values, list) else values
+
+
+def _observables(values: Any) -> int:
+    """How many observables a sweep's values hold per grid point."""
+    while isinstance(values, list) and values and isinstance(values[0], list):
+        values = values[0]
+    return len(values) if isinstance(values, list) else 1
 
 
 def _sweep(ax: Any, result: dict[str, Any]) -> None:
     axes: dict[str, list[float]] = result["axes"]
     names = list(axes)
-    values = _first_observable(result["expectation_values"])
+    count = _observables(result["expectation_values"])
+    labels = result.get("observables") or [f"observable {i}" for i in range(count)]
     if len(names) == 1:
-        ax.plot(axes[names[0]], values, marker=".")
+        markers = "o^sDv<>"
+        for i in range(count):  # a marker each: told apart without colour
+            values = _observable(result["expectation_values"], i)
+            ax.plot(axes[names[0]], values, marker=markers[i % len(markers)], markersize=3,
+                    linewidth=1, label=str(labels[i]))  # fmt: skip
         ax.set_xlabel(names[0])
         ax.set_ylabel("expectation value")
-    else:
-        import numpy as np
+        ax.legend(fontsize="small")
+        ax.set_title("parameter sweep")
+        return
+    import numpy as np
 
-        grid = np.asarray(values, dtype=float).reshape(len(axes[names[0]]), -1)
-        image = ax.imshow(grid.T, origin="lower", aspect="auto", extent=[
-            min(axes[names[0]]), max(axes[names[0]]), min(axes[names[1]]), max(axes[names[1]])
-        ])  # fmt: skip
-        ax.figure.colorbar(image, ax=ax, label="expectation value")
-        ax.set_xlabel(names[0])
-        ax.set_ylabel(names[1])
-    ax.set_title("parameter sweep (first observable)")
+    values = _observable(result["expectation_values"], 0)
+    grid = np.asarray(values, dtype=float).reshape(len(axes[names[0]]), -1)
+    image = ax.imshow(grid.T, origin="lower", aspect="auto", extent=[
+        min(axes[names[0]]), max(axes[names[0]]), min(axes[names[1]]), max(axes[names[1]])
+    ])  # fmt: skip
+    ax.figure.colorbar(image, ax=ax, label="expectation value")
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    shown = f"{labels[0]}, 1 of {count} observables" if count > 1 else str(labels[0])
+    ax.set_title(f"parameter sweep: {shown}")
 
 
 def _cutting(ax: Any, result: dict[str, Any]) -> None:
@@ -89,29 +110,61 @@ def _cutting(ax: Any, result: dict[str, Any]) -> None:
     ax.legend(fontsize="small")
 
 
+def lanes(spans: list[tuple[str, float, float]]) -> list[tuple[str, int]]:
+    """Each span ``(backend, start, end)`` placed in a lane of its backend: the lowest
+    lane free when it starts. Tasks that ran at once stack; those that followed each
+    other share a lane, so 400 tasks on two backends draw as a few readable rows."""
+    ends: dict[str, list[float]] = {}
+    placed = []
+    for backend, start, end in spans:
+        free = ends.setdefault(backend, [])
+        lane = next((i for i, busy_until in enumerate(free) if busy_until <= start), len(free))
+        if lane == len(free):
+            free.append(end)
+        else:
+            free[lane] = end
+        placed.append((backend, lane))
+    return placed
+
+
+def _since(when: Any, origin: Any) -> float:
+    return float((when - origin).total_seconds())
+
+
 def _timeline(ax: Any, found: JobResult) -> None:
     ran = [t for t in found.lineage.tasks if t.started_at and t.finished_at]
     if not ran:
         ax.text(0.5, 0.5, "no task ran", ha="center", transform=ax.transAxes)
         return
     origin = min(t.started_at for t in ran if t.started_at)
-    backends = sorted({t.backend for t in ran})
-    colours = {b: f"C{i % 10}" for i, b in enumerate(backends)}
-    ordered = sorted(ran, key=lambda t: (t.started_at, t.key))
-    for row, task in enumerate(ordered):
-        assert task.started_at and task.finished_at
-        start = (task.started_at - origin).total_seconds()
-        width = max((task.finished_at - task.started_at).total_seconds(), 1e-3)
-        ax.barh(row, width, left=start, color=colours[task.backend], height=0.8)
-    if len(ordered) <= 40:
-        ax.set_yticks(range(len(ordered)), [t.key for t in ordered], fontsize="x-small")
+    ordered = sorted(ran, key=lambda t: (t.backend, t.started_at, t.key))
+    spans = [
+        (t.backend, _since(t.started_at, origin), _since(t.finished_at, origin))
+        for t in ordered
+        if t.started_at and t.finished_at
+    ]
+    placed = lanes(spans)
+    rows = sorted(set(placed))
+    row_of = {key: i for i, key in enumerate(rows)}
+    colours = {b: f"C{i % 10}" for i, b in enumerate(sorted({t.backend for t in ran}))}
+    failed = 0
+    for task, (backend, start, end), key in zip(ordered, spans, placed, strict=True):
+        bad = task.state.value != "COMPLETED"
+        failed += bad
+        ax.barh(row_of[key], max(end - start, 1e-3), left=start, height=0.8,
+                color=colours[backend], edgecolor="black" if bad else "none",
+                hatch="xx" if bad else None, linewidth=0.6)  # fmt: skip
+    ax.set_yticks(range(len(rows)), [f"{b} #{lane + 1}" for b, lane in rows], fontsize="x-small")
     ax.invert_yaxis()
     from matplotlib.patches import Patch
 
     handles = [Patch(color=colour, label=backend) for backend, colour in colours.items()]
+    if failed:
+        handles.append(Patch(facecolor="white", edgecolor="black", hatch="xx",
+                             label=f"not completed ({failed})"))  # fmt: skip
     ax.set_xlabel("seconds since the first task started")
-    ax.set_title(f"{len(ordered)} tasks over time")
-    ax.legend(handles=handles, fontsize="small", loc="lower right")
+    ax.set_title(f"{len(ordered)} tasks on {len(colours)} backend(s), one row per lane")
+    ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def plot_result(found: JobResult, algorithm: str, path: Path) -> Path:
@@ -143,5 +196,5 @@ def draw_result(found: JobResult, algorithm: str) -> Any:
         _cutting(first, result)
     _timeline(axes[0][panels - 1], found)
     fig.suptitle(f"{algorithm} job {found.id}: {found.state.value}")
-    fig.tight_layout()
+    fig.tight_layout()  # the timeline's legend sits to its right, outside the bars
     return fig

@@ -39,7 +39,7 @@ from broker.algorithms.qaoa.circuit import (
     qaoa_circuit,
     to_circuit_order,
 )
-from broker.algorithms.qaoa.graphs import Graph, cut_value, sides_of
+from broker.algorithms.qaoa.graphs import Graph, cut_value, max_cut, sides_of
 from broker.core.models import JobSpec, TaskRequest
 from broker.errors import BrokerError, InvalidJob
 from circuits import resources
@@ -302,4 +302,8 @@ def _best_cuts(inputs: QAOAInputs, counts: dict[str, int]) -> dict[str, Any]:
     }
     if inputs.graph.labels is not None:
         out["labels"] = inputs.graph.labels
+    optimum = max_cut(inputs.graph)
+    if optimum is not None:  # small graphs: how close the best sampled cut came
+        out["max_cut"] = optimum
+        out["approximation_ratio"] = value / optimum if optimum else 1.0
     return out

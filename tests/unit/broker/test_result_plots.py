@@ -58,9 +58,11 @@ def test_convergence_is_the_history_with_the_exact_energy() -> None:
     assert left.get_title() == "VQE convergence"
     assert list(left.lines[0].get_ydata()) == history
     assert list(left.lines[1].get_ydata()) == [-1.137, -1.137]
-    assert right.get_title() == "3 tasks over time"
+    assert right.get_title() == "3 tasks on 2 backend(s), one row per lane"
     widths = sorted(p.get_width() for p in right.patches)
     assert widths == [1.0, 2.0, 2.0]
+    # a and c ran one after the other on aer: one lane; b on cirq: another
+    assert [t.get_text() for t in right.get_yticklabels()] == ["aer #1", "cirq #1"]
 
 
 def test_sqd_shows_each_iteration_against_chemical_accuracy() -> None:
@@ -81,6 +83,10 @@ def test_a_sweep_draws_a_line_in_one_dimension_and_an_image_in_two() -> None:
     one = {"axes": {"theta": [0.0, 1.0, 2.0]}, "expectation_values": [[1.0], [0.5], [-0.4]]}
     fig = draw_result(job(one, TASKS), "sweep")
     assert list(fig.axes[0].lines[0].get_ydata()) == [1.0, 0.5, -0.4]
+    both = {"axes": {"theta": [0.0, 1.0]}, "expectation_values": [[1.0, 0.0], [0.5, 0.8]]}
+    lines = draw_result(job(both, TASKS), "sweep").axes[0].lines
+    assert [list(line.get_ydata()) for line in lines] == [[1.0, 0.5], [0.0, 0.8]]
+    assert lines[0].get_marker() != lines[1].get_marker()  # told apart without colour
     two = {
         "axes": {"a": [0.0, 1.0], "b": [0.0, 1.0, 2.0]},
         "expectation_values": [[[1.0], [2.0], [3.0]], [[4.0], [5.0], [6.0]]],
@@ -99,6 +105,58 @@ def test_cutting_shows_values_bounds_and_the_uncut_reference() -> None:
 
 def test_a_failed_job_still_shows_its_timeline_and_one_with_no_task_is_an_error() -> None:
     fig = draw_result(job(None, TASKS), "graph")
-    assert len(fig.axes) == 1 and fig.axes[0].get_title() == "3 tasks over time"
+    assert len(fig.axes) == 1 and fig.axes[0].get_title().startswith("3 tasks on 2 backend")
     with pytest.raises(BrokerError, match="ran no task"):
         draw_result(job(None, []), "graph")
+
+
+def test_hundreds_of_tasks_pack_into_lanes_and_failures_are_hatched() -> None:
+    many = [task(f"k{i}", "aer" if i % 2 else "slurm", i * 0.5, 1.0) for i in range(300)]
+    many[7] = many[7].model_copy(update={"state": TaskState.FAILED})
+    fig = draw_result(job(None, many), "graph")
+    timeline = fig.axes[0]
+    rows = [t.get_text() for t in timeline.get_yticklabels()]
+    assert len(rows) <= 6 and {r.split()[0] for r in rows} == {"aer", "slurm"}
+    hatched = [p for p in timeline.patches if p.get_hatch()]
+    assert len(hatched) == 1
+    legend = timeline.get_legend()
+    assert "not completed (1)" in [t.get_text() for t in legend.get_texts()]
+    assert legend.get_bbox_to_anchor().x0 > timeline.get_window_extent().x1 - 1  # outside
+
+
+def test_qaoa_shows_the_optimum_beside_its_convergence() -> None:
+    result = {"history": [5.0, 7.5, 8.9], "cut_value": 9.0, "max_cut": 10.0}
+    ax = draw_result(job(result, TASKS), "qaoa").axes[0]
+    labels = [line.get_label() for line in ax.lines]
+    assert "maximum cut (exact)" in labels and "best sampled cut (9)" in labels
+
+
+def test_usage_draws_budgets_in_use_with_today_and_names_the_idle_ones(tmp_path: Any) -> None:
+    from unittest import mock
+
+    from broker.accounting.usage import BudgetUsage, BurnPoint, ProposalUsage
+    from broker.cli import plots
+
+    def budget(backend: str, used: float) -> BudgetUsage:
+        return BudgetUsage(
+            proposal="p", backend=backend, unit="shots", period="allocation_year",
+            enforcement="hard", period_start=T0 - timedelta(days=30),
+            period_end=T0 + timedelta(days=335), awarded=1000.0, limit=1000.0, used=used,
+            held=0.0, remaining=1000.0 - used, used_pct=used / 10,
+        )  # fmt: skip
+
+    usage = ProposalUsage(
+        proposal="p", title="", pi="pi", standing="",
+        budgets=[budget("aer", 300.0), *(budget(f"idle{i}", 0.0) for i in range(31))],
+    )  # fmt: skip
+    series = {("p", "aer", "shots", "allocation_year"): [BurnPoint(at=T0, used=300.0)]}
+    drawn: list[Any] = []
+    real = plots.pyplot()
+    with mock.patch.object(real, "close", side_effect=drawn.append):
+        plots.plot_burn_down([usage], series, tmp_path / "usage.png")
+    [fig] = drawn
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 1 and "aer shots" in visible[0].get_title()
+    assert "today" in [line.get_label() for line in visible[0].lines]
+    note = " ".join(t.get_text() for t in fig.texts)
+    assert "nothing used yet: p idle0 shots" in note and "and 19 more" in note

@@ -166,3 +166,14 @@ def test_sides_read_qiskit_order_bitstrings() -> None:
     square = Graph.model_validate({"edges": [[0, 1], [1, 2], [2, 3], [3, 0, 2]]})
     assert cut_value(square, sides_of("0101")) == 5.0
     assert cut_value(square, sides_of("0011")) == 3.0
+
+
+def test_the_maximum_cut_of_a_small_graph_is_found_by_enumeration() -> None:
+    from broker.algorithms.qaoa.graphs import Graph, cut_value, load_graph_file, max_cut
+    from tests.conftest import EXAMPLES
+
+    graph = Graph.model_validate(load_graph_file(EXAMPLES / "graphs" / "weighted_10.txt"))
+    every = max(cut_value(graph, s) for s in itertools.product((0, 1), repeat=graph.size))
+    assert max_cut(graph) == every
+    assert max_cut(Graph(edges=[[0, 1], [1, 2], [0, 2]])) == 2.0
+    assert max_cut(Graph(edges=[[0, 21]])) is None  # 22 nodes: beyond enumeration
