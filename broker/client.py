@@ -226,6 +226,14 @@ class Client:
         ``qcb policy simulate``; returns (jobs, tasks)."""
         return export_trace(self._broker, path, since=since, until=until)
 
+    def requeue(self, job_id: str, *, backend: str | None = None) -> str:
+        """Submit job ``job_id`` again, as it was submitted (on ``backend`` if given): a new
+        job with a new id, admitted and charged as any other; the old one stays as it is."""
+        spec = queries.job_spec(self._broker.db, job_id, self.user)
+        if backend is not None:
+            spec = spec.model_copy(update={"backend": backend})
+        return self.submit(JobSpec.model_validate(spec.model_dump(by_alias=True)))
+
     def cancel(self, job_id: str) -> JobStatus:
         """Cancel a job; returns its status afterwards."""
         self.status(job_id)  # NotFound for someone else's job

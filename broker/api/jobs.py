@@ -105,6 +105,27 @@ def result(request: Request, svc: Svc, who: Who, job_id: str) -> JobResult:
     return queries.job_result(svc.broker.db, job_id)
 
 
+@router.post("/jobs/{job_id}/requeue", status_code=201)
+def requeue(
+    request: Request,
+    svc: Svc,
+    who: Who,
+    job_id: str,
+    backend: str | None = Query(default=None, max_length=100, description="Another backend."),
+    idempotency_key: str | None = Header(default=None, max_length=100),
+) -> dict[str, str]:
+    """Submit a job of yours again, as it was submitted: 201 with the new job's id (admitted
+    under the policy now in force, like any submission); the old job stays as it is."""
+    svc.job_owner(request, who, job_id)
+    spec = queries.job_spec(svc.broker.db, job_id)
+    if backend is not None:
+        spec = spec.model_copy(update={"backend": backend})
+    spec = validate_job(spec.model_dump(mode="json", by_alias=True))
+    if not belongs(svc.broker.policy.policy, who.user, spec.proposal):
+        raise svc.forbid(request, who, f"you are not a member of proposal {spec.proposal!r}")
+    return {"id": svc.broker.submit(spec, who.user, client_key=idempotency_key)}
+
+
 @router.post("/jobs/{job_id}/cancel")
 def cancel(request: Request, svc: Svc, who: Who, job_id: str) -> JobStatus:
     """Cancel: pending tasks never start, running Slurm and provider jobs are cancelled

@@ -234,6 +234,17 @@ def logs(ident: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("job_id")
+@_backend_option
+@user_errors
+def requeue(job_id: str, backend: str | None) -> None:
+    """Submit JOB_ID again as it was submitted (on another --backend if given): a failed,
+    cancelled or finished job runs anew under a new id, charged as any job; the old one
+    stays as it is. Prints the new job's id."""
+    click.echo(_client().requeue(job_id, backend=backend))
+
+
+@cli.command()
+@click.argument("job_id")
 @user_errors
 def cancel(job_id: str) -> None:
     """Cancel a job: pending tasks never start, running ones are stopped, holds released.

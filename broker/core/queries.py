@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, or_, select
 
 from backends.states import TaskState
-from broker.core.models import Charge, JobResult, JobStatus, Lineage, TaskLog, TaskRecord
+from broker.core.models import (
+    Charge,
+    JobResult,
+    JobSpec,
+    JobStatus,
+    Lineage,
+    TaskLog,
+    TaskRecord,
+)
 from broker.errors import NotFinished, NotFound
 from broker.store import ledger
 from broker.store.db import Database
@@ -81,6 +89,13 @@ def list_jobs(
                 since = since.astimezone(UTC).replace(tzinfo=None)
             query = query.where(jobs.c.created_at >= since)
         return [_status(row, {}) for row in conn.execute(query)]
+
+
+def job_spec(db: Database, job_id: str, user: str | None = None) -> JobSpec:
+    """The job as it was submitted (``NotFound`` for an id that is not ``user``'s)."""
+    with db.read() as conn:
+        row = _job_row(conn, job_id, user)
+    return JobSpec.model_validate(row.spec)
 
 
 def task_logs(db: Database, ident: str, user: str | None = None) -> list[TaskLog]:

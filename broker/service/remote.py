@@ -185,6 +185,13 @@ class RemoteClient(Client):
         """The finished job's result, charges and lineage (``NotFinished`` before)."""
         return JobResult.model_validate(self._call("GET", f"/jobs/{job_id}/result"))
 
+    def requeue(self, job_id: str, *, backend: str | None = None) -> str:
+        """Submit job ``job_id`` again as a new job (see :meth:`Client.requeue`)."""
+        params = {"backend": backend} if backend is not None else None
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        found = self._call("POST", f"/jobs/{job_id}/requeue", params=params, headers=headers)
+        return str(found["id"])
+
     def cancel(self, job_id: str) -> JobStatus:
         """Cancel a job; returns its status afterwards."""
         return JobStatus.model_validate(self._call("POST", f"/jobs/{job_id}/cancel"))

@@ -42,6 +42,17 @@ def test_the_policy_file_is_the_first_revision_and_is_recorded_once(client: Clie
     assert len(client.policy_history()) == 1
 
 
+def test_reading_the_policy_file_again_records_nothing_new(
+    client: Client, policy_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.policy()
+    monkeypatch.chdir(policy_file.parent)
+    for path in (Path(policy_file.name), policy_file, Path(".") / policy_file.name):
+        for _ in range(3):  # each a process that reads QCB_POLICY_FILE afresh
+            Broker(client.settings.model_copy(update={"policy_file": path})).policy  # noqa: B018
+    assert len(client.policy_history()) == 1
+
+
 def test_apply_records_author_and_reason_and_every_process_sees_it(
     client: Client, policy_file: Path, tmp_path: Path
 ) -> None:

@@ -27,6 +27,7 @@ BOB_JOB_ENDPOINTS = [
     ("GET", "/v1/explain/{id}"),
     ("GET", "/v1/logs/{id}"),
     ("POST", "/v1/jobs/{id}/cancel"),
+    ("POST", "/v1/jobs/{id}/requeue"),
 ]
 
 
@@ -330,3 +331,12 @@ def test_an_unknown_proposal_looks_like_someone_elses(api: Api) -> None:
         usage = api.client.get("/v1/usage", params={"proposal": proposal}, headers=api.auth("bob"))
         assert usage.status_code == 403, usage.text
     assert api.job_rows() == 0
+
+
+def test_a_job_is_requeued_by_its_owner_only(api: Api, alice_job: str) -> None:
+    again = api.client.post(f"/v1/jobs/{alice_job}/requeue", headers=api.auth("alice"))
+    assert again.status_code == 201, again.text
+    new = again.json()["id"]
+    assert new != alice_job and _job_state(api, new) == TaskState.PENDING
+    refused = api.client.post(f"/v1/jobs/{alice_job}/requeue", headers=api.auth("bob"))
+    assert refused.status_code == 404 and api.job_rows() == 2

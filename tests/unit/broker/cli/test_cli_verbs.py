@@ -33,6 +33,7 @@ kind: Policy
 metadata: {{name: verbs, revision: "1"}}
 backends:
   aer: {{units: [evaluations, shots]}}
+  aer-mps: {{units: [evaluations, shots]}}
   local: {{units: [core_hours]}}
 proposals:
   - id: chem
@@ -40,6 +41,7 @@ proposals:
     members: [{user}]
     budgets:
       - {{backend: aer, unit: evaluations, amount: 10000000}}
+      - {{backend: aer-mps, unit: evaluations, amount: 10000000}}
       - {{backend: local, unit: core_hours, amount: 1000}}
   - id: tiny
     pi: {user}
@@ -168,6 +170,23 @@ def test_logs_of_a_job_whose_classical_task_has_not_run(
     assert code == 0 and json.loads(out)[0]["task_id"] == log.task_id
     code, _, err = qcb(capsys, "logs", "t-000000000000")
     assert code == 4 and "no job or task" in err
+
+
+def test_requeue_submits_a_job_again_as_a_new_one(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = client.submit(small(name="again"))
+    client.cancel(old)
+    new = client.requeue(old)
+    assert new != old and client.status(old).state == TaskState.CANCELLED
+    twin = client.status(new)
+    assert (twin.name, twin.proposal, twin.backend, twin.state) == (
+        "again", "chem", "aer", TaskState.PENDING,
+    )  # fmt: skip
+    code, out, _ = qcb(capsys, "requeue", old, "-b", "aer-mps")
+    assert code == 0 and client.status(out.strip()).backend == "aer-mps"
+    code, _, err = qcb(capsys, "requeue", "j-000000000000")
+    assert code == 4 and "no job" in err
 
 
 def test_submit_overrides_and_result_of_a_running_job(
