@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, TypeAdapter
+from pydantic import TypeAdapter
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -19,7 +20,7 @@ from broker.api.deps import Svc, Who
 from broker.api.service import Service
 from broker.core import queries
 from broker.core.models import JobResult, JobStatus, TaskLog
-from broker.errors import InvalidJob
+from broker.errors import InvalidJob, InvalidRequest
 from broker.jobfile import validate_job
 from broker.service.access import Principal, belongs, job_scope, may_see_job
 from broker.waiting import parse_states
@@ -67,13 +68,20 @@ def list_jobs(
     svc: Svc,
     who: Who,
     limit: int = Query(default=50, ge=1, le=1000),
-    state: Annotated[
-        list[str] | None,
-        Query(max_length=10, description="Only these states (RUNNING, or squeue's R...)."),
-    ] = None,
+    state: str | None = Query(
+        default=None,
+        max_length=200,
+        pattern=r"^[A-Za-z]{1,12}(,[A-Za-z]{1,12}){0,9}$",
+        description="Only these states, comma-separated: RUNNING,PENDING (or squeue's R,PD).",
+    ),
     proposal: str | None = Query(default=None, max_length=100, description="Only this one."),
     since: Annotated[
-        AwareDatetime | None, Query(description="Submitted then or later (RFC 3339).")
+        str | None,
+        Query(
+            max_length=40,
+            description="Submitted then or later: RFC 3339 with its time zone.",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
 ) -> list[JobStatus]:
     """Your most recent jobs, and every job of the proposals you lead; newest first."""
@@ -84,11 +92,28 @@ def list_jobs(
         user,
         limit,
         led=led or [],
-        states=parse_states([s[:20] for s in state or []]),
+        states=parse_states([state] if state else []),
         proposal=proposal,
-        since=since,
+        since=_rfc3339("since", since),
     )
     return [s for s in found if may_see_job(policy, who, s.proposal, s.user)]
+
+
+def _rfc3339(name: str, text: str | None) -> datetime | None:
+    """An RFC 3339 date-time with its zone (``2026-12-01T00:00:00Z``); ``InvalidRequest``
+    for anything else (a number, a date alone, a time without zone)."""
+    if text is None:
+        return None
+    try:
+        found = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        found = None
+    if found is None or found.tzinfo is None or "T" not in text.upper():
+        raise InvalidRequest(
+            f"{name}: {text[:40]!r} is not an RFC 3339 date-time with its zone",
+            hint="e.g. 2026-12-01T00:00:00Z",
+        )
+    return found
 
 
 @router.get("/jobs/{job_id}")

@@ -206,7 +206,10 @@ class RemoteClient(Client):
     ) -> list[JobStatus]:
         """Your most recent jobs (and those of proposals you lead), newest first; narrowed
         as :meth:`Client.jobs` (a naive ``since`` is UTC)."""
-        params: dict[str, Any] = {"limit": limit, "state": [s.value for s in parse_states(states)]}
+        params: dict[str, Any] = {"limit": limit}
+        wanted = parse_states(states)
+        if wanted:
+            params["state"] = ",".join(s.value for s in wanted)
         if proposal is not None:
             params["proposal"] = proposal
         if since is not None:

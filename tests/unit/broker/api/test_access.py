@@ -340,3 +340,15 @@ def test_a_job_is_requeued_by_its_owner_only(api: Api, alice_job: str) -> None:
     assert new != alice_job and _job_state(api, new) == TaskState.PENDING
     refused = api.client.post(f"/v1/jobs/{alice_job}/requeue", headers=api.auth("bob"))
     assert refused.status_code == 404 and api.job_rows() == 2
+
+
+def test_job_filters_take_rfc3339_and_states_only(api: Api, alice_job: str) -> None:
+    listed = api.client.get(
+        "/v1/jobs",
+        params={"since": "2020-01-01T00:00:00Z", "state": "PD"},
+        headers=api.auth("alice"),
+    )
+    assert listed.status_code == 200 and [j["id"] for j in listed.json()] == [alice_job]
+    for bad in ({"since": "0.5"}, {"since": "2026-12-01"}, {"state": "done"}):
+        refused = api.client.get("/v1/jobs", params=bad, headers=api.auth("alice"))
+        assert refused.status_code == 422, (bad, refused.text)
