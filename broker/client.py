@@ -22,7 +22,7 @@ from broker.accounting.trace_export import export_trace
 from broker.accounting.usage import BurnPoint, ProposalUsage
 from broker.catalog import BackendInfo
 from broker.config import Settings
-from broker.core import queries
+from broker.core import holds, queries
 from broker.core.models import JobResult, JobSpec, JobStatus, TaskLog
 from broker.core.orchestrator import Broker
 from broker.doorbell import JOBS_DOORBELL, Doorbell
@@ -233,6 +233,22 @@ class Client:
         if backend is not None:
             spec = spec.model_copy(update={"backend": backend})
         return self.submit(JobSpec.model_validate(spec.model_dump(by_alias=True)))
+
+    def hold(self, job_id: str) -> JobStatus:
+        """Hold a job: its pending tasks wait until :meth:`release` (those already queued
+        or running go on); its status afterwards."""
+        self.status(job_id)  # NotFound for someone else's job
+        holds.hold(self._broker, job_id, self.user)
+        return self.status(job_id)
+
+    def release(self, job_id: str) -> JobStatus:
+        """Release a held job: its pending tasks may start; its status afterwards."""
+        self.status(job_id)
+        holds.release(self._broker, job_id, self.user)
+        if self.autostart:
+            runtime.ensure_running(self.settings)
+            runtime.nudge(self.settings)
+        return self.status(job_id)
 
     def cancel(self, job_id: str) -> JobStatus:
         """Cancel a job; returns its status afterwards."""

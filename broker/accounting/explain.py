@@ -73,7 +73,7 @@ def _explain(broker: Broker, task_ids: list[str], user: str | None) -> list[Expl
 def _check_waits(conn: Connection, task_id: str, user: str | None) -> None:
     """``NotFound`` unless the task is ``user``'s; ``BrokerError`` unless it is pending."""
     row = conn.execute(
-        select(tasks.c.state, tasks.c.message, jobs.c.user)
+        select(tasks.c.state, tasks.c.message, jobs.c.user, jobs.c.id, jobs.c.held_by)
         .join(jobs, jobs.c.id == tasks.c.job_id)
         .where(tasks.c.id == task_id)
     ).one_or_none()
@@ -87,4 +87,9 @@ def _check_waits(conn: Connection, task_id: str, user: str | None) -> None:
             f"task {task_id} does not wait: it is {row.state}"
             + (f" ({row.message})" if row.message else ""),
             hint="only pending tasks have a priority to explain",
+        )
+    if row.held_by:
+        raise BrokerError(
+            f"task {task_id} waits because its job {row.id} is held by {row.held_by}",
+            hint=f"`qcb release {row.id}` lets it start",
         )

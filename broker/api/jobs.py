@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from broker.accounting.explain import explain
 from broker.api.deps import Svc, Who
 from broker.api.service import Service
-from broker.core import queries
+from broker.core import holds, queries
 from broker.core.models import JobResult, JobStatus, TaskLog
 from broker.errors import InvalidJob, InvalidRequest
 from broker.jobfile import validate_job
@@ -149,6 +149,23 @@ def requeue(
     if not belongs(svc.broker.policy.policy, who.user, spec.proposal):
         raise svc.forbid(request, who, f"you are not a member of proposal {spec.proposal!r}")
     return {"id": svc.broker.submit(spec, who.user, client_key=idempotency_key)}
+
+
+@router.post("/jobs/{job_id}/hold")
+def hold(request: Request, svc: Svc, who: Who, job_id: str) -> JobStatus:
+    """Hold a job: its pending tasks wait until it is released (queued and running ones go
+    on); a final job is left as it is."""
+    svc.job_owner(request, who, job_id)
+    holds.hold(svc.broker, job_id, who.user)
+    return queries.job_status(svc.broker.db, job_id)
+
+
+@router.post("/jobs/{job_id}/release")
+def release(request: Request, svc: Svc, who: Who, job_id: str) -> JobStatus:
+    """Release a held job: its pending tasks may start."""
+    svc.job_owner(request, who, job_id)
+    holds.release(svc.broker, job_id, who.user)
+    return queries.job_status(svc.broker.db, job_id)
 
 
 @router.post("/jobs/{job_id}/cancel")

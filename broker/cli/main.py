@@ -244,6 +244,29 @@ def requeue(job_id: str, backend: str | None) -> None:
 
 
 @cli.command()
+@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@user_errors
+def hold(job_ids: tuple[str, ...]) -> None:
+    """Hold jobs, as scontrol hold: their pending tasks wait (queued and running ones go
+    on) until `qcb release ID`. A job that has ended is left as it is."""
+    client = _client()
+    for job_id in job_ids:
+        st = client.hold(job_id)
+        click.echo(f"{st.id}  {st.state.value}  " + ("held" if st.held_by else "(ended)"))
+
+
+@cli.command()
+@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@user_errors
+def release(job_ids: tuple[str, ...]) -> None:
+    """Release held jobs: their pending tasks may start."""
+    client = _client()
+    for job_id in job_ids:
+        st = client.release(job_id)
+        click.echo(f"{st.id}  {st.state.value}")
+
+
+@cli.command()
 @click.argument("job_id")
 @user_errors
 def cancel(job_id: str) -> None:

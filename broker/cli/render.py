@@ -167,7 +167,7 @@ def jobs_table(statuses: list[JobStatus]) -> Table:
     for s in statuses:
         table.add_row(
             s.id,
-            s.state.value,
+            s.state.value + (" held" if s.held_by else ""),
             str(s.step),
             s.created_at.strftime("%m-%d %H:%M"),
             escape(s.proposal),
@@ -184,7 +184,8 @@ def status_text(status: JobStatus) -> str:
     step, total = prog.get("step", status.step), prog.get("maxiter")
     if prog.get("total") is not None:
         step, total = prog.get("done", 0), prog["total"]
-    parts = [status.id, status.state.value, f"step {step}/{total}" if total else f"step {step}"]
+    state = status.state.value + (f" (held by {status.held_by})" if status.held_by else "")
+    parts = [status.id, state, f"step {step}/{total}" if total else f"step {step}"]
     figure = _figure(prog)
     if figure:
         parts.append(figure)

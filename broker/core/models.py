@@ -193,6 +193,9 @@ class JobStatus(BaseModel):
     created_at: UTCDateTime
     finished_at: UTCDateTime | None = None
     tasks: dict[str, int] = Field(default_factory=dict, description="Task count per state.")
+    held_by: str | None = Field(
+        default=None, description="Who holds the job (qcb hold): its pending tasks wait."
+    )
 
 
 class TaskLog(BaseModel):

@@ -52,6 +52,7 @@ def _status(row: Row[Any], counts: dict[str, int]) -> JobStatus:
         created_at=row.created_at,
         finished_at=row.finished_at,
         tasks=counts,
+        held_by=row.held_by,
     )
 
 

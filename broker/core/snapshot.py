@@ -130,7 +130,7 @@ def _pending_rows(
 ) -> Sequence[Row[*tuple[Any, ...]]]:
     """The pending tasks (of ``backends``, if given), each with its job's proposal, user,
     QOS, step and state."""
-    where: ColumnElement[bool] = tasks.c.state == TaskState.PENDING
+    where: ColumnElement[bool] = (tasks.c.state == TaskState.PENDING) & jobs.c.held_by.is_(None)
     if backends is not None:
         where = where & tasks.c.backend.in_(list(backends))
     return conn.execute(

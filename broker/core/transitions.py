@@ -285,3 +285,15 @@ def set_step(conn: Connection, job_id: str, step: int, progress: dict[str, Any])
 def set_client_key(conn: Connection, job_id: str, client_key: str) -> None:
     """Record the idempotency key a job was submitted with."""
     conn.execute(update(jobs).where(jobs.c.id == job_id).values(client_key=client_key))
+
+
+def set_hold(conn: Connection, job_id: str, held_by: str | None) -> bool:
+    """Hold a job that is not final (``held_by``: who) or release it (None); whether the
+    row changed (a final job, or one already so, is left as it is)."""
+    was = jobs.c.held_by.is_(None) if held_by else jobs.c.held_by.is_not(None)
+    moved = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.state.not_in(list(TaskState.finals())), was)
+        .values(held_by=held_by, updated_at=utcnow())
+    )
+    return bool(moved.rowcount)

@@ -192,6 +192,14 @@ class RemoteClient(Client):
         found = self._call("POST", f"/jobs/{job_id}/requeue", params=params, headers=headers)
         return str(found["id"])
 
+    def hold(self, job_id: str) -> JobStatus:
+        """Hold a job (see :meth:`Client.hold`); its status afterwards."""
+        return JobStatus.model_validate(self._call("POST", f"/jobs/{job_id}/hold"))
+
+    def release(self, job_id: str) -> JobStatus:
+        """Release a held job (see :meth:`Client.release`); its status afterwards."""
+        return JobStatus.model_validate(self._call("POST", f"/jobs/{job_id}/release"))
+
     def cancel(self, job_id: str) -> JobStatus:
         """Cancel a job; returns its status afterwards."""
         return JobStatus.model_validate(self._call("POST", f"/jobs/{job_id}/cancel"))

@@ -48,6 +48,11 @@ jobs = Table(
     Column("updated_at", DateTime(), nullable=False),
     Column("finished_at", DateTime()),
     Column(
+        "held_by",
+        String(100),
+        comment="Who holds the job (its pending tasks wait); null: not held.",
+    ),
+    Column(
         "client_key",
         String(100),
         comment="The submitter's idempotency key: a retried submission returns the same job.",

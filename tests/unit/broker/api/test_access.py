@@ -28,6 +28,8 @@ BOB_JOB_ENDPOINTS = [
     ("GET", "/v1/logs/{id}"),
     ("POST", "/v1/jobs/{id}/cancel"),
     ("POST", "/v1/jobs/{id}/requeue"),
+    ("POST", "/v1/jobs/{id}/hold"),
+    ("POST", "/v1/jobs/{id}/release"),
 ]
 
 
@@ -352,3 +354,17 @@ def test_job_filters_take_rfc3339_and_states_only(api: Api, alice_job: str) -> N
     for bad in ({"since": "0.5"}, {"since": "2026-12-01"}, {"state": "done"}):
         refused = api.client.get("/v1/jobs", params=bad, headers=api.auth("alice"))
         assert refused.status_code == 422, (bad, refused.text)
+
+
+def test_only_the_owner_holds_and_releases(api: Api, alice_job: str) -> None:
+    held = api.client.post(f"/v1/jobs/{alice_job}/hold", headers=api.auth("alice"))
+    assert held.status_code == 200 and held.json()["held_by"] == "alice"
+    assert (
+        api.client.post(f"/v1/jobs/{alice_job}/release", headers=api.auth("bob")).status_code == 404
+    )
+    freed = api.client.post(f"/v1/jobs/{alice_job}/release", headers=api.auth("alice"))
+    assert freed.status_code == 200 and freed.json()["held_by"] is None
+    assert [line.action for line in api.audit() if line.action in ("hold", "release")] == [
+        "hold",
+        "release",
+    ]

@@ -189,6 +189,31 @@ def test_requeue_submits_a_job_again_as_a_new_one(
     assert code == 4 and "no job" in err
 
 
+def test_a_held_job_waits_until_it_is_released(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = client.submit(small())
+    code, out, _ = qcb(capsys, "hold", job_id)
+    assert code == 0 and out.split() == [job_id, "PENDING", "held"]
+    status = client.status(job_id)
+    assert status.held_by == config.Settings().user
+    code, out, _ = qcb(capsys, "status", job_id)
+    assert f"PENDING (held by {status.held_by})" in out
+    code, _, err = qcb(capsys, "explain", job_id)
+    assert code == 1 and f"is held by {status.held_by}" in err and "qcb release" in err
+    dispatch = client._broker.dispatch
+    with client._broker.db.write(exclusive=False) as conn:
+        assert dispatch.release_in(conn, dispatch.engine()) == []  # held: nothing goes
+    code, out, _ = qcb(capsys, "release", job_id)
+    assert code == 0 and client.status(job_id).held_by is None
+    with client._broker.db.write(exclusive=False) as conn:
+        released = dispatch.release_in(conn, dispatch.engine())
+    assert len(released) == 1 and client.status(job_id).tasks == {"QUEUED": 1}
+    client.cancel(job_id)
+    code, out, _ = qcb(capsys, "hold", job_id)
+    assert code == 0 and "(ended)" in out and client.status(job_id).held_by is None
+
+
 def test_submit_overrides_and_result_of_a_running_job(
     client: Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
