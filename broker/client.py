@@ -22,7 +22,7 @@ from broker.accounting.trace_export import export_trace
 from broker.accounting.usage import BurnPoint, ProposalUsage
 from broker.catalog import BackendInfo
 from broker.config import Settings
-from broker.core import holds, queries
+from broker.core import holds, queries, resume
 from broker.core.models import JobResult, JobSpec, JobStatus, TaskLog
 from broker.core.orchestrator import Broker
 from broker.doorbell import JOBS_DOORBELL, Doorbell
@@ -233,6 +233,17 @@ class Client:
         if backend is not None:
             spec = spec.model_copy(update={"backend": backend})
         return self.submit(JobSpec.model_validate(spec.model_dump(by_alias=True)))
+
+    def retry(self, job_id: str, *, backend: str | None = None) -> str:
+        """Resume a failed or cancelled job from its checkpoint, the last step it reached
+        (on ``backend`` if given): a new job with a new id that starts at that step with the
+        algorithm's state; the step's completed tasks are copied, not run again."""
+        point = resume.checkpoint(self._broker.db, job_id, self.user, backend)
+        job = self._broker.submit(point.spec, self.user, resume=point)
+        if self.autostart:
+            runtime.ensure_running(self.settings)
+            runtime.nudge(self.settings)
+        return job
 
     def hold(self, job_id: str) -> JobStatus:
         """Hold a job: its pending tasks wait until :meth:`release` (those already queued

@@ -7,6 +7,7 @@ import time
 from sqlalchemy import Connection, select
 
 from backends.states import TaskState
+from broker.core import dependencies
 from broker.core.orchestrator import Broker
 from broker.core.snapshot import AllocationState, snapshot
 from broker.errors import BrokerError, NotFound
@@ -92,4 +93,11 @@ def _check_waits(conn: Connection, task_id: str, user: str | None) -> None:
         raise BrokerError(
             f"task {task_id} waits because its job {row.id} is held by {row.held_by}",
             hint=f"`qcb release {row.id}` lets it start",
+        )
+    waits = dependencies.waits_for(conn, [row.id]).get(row.id)
+    if waits:
+        raise BrokerError(
+            f"task {task_id} waits because its job {row.id} waits for {', '.join(waits)}",
+            hint="it starts when those jobs end as its dependency asks, and is cancelled "
+            "if they cannot",
         )

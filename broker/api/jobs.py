@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from broker.accounting.explain import explain
 from broker.api.deps import Svc, Who
 from broker.api.service import Service
-from broker.core import holds, queries
+from broker.core import holds, queries, resume
 from broker.core.models import JobResult, JobStatus, TaskLog
 from broker.errors import InvalidJob, InvalidRequest
 from broker.jobfile import validate_job
@@ -149,6 +149,26 @@ def requeue(
     if not belongs(svc.broker.policy.policy, who.user, spec.proposal):
         raise svc.forbid(request, who, f"you are not a member of proposal {spec.proposal!r}")
     return {"id": svc.broker.submit(spec, who.user, client_key=idempotency_key)}
+
+
+@router.post("/jobs/{job_id}/retry", status_code=201)
+def retry(
+    request: Request,
+    svc: Svc,
+    who: Who,
+    job_id: str,
+    backend: str | None = Query(default=None, max_length=100, description="Another backend."),
+    idempotency_key: str | None = Header(default=None, max_length=100),
+) -> dict[str, str]:
+    """Resume a failed or cancelled job of yours from its checkpoint, the last step it
+    reached: 201 with the new job's id (the step's completed tasks are copied, not run
+    again; admitted under the policy now in force); the old job stays as it is."""
+    svc.job_owner(request, who, job_id)
+    point = resume.checkpoint(svc.broker.db, job_id, who.user, backend)
+    if not belongs(svc.broker.policy.policy, who.user, point.spec.proposal):
+        raise svc.forbid(request, who, f"you are not a member of proposal {point.spec.proposal!r}")
+    job = svc.broker.submit(point.spec, who.user, client_key=idempotency_key, resume=point)
+    return {"id": job}
 
 
 @router.post("/jobs/{job_id}/hold")

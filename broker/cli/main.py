@@ -16,6 +16,8 @@ from broker.cli.allocation_cmds import explain, usage
 from broker.cli.common import client as _client
 from broker.cli.common import dump as _dump
 from broker.cli.common import show_error, user_errors
+from broker.cli.control_cmds import COMMANDS as CONTROL
+from broker.cli.control_cmds import backend_option
 from broker.cli.crash import internal_error
 from broker.cli.paths import InputFile, OutputFile
 from broker.cli.policy_admin import COMMANDS as POLICY_ADMIN
@@ -61,20 +63,24 @@ def cli() -> None:
     """
 
 
-_backend_option = click.option(
-    "--backend", "-b", metavar="NAME", help="Quantum backend to use instead of the file's."
-)
-
-
 def _overrides(func: Any) -> Any:
-    """The options that replace a job file's top-level fields (as sbatch's -A, --qos, -J)."""
+    """The options that replace a job file's top-level fields (as sbatch's -A, --qos, -J,
+    -d)."""
     for option in (
+        click.option(
+            "--dependency",
+            "-d",
+            metavar="LIST",
+            help="Start after other jobs of yours end: afterok:ID[:ID...] (each completed), "
+            "afternotok:ID (failed or cancelled), afterany:ID (ended); several joined by ','. "
+            "Cancelled if it can never be met.",
+        ),
         click.option("--name", "-J", metavar="NAME", help="The job's name instead of the file's."),
         click.option("--qos", metavar="LEVEL", help="Quality of service instead of the file's."),
         click.option(
             "--proposal", "-A", metavar="ID", help="The proposal to charge instead of the file's."
         ),
-        _backend_option,
+        backend_option,
     ):
         func = option(func)
     return func
@@ -234,40 +240,6 @@ def logs(ident: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("job_id")
-@_backend_option
-@user_errors
-def requeue(job_id: str, backend: str | None) -> None:
-    """Submit JOB_ID again as it was submitted (on another --backend if given): a failed,
-    cancelled or finished job runs anew under a new id, charged as any job; the old one
-    stays as it is. Prints the new job's id."""
-    click.echo(_client().requeue(job_id, backend=backend))
-
-
-@cli.command()
-@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
-@user_errors
-def hold(job_ids: tuple[str, ...]) -> None:
-    """Hold jobs, as scontrol hold: their pending tasks wait (queued and running ones go
-    on) until `qcb release ID`. A job that has ended is left as it is."""
-    client = _client()
-    for job_id in job_ids:
-        st = client.hold(job_id)
-        click.echo(f"{st.id}  {st.state.value}  " + ("held" if st.held_by else "(ended)"))
-
-
-@cli.command()
-@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
-@user_errors
-def release(job_ids: tuple[str, ...]) -> None:
-    """Release held jobs: their pending tasks may start."""
-    client = _client()
-    for job_id in job_ids:
-        st = client.release(job_id)
-        click.echo(f"{st.id}  {st.state.value}")
-
-
-@cli.command()
-@click.argument("job_id")
 @user_errors
 def cancel(job_id: str) -> None:
     """Cancel a job: pending tasks never start, running ones are stopped, holds released.
@@ -347,6 +319,8 @@ for _command in POLICY_ADMIN:
     policy.add_command(_command)
 cli.add_command(policy)
 cli.add_command(accounts)
+for _command in CONTROL:
+    cli.add_command(_command)
 for _command in SERVICE:
     cli.add_command(_command)
 

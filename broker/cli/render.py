@@ -167,7 +167,7 @@ def jobs_table(statuses: list[JobStatus]) -> Table:
     for s in statuses:
         table.add_row(
             s.id,
-            s.state.value + (" held" if s.held_by else ""),
+            s.state.value + (" held" if s.held_by else "") + (" waiting" if s.waits_for else ""),
             str(s.step),
             s.created_at.strftime("%m-%d %H:%M"),
             escape(s.proposal),
@@ -196,6 +196,8 @@ def status_text(status: JobStatus) -> str:
     when = f"{status.created_at:%Y-%m-%d %H:%M:%S}"
     what = status.name or status.algorithm
     lines.append(f"  {what} on {status.backend}, proposal {status.proposal}, submitted {when} UTC")
+    if status.waits_for:
+        lines.append(f"  waits for {', '.join(status.waits_for)}")
     if status.message:
         lines.append(f"  {status.message}")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from pydantic import (
 
 from backends.base import ClassicalSpec, QuantumBatch
 from backends.states import TaskState
+from broker.core import dependencies
 from broker.limits import MAX_SEED
 
 __all__ = [
@@ -51,6 +52,11 @@ UTCDateTime = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 """A time in UTC: naive in Python (as the store keeps it), RFC 3339 with its zone in JSON."""
+
+
+def _dependency(value: str) -> str:
+    dependencies.parse(value)
+    return value
 
 
 class _Input(BaseModel):
@@ -106,6 +112,17 @@ class JobSpec(_Input):
         default=None,
         max_length=50,
         description="Quality of service from the proposal's allowed levels; default its first.",
+    )
+    dependency: Annotated[str, AfterValidator(_dependency)] | None = Field(
+        default=None,
+        max_length=2000,
+        description=(
+            "Start only after other jobs of yours, as Slurm's --dependency: 'afterok:ID[:ID...]'"
+            " (each completed), 'afternotok:ID' (each failed or was cancelled), 'afterany:ID'"
+            " (each ended); several joined by ','. A job whose dependency can no longer be met"
+            " is cancelled, its holds released."
+        ),
+        examples=["afterok:j-3f2a9c1d0b7e"],
     )
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
@@ -195,6 +212,10 @@ class JobStatus(BaseModel):
     tasks: dict[str, int] = Field(default_factory=dict, description="Task count per state.")
     held_by: str | None = Field(
         default=None, description="Who holds the job (qcb hold): its pending tasks wait."
+    )
+    waits_for: list[str] = Field(
+        default_factory=list,
+        description="Its dependencies not yet met (afterok:ID ...): its pending tasks wait.",
     )
 
 

@@ -24,12 +24,13 @@ from broker import algorithms, backend_config
 from broker.accounting.policy_source import PolicySource
 from broker.algorithms.base import StepOutcome, TaskResult, check_backend_kind
 from broker.config import Settings
-from broker.core import admission, transitions
+from broker.core import admission, dependencies, transitions
 from broker.core.dispatch import Dispatcher
-from broker.core.endings import end_job
+from broker.core.endings import cancel_job, end_job, fail_unrunnable
 from broker.core.idempotency import earlier_job, spec_sha256
 from broker.core.models import JobSpec, TaskRequest
 from broker.core.placement import backend_for, task_queue, task_size
+from broker.core.resume import Checkpoint
 from broker.errors import (
     BrokerError,
     InvalidJob,
@@ -114,22 +115,29 @@ class Broker:
             check_backend_kind(field, getattr(spec, field), kind)
         return algorithm, inputs
 
-    def submit(self, spec: JobSpec, user: str, client_key: str | None = None) -> str:
+    def submit(
+        self,
+        spec: JobSpec,
+        user: str,
+        client_key: str | None = None,
+        *,
+        resume: Checkpoint | None = None,
+    ) -> str:
         """Admit and decompose a job; return its id. Raises ``InvalidJob`` or ``JobRefused``.
 
         ``client_key`` makes a retried submission safe: a second submission of ``user`` with
-        the same key returns the first one's job id and admits nothing.
+        the same key returns the first one's job id and admits nothing. With ``resume``, the
+        job starts at that checkpoint's step (``qcb retry``; :mod:`broker.core.resume`).
         """
         algorithm, inputs = self.parse_inputs(spec)
         needs = algorithm.needs(inputs, spec)
         loaded = self.policy
-        seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
         job_id = new_id("j")
-        outcome = algorithm.start(inputs, spec, seed)
+        start = self._start(algorithm, inputs, spec, resume)
         candidate = admission.Candidate(
             spec=spec,
             user=user,
-            requests=outcome.tasks,
+            requests=start[2].tasks,
             policy=loaded.policy,
             backend=self.backend,
             limits=self.settings.limits,
@@ -138,8 +146,6 @@ class Broker:
             declared_widths=algorithm.backend_widths(inputs, spec),
         )
         admission.run(admission.JOB_CHECKS, candidate)
-        proposal = loaded.policy.proposal(spec.proposal)
-        qos = loaded.policy.qos_of(proposal, spec.qos) if proposal is not None else spec.qos
         engine = self.dispatch.engine()
         try:
             # No deployment-wide turn: admissions of one proposal take turns (its budget),
@@ -153,9 +159,7 @@ class Broker:
                         return earlier
                 candidate.conn = conn
                 admission.run(admission.JOB_CHECKS, candidate, in_store=True)
-                first = self._admit(
-                    conn, job_id, spec, user, loaded.revision, seed, qos, needs, outcome
-                )
+                first = self._admit(conn, job_id, spec, user, loaded, needs, start, resume)
                 if client_key is not None:
                     transitions.set_client_key(conn, job_id, client_key)
                 released = self.dispatch.release_ready(conn, engine, first)
@@ -169,21 +173,36 @@ class Broker:
         self.dispatch.send(released)
         return job_id
 
+    @staticmethod
+    def _start(
+        algorithm: algorithms.Algorithm, inputs: BaseModel, spec: JobSpec, resume: Checkpoint | None
+    ) -> tuple[int, int, StepOutcome]:
+        """The new job's seed, first step and that step's outcome: the algorithm's start,
+        or the checkpoint's step."""
+        if resume is not None:
+            return resume.seed, resume.step, resume.outcome
+        seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
+        return seed, 0, algorithm.start(inputs, spec, seed)
+
     def _admit(
         self,
         conn: Connection,
         job_id: str,
         spec: JobSpec,
         user: str,
-        revision: str,
-        seed: int,
-        qos: str | None,
+        loaded: LoadedPolicy,
         needs: list[Need],
-        outcome: StepOutcome,
+        start: tuple[int, int, StepOutcome],
+        resume: Checkpoint | None,
     ) -> set[str]:
-        """Record an admitted job, its holds and its first tasks (in the admitting
-        transaction, so that no other admission sees the budget without these holds);
-        the backends of those tasks."""
+        """Record an admitted job (``start``: its seed, first step and that step's
+        outcome), its holds, its first tasks and its dependencies (in the admitting
+        transaction, so that no other admission sees the budget without these holds); the
+        backends of those tasks."""
+        seed, step, outcome = start
+        revision = loaded.revision
+        proposal = loaded.policy.proposal(spec.proposal)
+        qos = loaded.policy.qos_of(proposal, spec.qos) if proposal is not None else spec.qos
         now = utcnow()
         conn.execute(
             jobs.insert().values(
@@ -216,8 +235,12 @@ class Broker:
                 amount=need.amount,
                 revision=revision,
             )
-        first = self._persist_step(conn, job_id, spec, 0, outcome, revision)
+        first = self._persist_step(conn, job_id, spec, step, outcome, revision)
         record_audit(conn, user, "submit", job_id, proposal=spec.proposal, revision=revision)
+        if resume is not None:
+            resume.copy_done(conn, job_id)
+            record_audit(conn, user, "resume", job_id, checkpoint=resume.job_id)
+        dependencies.record(conn, job_id, user, spec.dependency)
         return first or set()
 
     # --- stepping -------------------------------------------------------------------------
@@ -331,18 +354,7 @@ class Broker:
     def fail_unrunnable(self, job_id: str, exc: Exception, revision: str) -> bool:
         """Fail a job whose step could not be computed, in a transaction of its own (the
         one that raised is rolled back), releasing its holds as any other end does."""
-        what = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        with self.db.write(exclusive=False) as conn:
-            advisory_lock(conn, f"qcb.job.{job_id}")
-            job = conn.execute(select(jobs.c.state, jobs.c.step).where(jobs.c.id == job_id)).first()
-            if job is None or TaskState(job.state).final:
-                return False
-            message = (
-                f"step {job.step + 1} could not be computed ({what[:500]}); the job stopped "
-                "and its holds were released"
-            )
-            end_job(conn, job_id, TaskState.FAILED, message, revision)
-        return True
+        return fail_unrunnable(self.db, job_id, exc, revision)
 
     def _step(self, conn: Connection, job_id: str, revision: str) -> set[str] | None:
         """One step of the job, in the caller's transaction (see :meth:`advance`)."""
@@ -383,15 +395,4 @@ class Broker:
 
     def cancel(self, job_id: str, user: str) -> None:
         """Cancel a job: pending tasks never start, running ones are stopped by their worker."""
-        revision = self.policy.revision  # before the write lock (see advance)
-        with self.db.write(exclusive=False) as conn:
-            advisory_lock(conn, f"qcb.job.{job_id}")
-            job = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
-            if job is None or TaskState(job.state).final:
-                return
-            transitions.cancel_job_tasks(conn, job_id)
-            # what the job had reached (a VQE's best energy so far) is its partial result
-            partial = {**job.progress, "partial": True} if job.progress else None
-            message = f"cancelled by {user}"
-            end_job(conn, job_id, TaskState.CANCELLED, message, revision, result=partial)
-            record_audit(conn, user, "cancel", job_id)
+        cancel_job(self.db, job_id, user, self.policy.revision)  # revision: see advance

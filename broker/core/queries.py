@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, or_, select
 
 from backends.states import TaskState
+from broker.core import dependencies
 from broker.core.models import (
     Charge,
     JobResult,
@@ -37,7 +38,7 @@ def _job_row(conn: Connection, job_id: str, user: str | None) -> Row[Any]:
     return row
 
 
-def _status(row: Row[Any], counts: dict[str, int]) -> JobStatus:
+def _status(row: Row[Any], counts: dict[str, int], waits_for: list[str] | None = None) -> JobStatus:
     return JobStatus(
         id=row.id,
         name=row.name,
@@ -53,6 +54,7 @@ def _status(row: Row[Any], counts: dict[str, int]) -> JobStatus:
         finished_at=row.finished_at,
         tasks=counts,
         held_by=row.held_by,
+        waits_for=waits_for or [],
     )
 
 
@@ -61,7 +63,8 @@ def job_status(db: Database, job_id: str, user: str | None = None) -> JobStatus:
     with db.read() as conn:
         row = _job_row(conn, job_id, user)
         states = conn.execute(select(tasks.c.state).where(tasks.c.job_id == job_id)).scalars()
-        return _status(row, dict(Counter(states)))
+        waits = dependencies.waits_for(conn, [job_id])
+        return _status(row, dict(Counter(states)), waits.get(job_id))
 
 
 def list_jobs(
@@ -89,7 +92,9 @@ def list_jobs(
             if since.tzinfo is not None:  # the store keeps naive UTC; a naive since is UTC
                 since = since.astimezone(UTC).replace(tzinfo=None)
             query = query.where(jobs.c.created_at >= since)
-        return [_status(row, {}) for row in conn.execute(query)]
+        rows = conn.execute(query).all()
+        waits = dependencies.waits_for(conn, [r.id for r in rows if r.state == "PENDING"])
+        return [_status(row, {}, waits.get(row.id)) for row in rows]
 
 
 def job_spec(db: Database, job_id: str, user: str | None = None) -> JobSpec:

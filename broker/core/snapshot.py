@@ -14,12 +14,12 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, func, select
+from sqlalchemy import ColumnElement, Connection, Row, exists, func, select
 
 from backends.states import TaskState
 from broker.store import ledger
 from broker.store.ledger import epoch_of
-from broker.store.schema import jobs, occupancy, tasks
+from broker.store.schema import job_dependencies, jobs, occupancy, tasks
 from policies.budgets import UsageBook, budget_states, standing
 from policies.fairshare import DecayedUsage
 from policies.pending import PendingTasks, TaskRow
@@ -130,7 +130,10 @@ def _pending_rows(
 ) -> Sequence[Row[*tuple[Any, ...]]]:
     """The pending tasks (of ``backends``, if given), each with its job's proposal, user,
     QOS, step and state."""
-    where: ColumnElement[bool] = (tasks.c.state == TaskState.PENDING) & jobs.c.held_by.is_(None)
+    waiting = exists().where(job_dependencies.c.job_id == tasks.c.job_id)
+    where: ColumnElement[bool] = (
+        (tasks.c.state == TaskState.PENDING) & jobs.c.held_by.is_(None) & ~waiting
+    )
     if backends is not None:
         where = where & tasks.c.backend.in_(list(backends))
     return conn.execute(

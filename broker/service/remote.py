@@ -192,6 +192,13 @@ class RemoteClient(Client):
         found = self._call("POST", f"/jobs/{job_id}/requeue", params=params, headers=headers)
         return str(found["id"])
 
+    def retry(self, job_id: str, *, backend: str | None = None) -> str:
+        """Resume a stopped job from its checkpoint as a new job (see :meth:`Client.retry`)."""
+        params = {"backend": backend} if backend is not None else None
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        found = self._call("POST", f"/jobs/{job_id}/retry", params=params, headers=headers)
+        return str(found["id"])
+
     def hold(self, job_id: str) -> JobStatus:
         """Hold a job (see :meth:`Client.hold`); its status afterwards."""
         return JobStatus.model_validate(self._call("POST", f"/jobs/{job_id}/hold"))

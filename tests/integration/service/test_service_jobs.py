@@ -105,7 +105,8 @@ def test_openapi_and_docs_are_served_without_a_token(stack: LocalStack) -> None:
 
 def test_the_new_verbs_through_the_api(stack: LocalStack) -> None:
     """Issue 21's verbs on the remote client and ``qcb`` against the service: job filters,
-    waiting on many jobs, a wait's timeout, errors with their paths, cancel of an ended job."""
+    waiting on many jobs, a wait's timeout, errors with their paths, cancel of an ended job,
+    dependencies between jobs."""
     client = stack.client("carol")
     started = datetime.now(UTC) - timedelta(seconds=1)
     quick = h2(inputs={"optimizer": {"name": "adam", "maxiter": 2}, "reference": False})
@@ -116,11 +117,22 @@ def test_the_new_verbs_through_the_api(stack: LocalStack) -> None:
     assert early.value.status.id == slow and not early.value.status.state.final
     finished = client.wait_all(done, timeout=300)
     assert [s.state for s in finished.values()] == [TaskState.COMPLETED] * 2, logs(stack)
+    doomed = client.submit({**quick, "dependency": f"afterok:{slow}"})
+    after = client.submit({**quick, "dependency": f"afterany:{slow},afterok:{done[0]}"})
+    assert client.status(after).waits_for == [f"afterany:{slow}"]  # done[0] met it already
     client.cancel(slow)
+    assert client.wait(after, timeout=300).state == TaskState.COMPLETED, logs(stack)
+    cancelled = client.status(doomed)
+    assert cancelled.state == TaskState.CANCELLED
+    assert f"afterok:{slow} can never be met" in cancelled.message
+    with pytest.raises(InvalidJob) as unmeetable:
+        client.submit({**quick, "dependency": f"afterok:{slow}"})
+    assert unmeetable.value.problems[0].path == "dependency"
     mine = {j.id for j in client.jobs(since=started)}
-    assert mine == {*done, slow}
-    assert {j.id for j in client.jobs(states=["CD"], since=started)} == set(done)
-    assert [j.id for j in client.jobs(states=["cancelled"], since=started)] == [slow]
+    assert mine == {*done, slow, doomed, after}
+    assert {j.id for j in client.jobs(states=["CD"], since=started)} == {*done, after}
+    cancelled_ids = {j.id for j in client.jobs(states=["cancelled"], since=started)}
+    assert cancelled_ids == {slow, doomed}
     assert client.jobs(proposal="no-such-proposal") == []
     with pytest.raises(InvalidJob) as bad:
         client.submit(h2(inputs={"refrence": False}))

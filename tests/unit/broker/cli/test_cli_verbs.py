@@ -16,7 +16,7 @@ from backends.errors import BackendError, BackendNotFound
 from backends.states import TaskState
 from broker import config
 from broker.catalog import BackendInfo
-from broker.cli import allocation_cmds, policy_admin
+from broker.cli import allocation_cmds, control_cmds, policy_admin
 from broker.cli.allocation_cmds import amount
 from broker.cli.main import run_cli
 from broker.cli.render import backends_table, summary
@@ -61,7 +61,7 @@ def client(qcb_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
     monkeypatch.setenv("QCB_POLICY_FILE", str(policy))
     made = Client(autostart=False)
     main = importlib.import_module("broker.cli.main")  # broker.cli.main is also a function
-    for module in (main, allocation_cmds, policy_admin):
+    for module in (main, allocation_cmds, policy_admin, control_cmds):
         monkeypatch.setattr(module, "_client", lambda: made)
     return made
 
@@ -346,3 +346,38 @@ def test_a_result_that_did_not_converge_says_so() -> None:
     text = summary(result)
     assert "stopped at its maxiter without converging" in text
     assert "12.0 mHa from the exact value" in text
+
+
+def test_a_job_submitted_with_a_dependency_says_what_it_waits_for(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = client.submit(small())
+    job = EXAMPLES / "vqe_h2.yaml"
+    code, out, _ = qcb(capsys, "submit", str(job), "-A", "chem", "-d", f"afterok:{first}")
+    waiting = out.strip()
+    assert code == 0 and client.status(waiting).waits_for == [f"afterok:{first}"]
+    code, out, _ = qcb(capsys, "status", waiting)
+    assert f"waits for afterok:{first}" in out
+    code, out, _ = qcb(capsys, "jobs", "--json")
+    assert {j["id"]: j["waits_for"] for j in json.loads(out)}[waiting] == [f"afterok:{first}"]
+    code, _, err = qcb(capsys, "submit", str(job), "-A", "chem", "-d", "aftrok:j-1")
+    assert code == 2 and "dependency" in err and "did you mean 'afterok'" in err
+    client.cancel(first)
+    after = client.status(waiting)
+    assert after.state == TaskState.CANCELLED and "can never be met" in after.message
+
+
+def test_retry_resumes_a_stopped_job_and_refuses_one_that_runs(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = client.submit(small(name="resumable"))
+    code, _, err = qcb(capsys, "retry", job_id)
+    assert code == 1 and "has not stopped" in err and f"qcb cancel {job_id}" in err
+    client.cancel(job_id)
+    code, out, _ = qcb(capsys, "retry", job_id, "-b", "aer-mps")
+    again = client.status(out.strip())
+    assert code == 0 and (again.name, again.backend, again.state) == (
+        "resumable", "aer-mps", TaskState.PENDING,
+    )  # fmt: skip
+    code, _, err = qcb(capsys, "retry", "j-000000000000")
+    assert code == 4 and "no job" in err
