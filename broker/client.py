@@ -15,7 +15,7 @@ from typing import Any
 
 from kombu.exceptions import ChannelError
 
-from broker import catalog
+from broker import artifacts, catalog
 from broker.accounting import usage
 from broker.accounting.explain import explain
 from broker.accounting.trace_export import export_trace
@@ -233,6 +233,16 @@ class Client:
         if backend is not None:
             spec = spec.model_copy(update={"backend": backend})
         return self.submit(JobSpec.model_validate(spec.model_dump(by_alias=True)))
+
+    def job_file(self, job_id: str) -> JobSpec:
+        """The job as it was submitted (its job file, validated)."""
+        return queries.job_spec(self._broker.db, job_id, self.user)
+
+    def download(self, job_id: str, folder: str | Path = ".", *, plot: bool = True) -> list[Path]:
+        """Write the job's artifacts into ``folder``/``job_id``: ``job.yaml``, ``status.json``,
+        ``result.json`` and ``result.png`` once it has ended, and each classical task's
+        output under ``logs/``; returns the files written."""
+        return artifacts.download(self, job_id, Path(folder), plot=plot)
 
     def retry(self, job_id: str, *, backend: str | None = None) -> str:
         """Resume a failed or cancelled job from its checkpoint, the last step it reached

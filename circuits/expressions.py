@@ -302,4 +302,7 @@ def _eval(node: ast.expr, env: Mapping[str, Any], text: str) -> Any:
         return left * right
     if isinstance(node.op, ast.Div):
         return left / right
-    return left**right
+    power = left**right
+    if isinstance(power, complex):  # Python's answer for a negative base: no angle
+        raise _fail(text, f"{left!r}**{right!r} has no real value (a negative base)")
+    return power

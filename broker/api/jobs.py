@@ -19,7 +19,7 @@ from broker.accounting.explain import explain
 from broker.api.deps import Svc, Who
 from broker.api.service import Service
 from broker.core import holds, queries, resume
-from broker.core.models import JobResult, JobStatus, TaskLog
+from broker.core.models import JobResult, JobSpec, JobStatus, TaskLog
 from broker.errors import InvalidJob, InvalidRequest
 from broker.jobfile import validate_job
 from broker.service.access import Principal, belongs, job_scope, may_see_job
@@ -128,6 +128,13 @@ def result(request: Request, svc: Svc, who: Who, job_id: str) -> JobResult:
     """The finished job's result, charges and lineage (409 while it runs)."""
     svc.job_owner(request, who, job_id)
     return queries.job_result(svc.broker.db, job_id)
+
+
+@router.get("/jobs/{job_id}/spec")
+def spec(request: Request, svc: Svc, who: Who, job_id: str) -> JobSpec:
+    """The job as it was submitted (its job file, validated)."""
+    svc.job_owner(request, who, job_id)
+    return queries.job_spec(svc.broker.db, job_id)
 
 
 @router.post("/jobs/{job_id}/requeue", status_code=201)

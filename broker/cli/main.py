@@ -19,7 +19,7 @@ from broker.cli.common import show_error, user_errors
 from broker.cli.control_cmds import COMMANDS as CONTROL
 from broker.cli.control_cmds import backend_option
 from broker.cli.crash import internal_error
-from broker.cli.paths import InputFile, OutputFile
+from broker.cli.paths import InputFile, OutputFile, OutputFolder
 from broker.cli.policy_admin import COMMANDS as POLICY_ADMIN
 from broker.cli.policy_cmds import policy
 from broker.cli.render import JobProgress, jobs_table, status_text, summary
@@ -205,6 +205,32 @@ def result(job_id: str, as_json: bool, plot: Path | None) -> None:
         plot_result(res, client.status(job_id).algorithm, plot)
         if not as_json:
             click.echo(f"drawn in {plot}")
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option(
+    "--output",
+    "-o",
+    "folder",
+    type=OutputFolder(),
+    default=".",
+    show_default=True,
+    help="Write into FOLDER/JOB_ID (made if missing).",
+)
+@click.option("--no-plot", is_flag=True, help="Do not draw result.png.")
+@user_errors
+def download(job_id: str, folder: Path, no_plot: bool) -> None:
+    """Download a job's artifacts into one folder: job.yaml (as submitted), status.json,
+    and once it has ended result.json (result, charges, lineage) and result.png, and each
+    classical task's stdout, stderr and exit code under logs/.
+
+    
+    qcb download j-1234                 into ./j-1234
+    qcb download j-1234 -o runs/ --no-plot
+    """
+    written = _client().download(job_id, folder, plot=not no_plot)
+    click.echo(f"{len(written)} files in {folder / job_id}")
 
 
 @cli.command()

@@ -72,3 +72,23 @@ class OutputFile(click.ParamType):  # type: ignore[type-arg]
         except OSError as exc:
             self.fail(f"cannot write {path}: {exc.strerror or exc}", param, ctx)
         return path
+
+
+class OutputFolder(click.ParamType):  # type: ignore[type-arg]
+    """A folder to write into: one that exists, or that can be made (as ``mkdir -p``)."""
+
+    name = "folder"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        """The folder, made if missing, or a usage error naming what is wrong with it."""
+        path = Path(value).expanduser()
+        if path.exists() and not path.is_dir():
+            self.fail(f"{path} is a file, not a folder; name a folder", param, ctx)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".qcb-write-test"
+            probe.open("x").close()  # the only sure test (see OutputFile)
+            probe.unlink()
+        except OSError as exc:
+            self.fail(f"cannot write into {path}: {exc.strerror or exc}", param, ctx)
+        return path

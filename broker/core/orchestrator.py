@@ -371,7 +371,8 @@ class Broker:
             r = bad[0]
             message = f"task {r.key!r} ({r.id}) on {r.backend} ended {r.state}: {r.message}"
             end = TaskState.CANCELLED if r.state == TaskState.CANCELLED else TaskState.FAILED
-            end_job(conn, job_id, end, message, revision)
+            partial = {**job.progress, "partial": True} if job.progress else None
+            end_job(conn, job_id, end, message, revision, result=partial)
             return set()
         spec = JobSpec.model_validate(job.spec)
         algorithm, inputs = self.parse_inputs(spec, check=False)

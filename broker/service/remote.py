@@ -192,6 +192,10 @@ class RemoteClient(Client):
         found = self._call("POST", f"/jobs/{job_id}/requeue", params=params, headers=headers)
         return str(found["id"])
 
+    def job_file(self, job_id: str) -> JobSpec:
+        """The job as it was submitted (see :meth:`Client.job_file`)."""
+        return JobSpec.model_validate(self._call("GET", f"/jobs/{job_id}/spec"))
+
     def retry(self, job_id: str, *, backend: str | None = None) -> str:
         """Resume a stopped job from its checkpoint as a new job (see :meth:`Client.retry`)."""
         params = {"backend": backend} if backend is not None else None

@@ -8,10 +8,12 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from backends.states import TaskState
+from broker.core.models import JobResult
 from broker.errors import InvalidJob, WaitTimeout
 from circuits.observables import PauliSum
 from tests.conftest import EXAMPLES, H2_TERMS, ROOT
@@ -103,10 +105,10 @@ def test_openapi_and_docs_are_served_without_a_token(stack: LocalStack) -> None:
     assert httpx.get(f"{stack.url}/v1/jobs", timeout=10).status_code == 401
 
 
-def test_the_new_verbs_through_the_api(stack: LocalStack) -> None:
+def test_the_new_verbs_through_the_api(stack: LocalStack, tmp_path: Path) -> None:
     """Issue 21's verbs on the remote client and ``qcb`` against the service: job filters,
     waiting on many jobs, a wait's timeout, errors with their paths, cancel of an ended job,
-    dependencies between jobs."""
+    dependencies between jobs, a retry from the checkpoint, a download of the artifacts."""
     client = stack.client("carol")
     started = datetime.now(UTC) - timedelta(seconds=1)
     quick = h2(inputs={"optimizer": {"name": "adam", "maxiter": 2}, "reference": False})
@@ -117,11 +119,18 @@ def test_the_new_verbs_through_the_api(stack: LocalStack) -> None:
     assert early.value.status.id == slow and not early.value.status.state.final
     finished = client.wait_all(done, timeout=300)
     assert [s.state for s in finished.values()] == [TaskState.COMPLETED] * 2, logs(stack)
+    fetched = client.download(done[0], tmp_path, plot=False)
+    assert {p.name for p in fetched} == {"job.yaml", "status.json", "result.json"}
+    saved = JobResult.model_validate_json((tmp_path / done[0] / "result.json").read_text())
+    assert saved == client.result(done[0]) and client.job_file(done[0]).name == quick["name"]
     doomed = client.submit({**quick, "dependency": f"afterok:{slow}"})
     after = client.submit({**quick, "dependency": f"afterany:{slow},afterok:{done[0]}"})
     assert client.status(after).waits_for == [f"afterany:{slow}"]  # done[0] met it already
     client.cancel(slow)
     assert client.wait(after, timeout=300).state == TaskState.COMPLETED, logs(stack)
+    resumed = client.status(client.retry(slow))
+    assert (resumed.name, resumed.step) == ("slow", client.status(slow).step)
+    client.cancel(resumed.id)
     cancelled = client.status(doomed)
     assert cancelled.state == TaskState.CANCELLED
     assert f"afterok:{slow} can never be met" in cancelled.message
@@ -129,10 +138,10 @@ def test_the_new_verbs_through_the_api(stack: LocalStack) -> None:
         client.submit({**quick, "dependency": f"afterok:{slow}"})
     assert unmeetable.value.problems[0].path == "dependency"
     mine = {j.id for j in client.jobs(since=started)}
-    assert mine == {*done, slow, doomed, after}
+    assert mine == {*done, slow, doomed, after, resumed.id}
     assert {j.id for j in client.jobs(states=["CD"], since=started)} == {*done, after}
     cancelled_ids = {j.id for j in client.jobs(states=["cancelled"], since=started)}
-    assert cancelled_ids == {slow, doomed}
+    assert cancelled_ids == {slow, doomed, resumed.id}
     assert client.jobs(proposal="no-such-proposal") == []
     with pytest.raises(InvalidJob) as bad:
         client.submit(h2(inputs={"refrence": False}))

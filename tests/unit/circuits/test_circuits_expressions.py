@@ -131,3 +131,10 @@ def test_normalize_is_idempotent_and_keeps_the_value(text: str) -> None:
     if isinstance(expected, complex) or isinstance(actual, complex):
         return  # negative base to a fractional power
     assert actual == pytest.approx(expected, rel=1e-12, nan_ok=True)
+
+
+@pytest.mark.parametrize("text", ["(-1)**0.5", "sin((-2)**(1/3))", "atan((-(a))**b)"])
+def test_a_negative_base_to_a_fractional_power_is_refused_in_words(text: str) -> None:
+    with pytest.raises(CircuitError, match="has no real value"):
+        expressions.evaluate(text, {"a": 0.37, "b": 1.21})
+    assert expressions.evaluate("-(0.5**0.5)", {}) == pytest.approx(-math.sqrt(0.5))

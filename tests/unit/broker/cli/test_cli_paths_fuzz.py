@@ -13,7 +13,7 @@ import click
 import pytest
 
 from broker.cli.main import cli, run_cli
-from broker.cli.paths import InputFile, OutputFile
+from broker.cli.paths import InputFile, OutputFile, OutputFolder
 from broker.errors import EXIT_CODES
 from tests.conftest import EXAMPLES, ROOT
 
@@ -21,7 +21,9 @@ POLICY = ROOT / "policies" / "examples" / "default.yaml"
 TRACE = EXAMPLES / "traces" / "qcup_sample.jsonl"
 GOOD_INPUT = {"job file": EXAMPLES / "vqe_h2.yaml", "policy file": POLICY, "trace": TRACE}
 
-PATHLIKE_NAMES = {"file", "files", "out", "plot", "trace_file", "base", "old", "new"}
+PATHLIKE_NAMES = {
+    "file", "files", "out", "plot", "trace_file", "base", "old", "new", "folder", "output",
+}  # fmt: skip
 """Parameter names that hold a path: each must have a path type (checked below)."""
 
 
@@ -36,7 +38,7 @@ def _commands(
 
 
 def _is_path(param: click.Parameter) -> bool:
-    return isinstance(param.type, InputFile | OutputFile | click.Path)
+    return isinstance(param.type, InputFile | OutputFile | OutputFolder | click.Path)
 
 
 PATH_PARAMS = [
@@ -66,6 +68,8 @@ def _value(param: click.Parameter) -> str:
         return str(POLICY)
     if isinstance(param.type, OutputFile):
         return "/tmp/qcb-fuzz-unused.out"
+    if isinstance(param.type, OutputFolder):
+        return "/tmp/qcb-fuzz-unused"
     return "j-none" if param.name in ("job_id", "ident") else "a reason"
 
 
@@ -114,17 +118,32 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, P
             "file as folder": a_file / "out.png",
             "unwritable": Path("/sys/qcb-fuzz.png"),  # refused even to root
         },
+        "folder": {
+            "file": a_file,
+            "file as folder": a_file / "sub",
+            "unwritable": Path("/sys/qcb-fuzz"),
+        },
     }
+
+
+def _kinds(param: click.Parameter) -> tuple[str, ...]:
+    if isinstance(param.type, OutputFolder):
+        return ("file", "file as folder", "unwritable")
+    if isinstance(param.type, OutputFile):
+        return ("folder", "missing folder", "file as folder", "unwritable")
+    return ("binary", "empty", "huge", "missing", "folder", "pipe", "device")
+
+
+def _side(param: click.Parameter) -> str:
+    if isinstance(param.type, OutputFolder):
+        return "folder"
+    return "write" if isinstance(param.type, OutputFile) else "read"
 
 
 CASES = [
     pytest.param(words, command, param, kind, id=f"{' '.join(words)}-{param.name}-{kind}")
     for words, command, param in PATH_PARAMS
-    for kind in (
-        ("folder", "missing folder", "file as folder", "unwritable")
-        if isinstance(param.type, OutputFile)
-        else ("binary", "empty", "huge", "missing", "folder", "pipe", "device")
-    )
+    for kind in _kinds(param)
 ]
 
 
@@ -138,8 +157,7 @@ def test_a_bad_path_is_refused_in_words(
     qcb_home: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    side = "write" if isinstance(param.type, OutputFile) else "read"
-    bad = bad_files[side][kind]
+    bad = bad_files[_side(param)][kind]
     code = run_cli(argv(words, command, param, str(bad)))
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
