@@ -67,13 +67,25 @@ def _observables(values: Any) -> int:
     return len(values) if isinstance(values, list) else 1
 
 
-def _sweep(ax: Any, result: dict[str, Any]) -> None:
+MAX_MAPS = 6
+"""The most observables a 2-D sweep draws, a heat map each."""
+
+
+def _maps(result: dict[str, Any]) -> int:
+    """How many panels a sweep's result takes: a heat map per observable (at most
+    :data:`MAX_MAPS`) for a grid of two or more axes, one plot otherwise."""
+    if len(result["axes"]) < 2:
+        return 1
+    return min(_observables(result["expectation_values"]), MAX_MAPS)
+
+
+def _sweep(panels: list[Any], result: dict[str, Any]) -> None:
     axes: dict[str, list[float]] = result["axes"]
     names = list(axes)
     count = _observables(result["expectation_values"])
     labels = result.get("observables") or [f"observable {i}" for i in range(count)]
     if len(names) == 1:
-        markers = "o^sDv<>"
+        ax, markers = panels[0], "o^sDv<>"
         for i in range(count):  # a marker each: told apart without colour
             values = _observable(result["expectation_values"], i)
             ax.plot(axes[names[0]], values, marker=markers[i % len(markers)], markersize=3,
@@ -85,16 +97,17 @@ def _sweep(ax: Any, result: dict[str, Any]) -> None:
         return
     import numpy as np
 
-    values = _observable(result["expectation_values"], 0)
-    grid = np.asarray(values, dtype=float).reshape(len(axes[names[0]]), -1)
-    image = ax.imshow(grid.T, origin="lower", aspect="auto", extent=[
-        min(axes[names[0]]), max(axes[names[0]]), min(axes[names[1]]), max(axes[names[1]])
-    ])  # fmt: skip
-    ax.figure.colorbar(image, ax=ax, label="expectation value")
-    ax.set_xlabel(names[0])
-    ax.set_ylabel(names[1])
-    shown = f"{labels[0]}, 1 of {count} observables" if count > 1 else str(labels[0])
-    ax.set_title(f"parameter sweep: {shown}")
+    extent = [min(axes[names[0]]), max(axes[names[0]]), min(axes[names[1]]), max(axes[names[1]])]
+    for i, ax in enumerate(panels):
+        values = _observable(result["expectation_values"], i)
+        grid = np.asarray(values, dtype=float).reshape(len(axes[names[0]]), -1)
+        image = ax.imshow(grid.T, origin="lower", aspect="auto", extent=extent)
+        ax.figure.colorbar(image, ax=ax, label="expectation value")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        ax.set_title(f"sweep: {labels[i]}")
+    if count > len(panels):
+        panels[-1].set_title(f"sweep: {labels[len(panels) - 1]} ({len(panels)} of {count} shown)")
 
 
 def _cutting(ax: Any, result: dict[str, Any]) -> None:
@@ -183,7 +196,8 @@ def draw_result(found: JobResult, algorithm: str) -> Any:
         raise BrokerError(f"job {found.id} ran no task; there is nothing to draw")
     kind = next((k for k in ("history", "iterations", "axes", "bound") if k in result), None)
     plt = pyplot()
-    panels = 2 if kind else 1
+    drawn = (_maps(result) if kind == "axes" else 1) if kind else 0
+    panels = drawn + 1
     fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.2), squeeze=False)
     first = axes[0][0]
     if kind == "history":
@@ -191,7 +205,7 @@ def draw_result(found: JobResult, algorithm: str) -> Any:
     elif kind == "iterations":
         _sqd(first, result)
     elif kind == "axes":
-        _sweep(first, result)
+        _sweep(list(axes[0][:drawn]), result)
     elif kind == "bound":
         _cutting(first, result)
     _timeline(axes[0][panels - 1], found)

@@ -160,3 +160,21 @@ def test_usage_draws_budgets_in_use_with_today_and_names_the_idle_ones(tmp_path:
     assert "today" in [line.get_label() for line in visible[0].lines]
     note = " ".join(t.get_text() for t in fig.texts)
     assert "nothing used yet: p idle0 shots" in note and "and 19 more" in note
+
+
+def test_a_two_dimensional_sweep_draws_a_map_for_each_observable() -> None:
+    grid = [[[float(10 * i + j), -float(10 * i + j)] for j in range(3)] for i in range(2)]
+    two = {
+        "axes": {"a": [0.0, 1.0], "b": [0.0, 1.0, 2.0]},
+        "observables": ["Z", "X"],
+        "expectation_values": grid,
+    }
+    fig = draw_result(job(two, TASKS), "sweep")
+    maps = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in maps] == ["sweep: Z", "sweep: X"]
+    assert maps[0].images[0].get_array()[2][1] == 12.0
+    assert maps[1].images[0].get_array()[2][1] == -12.0
+    many = {**two, "observables": [f"O{k}" for k in range(8)],
+            "expectation_values": [[[0.5] * 8] * 3] * 2}  # fmt: skip
+    titles = [ax.get_title() for ax in draw_result(job(many, TASKS), "sweep").axes if ax.images]
+    assert len(titles) == 6 and titles[-1] == "sweep: O5 (6 of 8 shown)"
