@@ -8,7 +8,7 @@ work to do.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,10 @@ from broker.core.models import JobResult, JobSpec, JobStatus, TaskLog
 from broker.core.orchestrator import Broker
 from broker.doorbell import JOBS_DOORBELL, Doorbell
 from broker.jobfile import load_job, parse_job, validate_job
+from broker.jobhandle import Job
 from broker.processes import runtime
 from broker.store import revisions
-from broker.waiting import parse_states, timed_out, wait_all
+from broker.waiting import as_completed, parse_states, timed_out, wait_all
 from policies.explain import Explanation
 from policies.loader import LoadedPolicy
 
@@ -154,6 +155,34 @@ class Client:
         finally:
             if bell is not None:
                 bell.close()
+
+    def job(self, job_id: str) -> Job:
+        """Job ``job_id`` as a future: ``.status()``, ``.done()``, ``.result(timeout)``,
+        ``.cancel()``, ``.logs()``, ``.download()`` (``NotFound`` for an id not yours)."""
+        self.status(job_id)
+        return Job(self, job_id)
+
+    def as_completed(
+        self, job_ids: Sequence[str], timeout: float | None = None
+    ) -> Iterator[JobStatus]:
+        """Each job of ``job_ids`` as it ends, in the order they end (as
+        ``concurrent.futures.as_completed``); ``WaitTimeout`` when ``timeout`` seconds pass
+        first."""
+        bell = _jobs_doorbell(self.settings)
+        try:
+            yield from as_completed(self, job_ids, lambda: self._pause(bell), timeout)
+        finally:
+            if bell is not None:
+                bell.close()
+
+    def _pause(self, bell: Doorbell | None) -> None:
+        """Wait until a worker records a task, or a short while."""
+        if self.autostart:
+            runtime.ensure_running(self.settings)
+        if bell is None:
+            time.sleep(WAIT_POLL_SECONDS)
+        else:
+            bell.wait(WAIT_POLL_SECONDS)
 
     def wait_all(
         self, job_ids: Sequence[str], timeout: float | None = None

@@ -1,11 +1,12 @@
 """Following jobs, the same for the embedded and the remote client: one job to its end
-(``Client.wait``) or many (``wait_all``), with a timeout that raises rather than returning a
-status that is not final; and job states as a user writes them (``parse_states``)."""
+(``Client.wait``) or many (``wait_all``, ``as_completed``), with a timeout that raises
+rather than returning a status that is not final; and job states as a user writes them
+(``parse_states``)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from backends.states import TaskState
@@ -81,3 +82,43 @@ def wait_all(
                 status=status,
             ) from None
     return found
+
+
+class Polls(Protocol):
+    """What :func:`as_completed` needs of a client."""
+
+    def status(self, job_id: str) -> JobStatus:
+        """Where the job stands now."""
+        ...
+
+
+def as_completed(
+    client: Polls,
+    job_ids: Sequence[str],
+    pause: Callable[[], None],
+    timeout: float | None = None,
+) -> Iterator[JobStatus]:
+    """Each job of ``job_ids`` as it ends (as ``concurrent.futures.as_completed``): its
+    final status, in the order they end; ``pause()`` waits a little between looks.
+    ``timeout`` bounds the whole wait: :class:`WaitTimeout` names a job still running."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    left = list(dict.fromkeys(job_ids))
+    total = len(left)
+    while left:
+        running: list[JobStatus] = []
+        for job_id in left:
+            status = client.status(job_id)
+            if status.state.final:
+                yield status
+            else:
+                running.append(status)
+        left = [s.id for s in running]
+        if running and deadline is not None and time.monotonic() > deadline:
+            first = timed_out(running[0], timeout)
+            raise WaitTimeout(
+                f"{first.message} ({total - len(running)} of {total} jobs had ended)",
+                hint=first.hint,
+                status=running[0],
+            )
+        if running:
+            pause()

@@ -27,12 +27,15 @@ from broker.config import Settings
 from broker.core.models import JobResult, JobSpec, JobStatus, TaskLog
 from broker.errors import RuntimeUnavailable, TooManyRequests, Unauthenticated
 from broker.store.revisions import Revision
-from broker.waiting import parse_states, timed_out, wait_all
+from broker.waiting import as_completed, parse_states, timed_out, wait_all
 from policies.explain import Explanation
 from policies.loader import LoadedPolicy, load_policy, parse_policy
 
 RETRIES = 8
 """Attempts for a request that did not reach the server (same idempotency key each time)."""
+
+POLL_SECONDS = 0.5
+"""How often :meth:`RemoteClient.as_completed` looks at the jobs still running."""
 
 
 class RemoteClient(Client):
@@ -157,6 +160,13 @@ class RemoteClient(Client):
         """Block until every job is final; their statuses by id (see
         :func:`broker.waiting.wait_all`)."""
         return wait_all(self, job_ids, timeout)
+
+    def as_completed(
+        self, job_ids: Sequence[str], timeout: float | None = None
+    ) -> Iterator[JobStatus]:
+        """Each job as it ends, in the order they end (see :meth:`Client.as_completed`),
+        looking every :data:`POLL_SECONDS`."""
+        yield from as_completed(self, job_ids, lambda: time.sleep(POLL_SECONDS), timeout)
 
     def events(self, job_id: str, timeout: float | None = None) -> Iterator[JobStatus]:
         """The job's status each time it changes, until it is final (server-sent events)."""

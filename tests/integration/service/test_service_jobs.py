@@ -119,6 +119,9 @@ def test_the_new_verbs_through_the_api(stack: LocalStack, tmp_path: Path) -> Non
     assert early.value.status.id == slow and not early.value.status.state.final
     finished = client.wait_all(done, timeout=300)
     assert [s.state for s in finished.values()] == [TaskState.COMPLETED] * 2, logs(stack)
+    assert sorted(s.id for s in client.as_completed([*done, done[0]], timeout=60)) == sorted(done)
+    handle = client.job(done[1])
+    assert handle.done() and handle.result(timeout=0).state == TaskState.COMPLETED
     fetched = client.download(done[0], tmp_path, plot=False)
     assert {p.name for p in fetched} == {"job.yaml", "status.json", "result.json"}
     saved = JobResult.model_validate_json((tmp_path / done[0] / "result.json").read_text())
