@@ -99,13 +99,13 @@ algorithm_states = Table(
     Column("created_at", DateTime(), nullable=False),
 )
 
+# One row per dependency not yet met: the job's pending tasks wait (broker.core.dependencies).
 job_dependencies = Table(
     "job_dependencies",
     metadata,
     Column("job_id", String(32), ForeignKey("jobs.id"), primary_key=True),
     Column("after_job", String(32), primary_key=True, index=True),
     Column("condition", String(16), primary_key=True),
-    comment="A dependency not yet met: the job's pending tasks wait (broker.core.dependencies).",
 )
 
 # Ledger lines are unique per (job, task, kind, backend, unit): a task is charged once and a

@@ -108,7 +108,8 @@ def test_openapi_and_docs_are_served_without_a_token(stack: LocalStack) -> None:
 def test_the_new_verbs_through_the_api(stack: LocalStack, tmp_path: Path) -> None:
     """Issue 21's verbs on the remote client and ``qcb`` against the service: job filters,
     waiting on many jobs, a wait's timeout, errors with their paths, cancel of an ended job,
-    dependencies between jobs, a retry from the checkpoint, a download of the artifacts."""
+    dependencies between jobs, a retry from the checkpoint, a requeue, hold and release, a
+    download of the artifacts, a job as a future and jobs as they end."""
     client = stack.client("carol")
     started = datetime.now(UTC) - timedelta(seconds=1)
     quick = h2(inputs={"optimizer": {"name": "adam", "maxiter": 2}, "reference": False})
@@ -134,6 +135,10 @@ def test_the_new_verbs_through_the_api(stack: LocalStack, tmp_path: Path) -> Non
     resumed = client.status(client.retry(slow))
     assert (resumed.name, resumed.step) == ("slow", client.status(slow).step)
     client.cancel(resumed.id)
+    twin = client.requeue(slow)
+    assert client.hold(twin).held_by == "carol" and client.status(twin).name == "slow"
+    assert client.release(twin).held_by is None
+    client.cancel(twin)
     cancelled = client.status(doomed)
     assert cancelled.state == TaskState.CANCELLED
     assert f"afterok:{slow} can never be met" in cancelled.message
@@ -141,10 +146,10 @@ def test_the_new_verbs_through_the_api(stack: LocalStack, tmp_path: Path) -> Non
         client.submit({**quick, "dependency": f"afterok:{slow}"})
     assert unmeetable.value.problems[0].path == "dependency"
     mine = {j.id for j in client.jobs(since=started)}
-    assert mine == {*done, slow, doomed, after, resumed.id}
+    assert mine == {*done, slow, doomed, after, resumed.id, twin}
     assert {j.id for j in client.jobs(states=["CD"], since=started)} == {*done, after}
     cancelled_ids = {j.id for j in client.jobs(states=["cancelled"], since=started)}
-    assert cancelled_ids == {slow, doomed, resumed.id}
+    assert cancelled_ids == {slow, doomed, resumed.id, twin}
     assert client.jobs(proposal="no-such-proposal") == []
     with pytest.raises(InvalidJob) as bad:
         client.submit(h2(inputs={"refrence": False}))

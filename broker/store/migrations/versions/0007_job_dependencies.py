@@ -26,8 +26,6 @@ def upgrade() -> None:
         sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), primary_key=True),
         sa.Column("after_job", sa.String(32), primary_key=True),
         sa.Column("condition", sa.String(16), primary_key=True),
-        comment="A dependency not yet met: the job's pending tasks wait "
-        "(broker.core.dependencies).",
     )
     op.create_index("ix_job_dependencies_after_job", "job_dependencies", ["after_job"])
 

@@ -28,6 +28,8 @@ BOB_JOB_ENDPOINTS = [
     ("GET", "/v1/logs/{id}"),
     ("POST", "/v1/jobs/{id}/cancel"),
     ("POST", "/v1/jobs/{id}/requeue"),
+    ("POST", "/v1/jobs/{id}/retry"),
+    ("GET", "/v1/jobs/{id}/spec"),
     ("POST", "/v1/jobs/{id}/hold"),
     ("POST", "/v1/jobs/{id}/release"),
 ]
@@ -368,3 +370,23 @@ def test_only_the_owner_holds_and_releases(api: Api, alice_job: str) -> None:
         "hold",
         "release",
     ]
+
+
+def test_a_job_is_retried_by_its_owner_only_and_waits_only_for_theirs(
+    api: Api, alice_job: str
+) -> None:
+    running = api.client.post(f"/v1/jobs/{alice_job}/retry", headers=api.auth("alice"))
+    assert running.status_code == 400 and "has not stopped" in running.json()["message"]
+    assert api.client.post(f"/v1/jobs/{alice_job}/cancel", headers=api.auth("alice")).is_success
+    refused = api.client.post(f"/v1/jobs/{alice_job}/retry", headers=api.auth("bob"))
+    assert refused.status_code == 404
+    again = api.client.post(f"/v1/jobs/{alice_job}/retry", headers=api.auth("alice"))
+    assert again.status_code == 201, again.text
+    assert _job_state(api, again.json()["id"]) == TaskState.PENDING
+    spec = api.client.get(f"/v1/jobs/{alice_job}/spec", headers=api.auth("alice"))
+    assert spec.status_code == 200 and spec.json()["apiVersion"] == "qcbroker/v1"
+    theirs = {**job_body("bio"), "dependency": f"afterok:{again.json()['id']}"}
+    waits = api.client.post("/v1/jobs", json=theirs, headers=api.auth("bob"))
+    assert waits.status_code == 422, waits.text
+    [problem] = waits.json()["details"]["problems"]
+    assert problem["path"] == "dependency" and "you have no job" in problem["message"]
