@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
 from qiskit import QuantumCircuit
 
 from circuits import qasm, qiskit_convert
+from circuits.errors import CircuitError
 from circuits.ir import CircuitIR, depth, two_qubit_gate_count
 
 __all__ = ["Circuit"]
@@ -47,8 +48,17 @@ class Circuit(BaseModel):
 
     @classmethod
     def from_ir(cls, ir: CircuitIR) -> Circuit:
-        """Wrap an IR (checked and canonicalised)."""
-        return cls(qasm=qasm.dumps(ir))
+        """Wrap an IR (checked and canonicalised); :class:`CircuitError` when its canonical
+        text would pass the size limit of stored circuits."""
+        text = qasm.dumps(ir)
+        size = len(text.encode("utf-8"))
+        if size > qasm.DEFAULT_MAX_BYTES:
+            raise CircuitError(
+                f"the circuit's canonical text would be {size} bytes, more than the limit of "
+                f"{qasm.DEFAULT_MAX_BYTES}",
+                hint="split the work into smaller circuits",
+            )
+        return cls(qasm=text)
 
     @classmethod
     def from_qiskit(cls, qc: QuantumCircuit) -> Circuit:

@@ -130,15 +130,16 @@ def _sources(ir: CircuitIR) -> tuple[bool, list[int], dict[int, int]]:
     ``measure`` op. A clbit written twice holds its last write.
     """
     dynamic = _is_dynamic(ir)
-    columns: list[int] = []
-    clbit_column: dict[int, int] = {}
+    writes: dict[int, int] = {}  # clbit -> the key of its last write
     for index, op in enumerate(ir.ops):
-        if op.name != "measure":
-            continue
-        key = index if dynamic else op.qubits[0]
-        if key not in columns:
-            columns.append(key)
-        clbit_column[op.clbits[0]] = columns.index(key)
+        if op.name == "measure":
+            writes[op.clbits[0]] = index if dynamic else op.qubits[0]
+    if dynamic:  # every measure op is sampled, in the order they happen
+        columns = [i for i, op in enumerate(ir.ops) if op.name == "measure"]
+    else:  # final measurements: each qubit once, in the order of the clbits they write, so
+        # that reading the script back numbers the clbits as they were
+        columns = list(dict.fromkeys(writes[c] for c in sorted(writes)))
+    clbit_column = {clbit: columns.index(key) for clbit, key in writes.items()}
     return dynamic, columns, clbit_column
 
 

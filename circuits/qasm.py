@@ -80,21 +80,32 @@ class Parsed:
 
     ``ir`` holds every statement that parsed (``None`` without a qubit declaration), so it is
     the whole circuit only when ``errors`` is empty. ``op_lines[i]`` is the 1-based line of
-    ``ir.ops[i]`` and ``qubit_line`` the line declaring the qubit register.
+    ``ir.ops[i]`` and ``qubit_line`` the line declaring the qubit register. With
+    ``max_qubits``, statements using qubits beyond it are left out of ``ir`` (the circuit is
+    too wide anyway) and ``beyond`` is the first such (line, qubit).
     """
 
     ir: CircuitIR | None
     op_lines: tuple[int, ...]
     qubit_line: int | None
     errors: tuple[CircuitError, ...]
+    beyond: tuple[int, int] | None = None
 
 
-def parse(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES, max_errors: int = 20) -> Parsed:
+def parse(
+    text: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_errors: int = 20,
+    max_qubits: int | None = None,
+) -> Parsed:
     """Parse like :func:`loads`, but collect up to ``max_errors`` problems instead of raising.
 
     After a bad gate or measurement, reading goes on with the next statement; after a bad
     declaration or an unsupported construct it stops, as what follows would fail because of
-    it. Only text over ``max_bytes`` raises (before anything is read).
+    it. Only text over ``max_bytes`` raises (before anything is read). Lines end at ``\n``,
+    ``\r\n`` or ``\r`` only, as OpenQASM's grammar says (a form feed or U+2028 inside a
+    ``//`` comment does not end it). See :class:`Parsed` for ``max_qubits``.
     """
     size = len(text.encode("utf-8", errors="replace"))
     if size > max_bytes:
@@ -103,10 +114,10 @@ def parse(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES, max_errors: int = 20
             hint="split the work into smaller circuits or raise max_bytes",
         )
     try:
-        lines = _strip_block_comments(text.removeprefix("\ufeff")).splitlines()
+        lines = _lines(_strip_block_comments(_newlines(text.removeprefix("\ufeff"))))
     except CircuitError as exc:
         return Parsed(None, (), None, (exc,))
-    parser = _Parser()
+    parser = _Parser(max_qubits=max_qubits)
     errors: list[CircuitError] = []
     op_lines: list[int] = []
     for number, statement, terminated in _statements(lines):
@@ -125,7 +136,7 @@ def parse(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES, max_errors: int = 20
         except CircuitError as exc:
             del parser.ops[before:]
             errors.append(exc)
-            if len(errors) >= max_errors or not _recoverable(statement):
+            if len(errors) >= max_errors or parser.exhausted or not _recoverable(statement):
                 break
             continue
         op_lines += [number] * (len(parser.ops) - before)
@@ -135,7 +146,20 @@ def parse(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES, max_errors: int = 20
             ir = parser.result(max(len(lines), 1))
         except CircuitError as exc:
             errors.append(exc)
-    return Parsed(ir, tuple(op_lines), parser.qreg.line if parser.qreg else None, tuple(errors))
+    qubit_line = parser.qreg.line if parser.qreg else None
+    return Parsed(ir, tuple(op_lines), qubit_line, tuple(errors), parser.beyond)
+
+
+def _newlines(text: str) -> str:
+    """``\r\n`` and a lone ``\r`` as ``\n``: the only line ends OpenQASM has."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of ``text`` split at ``\n`` only (``str.splitlines`` also splits at form
+    feeds, U+2028 and others, which would end a comment early and shift line numbers)."""
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def _statements(lines: list[str]) -> Iterator[tuple[int, str, bool]]:

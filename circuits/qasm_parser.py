@@ -6,14 +6,23 @@ Internal to :mod:`circuits.qasm`; its errors carry the 1-based line of the state
 from __future__ import annotations
 
 import difflib
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from circuits import expressions
 from circuits.errors import CircuitError
 from circuits.ir import GATES, MAX_QUBITS, CircuitIR, Op, supported_gate_names
 
-"""Default size limit of the text accepted by :func:`loads`."""
+MAX_QUBIT_OPERANDS = 100_000
+"""The most qubit operands a text may expand to (after broadcast, barriers included),
+checked before a statement is expanded: ``h q;`` on a large register repeated many times
+is refused at once, never built."""
+
+_MAX_DIGITS = 7
+"""Register sizes and indices longer than this are refused before they are read as
+integers (Python refuses some 4,300 digits with a ValueError of its own)."""
 
 _QREG, _CREG = "q", "c"
 
@@ -60,13 +69,22 @@ class _Register:
 
 @dataclass
 class _Parser:
-    """Statement-by-statement state of :func:`loads`."""
+    """Statement-by-statement state of :func:`loads`.
 
+    With ``max_qubits``, a statement that uses a qubit beyond it is not expanded (the
+    circuit will be refused for its qubits): ``beyond`` keeps the first such line and qubit.
+    ``exhausted`` is set when the text would expand past :data:`MAX_QUBIT_OPERANDS`.
+    """
+
+    max_qubits: int | None = None
     qreg: _Register | None = None
     creg: _Register | None = None
     parameters: list[str] = field(default_factory=list)
     ops: list[Op] = field(default_factory=list)
     statements: int = 0
+    operands: int = 0
+    beyond: tuple[int, int] | None = None
+    exhausted: bool = False
 
     def statement(self, text: str, line: int) -> None:
         """Parse one statement (without its ``;``) found on ``line``."""
@@ -132,11 +150,11 @@ class _Parser:
         if (match3 := _RE_REG3.fullmatch(text)) is not None:
             kind, size_text, name = match3.groups()
             quantum = kind == "qubit"
-            size = int(size_text) if size_text is not None else 1
+            size = _integer(size_text, line) if size_text is not None else 1
         elif (match2 := _RE_REG2.fullmatch(text)) is not None:
             kind, name, size_text = match2.groups()
             quantum = kind == "qreg"
-            size = int(size_text)
+            size = _integer(size_text, line)
         else:
             raise CircuitError(
                 f"bad register declaration {_clip(text)!r}",
@@ -181,6 +199,8 @@ class _Parser:
         clbits = self._operands(target, line, quantum=False)
         if len(qubits) != 1 or len(clbits) != 1:
             raise CircuitError("measure takes one qubit and one bit", line=line)
+        if not self._spend(qubits, max(len(qubits[0]), len(clbits[0])), line):
+            return
         for qs, cs in _broadcast([qubits[0], clbits[0]], line):
             self.ops.append(Op("measure", (qs,), (), (cs,)))
 
@@ -212,6 +232,9 @@ class _Parser:
             )
         operands = self._operands(rest, line, quantum=True) if rest.strip() else []
         if name == "barrier":
+            width = sum(len(o) for o in operands) or self.qreg.size
+            if not self._spend([], width, line, barrier=True):
+                return
             qubits = [q for o in operands for q in o] if operands else list(range(self.qreg.size))
             _check_distinct(qubits, word, line)
             self.ops.append(Op("barrier", tuple(qubits)))
@@ -221,9 +244,37 @@ class _Parser:
                 f"gate {word!r} acts on {spec.num_qubits} qubit(s), got {len(operands)}",
                 line=line,
             )
+        if not self._spend(operands, max(map(len, operands)) * len(operands), line):
+            return
         for qubits in _broadcast(operands, line):
             _check_distinct(qubits, word, line)
             self.ops.append(Op(name, tuple(qubits), tuple(params)))
+
+    def _spend(
+        self, operands: list[Sequence[int]], cost: int, line: int, *, barrier: bool = False
+    ) -> bool:
+        """Whether a statement of (at most) ``cost`` qubit operands is expanded: not when it
+        uses a qubit beyond ``max_qubits`` (the first such use is kept in ``beyond``); a
+        ``CircuitError`` (and ``exhausted``) when the text would pass
+        :data:`MAX_QUBIT_OPERANDS`. Checked before anything is expanded."""
+        limit = self.max_qubits
+        if limit is not None and self.qreg is not None and self.qreg.size > limit:
+            if barrier:
+                return False
+            first = _first_beyond(operands, limit)
+            if first is not None:
+                self.beyond = self.beyond or (line, first)
+                return False
+        if self.operands + cost > MAX_QUBIT_OPERANDS:
+            self.exhausted = True
+            raise CircuitError(
+                f"the circuit expands to more than {MAX_QUBIT_OPERANDS:,} qubit operands "
+                "(gates after broadcast); nothing past this line was read",
+                line=line,
+                hint="split the work into smaller circuits",
+            )
+        self.operands += cost
+        return True
 
     def _expression(self, text: str, line: int) -> str:
         try:
@@ -239,9 +290,18 @@ class _Parser:
                 line=line,
                 hint=f"declare it with 'input float[64] {undeclared[0]};'",
             )
+        if not used:  # a number: one a simulator can use
+            try:
+                value = float(expressions.evaluate(canonical, {}))
+            except CircuitError as exc:
+                raise CircuitError(exc.message, line=line, hint=exc.hint) from exc
+            if not math.isfinite(value):
+                raise CircuitError(
+                    f"the angle {_clip(text)!r} is {value}, not a finite number", line=line
+                )
         return canonical
 
-    def _operands(self, text: str, line: int, *, quantum: bool) -> list[list[int]]:
+    def _operands(self, text: str, line: int, *, quantum: bool) -> list[Sequence[int]]:
         """Operands as index lists: ``q[i]`` gives ``[i]``, a bare register all its indices."""
         register = self.qreg if quantum else self.creg
         kind = "qubit" if quantum else "bit"
@@ -251,7 +311,7 @@ class _Parser:
                 line=line,
                 hint=f"declare '{kind}[n] {_QREG if quantum else _CREG};' first",
             )
-        result: list[list[int]] = []
+        result: list[Sequence[int]] = []
         for piece in _split_top_level(text):
             match = _RE_OPERAND.fullmatch(piece.strip())
             if match is None:
@@ -262,10 +322,10 @@ class _Parser:
                     f"unknown {kind} register {name!r}; the {kind} register is {register.name!r}",
                     line=line,
                 )
-            if index_text is None:
-                result.append(list(range(register.size)))
+            if index_text is None:  # a range: never built unless the statement is expanded
+                result.append(range(register.size))
                 continue
-            index = int(index_text)
+            index = _integer(index_text, line)
             if index >= register.size:
                 raise CircuitError(
                     f"{kind} index {index} out of range: register {register.name!r} has size "
@@ -291,6 +351,27 @@ class _Parser:
         )
 
 
+def _first_beyond(operands: list[Sequence[int]], limit: int) -> int | None:
+    """The first qubit at or past ``limit`` that the statement's ops use, in the order they
+    would be expanded, without expanding them: a single operand past it is in the first op;
+    otherwise a whole register reaches ``limit`` itself in op ``limit``."""
+    single = next((o[0] for o in operands if len(o) == 1 and o[0] >= limit), None)
+    if single is not None:
+        return single
+    return limit if any(len(o) > limit for o in operands) else None
+
+
+def _integer(digits: str, line: int) -> int:
+    """A register size or index, refused with its line when it has too many digits."""
+    if len(digits.lstrip("0")) > _MAX_DIGITS:
+        raise CircuitError(
+            f"the number {_clip(digits, 20)} is too large for a register size or index "
+            f"(at most {MAX_QUBITS})",
+            line=line,
+        )
+    return int(digits)
+
+
 def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -300,12 +381,13 @@ def _did_you_mean(word: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _check_distinct(qubits: list[int], word: str, line: int) -> None:
+def _check_distinct(qubits: Sequence[int], word: str, line: int) -> None:
     if len(set(qubits)) != len(qubits):
-        raise CircuitError(f"{word!r} uses the same qubit more than once: {qubits}", line=line)
+        twice = next(q for i, q in enumerate(qubits) if q in qubits[:i])
+        raise CircuitError(f"{word!r} uses qubit {twice} more than once", line=line)
 
 
-def _broadcast(operands: list[list[int]], line: int) -> list[list[int]]:
+def _broadcast(operands: list[Sequence[int]], line: int) -> list[list[int]]:
     """Expand whole-register operands as OpenQASM 2 does: ``h q;`` is ``h`` on every qubit."""
     sizes = {len(o) for o in operands if len(o) != 1}
     if len(sizes) > 1:

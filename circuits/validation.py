@@ -86,7 +86,9 @@ def check_circuit(source: str | Circuit, limits: Limits | None = None) -> Circui
             f"circuit text is {size} bytes, more than max_bytes={limits.max_bytes}",
             hint="split the work into smaller circuits",
         )
-    parsed = qasm.parse(text, max_bytes=limits.max_bytes, max_errors=MAX_REPORTED)
+    parsed = qasm.parse(
+        text, max_bytes=limits.max_bytes, max_errors=MAX_REPORTED, max_qubits=limits.max_qubits
+    )
     problems = list(parsed.errors)
     if len(problems) >= MAX_REPORTED:
         problems.append(CircuitError(f"stopped after {MAX_REPORTED} problems; more may follow"))
@@ -149,6 +151,9 @@ def _limit_problems(parsed: qasm.Parsed, ir: CircuitIR, limits: Limits) -> list[
 
 def _too_many_qubits(parsed: qasm.Parsed, ir: CircuitIR, limit: int) -> CircuitError:
     message = f"the circuit has {ir.num_qubits} qubits, more than max_qubits={limit}"
+    if parsed.beyond is not None:  # the parser left those statements unexpanded
+        line, qubit = parsed.beyond
+        return CircuitError(f"{message}; qubit {qubit} is first used here", line=line)
     for op, line in zip(ir.ops, parsed.op_lines, strict=True):
         beyond = [q for q in op.qubits if q >= limit]
         if beyond and op.name != "barrier":

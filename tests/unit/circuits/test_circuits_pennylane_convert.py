@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator
 
+from circuits import qasm
 from circuits.canonical import Circuit
 from circuits.errors import CircuitError
 from circuits.ir import GATES, NON_UNITARY, CircuitIR
@@ -211,9 +212,32 @@ def test_final_measurements_sample_wires_and_count_in_qiskit_order() -> None:
     qc.measure(2, 0)
     ir = Circuit.from_qiskit(qc).ir
     script = to_pennylane(ir, shots=10)
-    assert [list(m.wires) for m in script.measurements] == [[0, 2]]
-    samples = np.array([[1, 0], [1, 0], [0, 1]])  # columns: wires 0 and 2
+    assert [list(m.wires) for m in script.measurements] == [[2, 0]]  # clbit 0's qubit first
+    samples = np.array([[0, 1], [0, 1], [1, 0]])  # columns: wires 2 and 0
     assert counts_from_samples(ir, samples) == {"100": 2, "001": 1}
+
+
+@pytest.mark.parametrize(
+    "measures",
+    [
+        "c[1] = measure q[1];\nc[0] = measure q[0];\n",
+        "c[0] = measure q[1];\nc[1] = measure q[0];\n",
+        "c[2] = measure q[0];\nc[0] = measure q[2];\nc[1] = measure q[1];\n",
+    ],
+)
+def test_the_round_trip_keeps_which_qubit_each_bit_holds(measures: str) -> None:
+    text = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[3] q;\nbit[3] c;\nx q[0];\n' + measures
+    ir = qasm.loads(text)
+    back = from_pennylane(to_pennylane(ir))
+
+    def holds(circuit: CircuitIR) -> dict[int, int]:
+        return {op.clbits[0]: op.qubits[0] for op in circuit.ops if op.name == "measure"}
+
+    assert holds(back) == holds(ir)
+    counts = counts_from_samples(ir, qml.execute([to_pennylane(ir, shots=5)],
+                                                 qml.device("default.qubit"))[0])  # fmt: skip
+    expected = "".join("1" if holds(ir).get(c) == 0 else "0" for c in (2, 1, 0))
+    assert counts == {expected: 5}
 
 
 def test_mid_circuit_measure_and_reset_become_mid_circuit_measurements() -> None:
