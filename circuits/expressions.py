@@ -16,6 +16,7 @@ import ast
 import functools
 import math
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -95,7 +96,9 @@ def parse_tree(text: str) -> ast.expr:
     """``ast.parse(text, mode="eval").body``, one thread at a time: CPython 3.11's AST
     constructor keeps one recursion count per interpreter, and threads parsing at once make
     it raise ``SystemError: AST constructor recursion depth mismatch`` (cpython#106905)."""
-    with _AST_LOCK:
+    with _AST_LOCK, warnings.catch_warnings():
+        # "invalid decimal literal" for text such as 9q: the refusal that follows says it
+        warnings.simplefilter("ignore", SyntaxWarning)
         return ast.parse(text, mode="eval").body
 
 

@@ -384,7 +384,7 @@ def _did_you_mean(word: str) -> str:
 def _check_distinct(qubits: Sequence[int], word: str, line: int) -> None:
     if len(set(qubits)) != len(qubits):
         twice = next(q for i, q in enumerate(qubits) if q in qubits[:i])
-        raise CircuitError(f"{word!r} uses qubit {twice} more than once", line=line)
+        raise CircuitError(f"{word!r} uses the same qubit more than once ({twice})", line=line)
 
 
 def _broadcast(operands: list[Sequence[int]], line: int) -> list[list[int]]:
