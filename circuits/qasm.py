@@ -31,10 +31,9 @@ from circuits.qasm_parser import (
     _QREG,
     _RE_WORD,
     _UNSUPPORTED_WORDS,
-    _clip,
     _Parser,
-    _strip_block_comments,
 )
+from circuits.qasm_text import _clip, _strip_block_comments
 
 __all__ = ["DEFAULT_MAX_BYTES", "Parsed", "dumps", "loads", "parse"]
 
