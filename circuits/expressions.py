@@ -13,6 +13,7 @@ aliases of the ``arc`` forms). Text is parsed with :mod:`ast` and any other node
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import math
 import threading
@@ -210,6 +211,28 @@ def rename(expr: str, mapping: Mapping[str, str]) -> str:
     """Canonical text of ``expr`` with identifiers renamed through ``mapping``."""
     try:
         return _print(_parse(expr), mapping)[0]
+    except RecursionError as exc:
+        raise _fail(expr, "nested too deeply") from exc
+
+
+def substitute(expr: str, mapping: Mapping[str, str]) -> str:
+    """Canonical text of ``expr`` with each name of ``mapping`` replaced by the expression
+    it maps to, all at once (a gate definition's parameters by the arguments of a call)."""
+    if not mapping:
+        return normalize(expr)
+    trees = {name: _parse(text) for name, text in mapping.items()}
+
+    class _Replace(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            return copy.deepcopy(trees[node.id]) if node.id in trees else node
+
+        def visit_Call(self, node: ast.Call) -> ast.expr:  # a function's name stays
+            node.args = [self.visit(arg) for arg in node.args]
+            return node
+
+    try:
+        tree = _Replace().visit(copy.deepcopy(_parse(expr)))
+        return _print(tree, {})[0]
     except RecursionError as exc:
         raise _fail(expr, "nested too deeply") from exc
 

@@ -19,16 +19,16 @@ Every parse error carries the 1-based line number of the offending statement.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from circuits import expressions
 from circuits.errors import CircuitError
 from circuits.ir import CircuitIR, validate
+from circuits.qasm_declarations import _CREG, _QREG
 from circuits.qasm_parser import (
-    _CREG,
     _DECLARATION_WORDS,
-    _QREG,
     _RE_WORD,
     _UNSUPPORTED_WORDS,
     _Parser,
@@ -161,15 +161,39 @@ def _lines(text: str) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
+_RE_BLOCK = re.compile(r"\s*gate\b")
+
+
 def _statements(lines: list[str]) -> Iterator[tuple[int, str, bool]]:
-    """``(line, statement, ended by ';')`` for each statement, comments removed."""
+    """``(line, statement, ended)`` for each statement, comments removed: a statement ends
+    at ``;``, or at the ``}`` that closes a block (a gate definition, which may span lines
+    and hold ``;``s); ``ended`` is False for one that a line or the text leaves open."""
+    start, depth = 0, 0
+    parts: list[str] = []
     for number, raw in enumerate(lines, start=1):
         code = raw.split("//", 1)[0]
-        *statements, tail = code.split(";")
-        for statement in statements:
-            yield number, statement.strip(), True
-        if tail.strip():
-            yield number, tail.strip(), False
+        for piece in re.split(r"([;{}])", code):
+            if not parts and not piece.strip():
+                continue
+            if not parts:
+                start = number
+            if piece == ";" and depth == 0:
+                yield start, "".join(parts).strip(), True
+                parts = []
+                continue
+            parts.append(piece)
+            if piece in "{}" and piece:
+                depth += 1 if piece == "{" else -1
+                if depth <= 0:
+                    yield start, "".join(parts).strip(), depth == 0
+                    parts, depth = [], 0
+        if depth == 0 and parts and not _RE_BLOCK.match("".join(parts)):
+            yield start, "".join(parts).strip(), False
+            parts = []
+        elif parts:  # inside a block, or a gate's header before its {
+            parts.append("\n")
+    if parts:
+        yield start, "".join(parts).strip(), False
 
 
 def _recoverable(statement: str) -> bool:

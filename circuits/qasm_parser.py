@@ -10,9 +10,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from circuits import expressions
+from circuits import expressions, qasm_library
 from circuits.errors import CircuitError
-from circuits.ir import GATES, MAX_QUBITS, CircuitIR, Op, supported_gate_names
+from circuits.ir import GATES, CircuitIR, Op, supported_gate_names
+from circuits.qasm_declarations import _CREG, _QREG, _RE_PHYSICAL, _Declarations, _Register
+from circuits.qasm_define import define
+from circuits.qasm_library import Definition
 from circuits.qasm_text import (
     _ALIASES,
     _broadcast,
@@ -31,26 +34,18 @@ checked before a statement is expanded: ``h q;`` on a large register repeated ma
 is refused at once, never built."""
 
 
-_QREG, _CREG = "q", "c"
-
 _UNSUPPORTED_WORDS = frozenset(
     {
-        "gate", "def", "defcal", "cal", "opaque", "extern", "if", "else", "for", "while",
+        "def", "defcal", "cal", "opaque", "extern", "if", "else", "for", "while",
         "switch", "case", "box", "let", "const", "output", "return", "break", "continue",
         "end", "ctrl", "negctrl", "inv", "pow", "delay", "gphase", "float", "int", "uint",
         "bool", "angle", "complex", "duration", "stretch", "array", "pragma", "#pragma",
     }
 )  # fmt: skip
 _DECLARATION_WORDS = frozenset({"OPENQASM", "include", "input", "qubit", "bit", "qreg", "creg"})
-_FORBIDDEN_REGISTER_NAMES = (expressions.RESERVED - {_QREG, _CREG}) | set(GATES) | set(_ALIASES)
 _FLAT_ONLY_HINT = "supported gates: " + supported_gate_names()
 
 _IDENT = r"[^\W\d]\w*"
-_RE_VERSION = re.compile(r"OPENQASM\s+(\S+)")
-_RE_INCLUDE = re.compile(r'include\s+"([^"]*)"')
-_RE_INPUT = re.compile(rf"input\s+float\s*(?:\[\s*\d+\s*\])?\s+({_IDENT})")
-_RE_REG3 = re.compile(rf"(qubit|bit)\s*(?:\[\s*(\d+)\s*\])?\s*({_IDENT})")
-_RE_REG2 = re.compile(rf"(qreg|creg)\s+({_IDENT})\s*\[\s*(\d+)\s*\]")
 _RE_OPERAND = re.compile(rf"({_IDENT})\s*(?:\[\s*(\d+)\s*\])?")
 _RE_MEASURE3 = re.compile(r"(.+?)=\s*measure\b(.*)", re.DOTALL)
 _RE_MEASURE2 = re.compile(r"measure\b(.*?)->(.*)", re.DOTALL)
@@ -58,14 +53,7 @@ _RE_WORD = re.compile(rf"#?{_IDENT}")
 
 
 @dataclass
-class _Register:
-    name: str
-    size: int
-    line: int
-
-
-@dataclass
-class _Parser:
+class _Parser(_Declarations):
     """Statement-by-statement state of :func:`loads`.
 
     With ``max_qubits``, a statement that uses a qubit beyond it is not expanded (the
@@ -75,26 +63,48 @@ class _Parser:
 
     max_qubits: int | None = None
     qreg: _Register | None = None
+    """Every qubit register as one: the first one's name and line, their total size."""
     creg: _Register | None = None
+    """Every bit register as one, likewise."""
+    named: dict[str, tuple[bool, _Register]] = field(default_factory=dict)
+    """Each declared register by name: (quantum, the register at its offset)."""
     parameters: list[str] = field(default_factory=list)
     ops: list[Op] = field(default_factory=list)
     statements: int = 0
     operands: int = 0
     beyond: tuple[int, int] | None = None
     exhausted: bool = False
+    definitions: dict[str, Definition] = field(default_factory=dict)
+
+    def child(self, num_qubits: int, parameters: list[str], line: int) -> _Parser:
+        """A parser for the body of a gate definition: the formal qubits as its register
+        ``__q``, the formal parameters as its inputs, this file's definitions."""
+        register = _Register("__q", num_qubits, line)
+        return _Parser(
+            qreg=register,
+            named={"__q": (True, register)},
+            parameters=parameters,
+            definitions=self.definitions,
+        )
 
     def statement(self, text: str, line: int) -> None:
         """Parse one statement (without its ``;``) found on ``line``."""
         self.statements += 1
         word_match = _RE_WORD.match(text)
         word = word_match.group(0) if word_match else ""
+        if word == "gate":
+            definition = define(self, text, line)
+            self.definitions[definition.name] = definition
+            return
         if word in _UNSUPPORTED_WORDS or "@" in text or "{" in text or "}" in text:
             raise CircuitError(
                 f"unsupported statement {_clip(text)!r}: only the flat gate subset is "
-                "supported (no gate definitions, modifiers, classical control or loops)",
+                "supported (gates and gate definitions; no modifiers, classical control or loops)",
                 line=line,
                 hint=_FLAT_ONLY_HINT,
             )
+        if "$" in text and word not in _DECLARATION_WORDS:
+            self._physical(text, line)
         if word == "OPENQASM":
             self._version(text, line)
         elif word == "include":
@@ -107,79 +117,6 @@ class _Parser:
             self._measure(text, line)
         else:
             self._gate(text, word, line)
-
-    def _version(self, text: str, line: int) -> None:
-        match = _RE_VERSION.fullmatch(text)
-        if match is None or match.group(1) not in ("2", "2.0", "3", "3.0", "3.1"):
-            raise CircuitError(
-                f"unsupported version line {_clip(text)!r}",
-                line=line,
-                hint="use 'OPENQASM 3.0;' (or 'OPENQASM 2.0;')",
-            )
-        if self.statements != 1:
-            raise CircuitError("the OPENQASM version line must be the first statement", line=line)
-
-    def _include(self, text: str, line: int) -> None:
-        match = _RE_INCLUDE.fullmatch(text)
-        if match is None or match.group(1) not in ("stdgates.inc", "qelib1.inc"):
-            raise CircuitError(
-                f"unsupported include {_clip(text)!r}",
-                line=line,
-                hint='only include "stdgates.inc" (or "qelib1.inc") is supported',
-            )
-
-    def _input(self, text: str, line: int) -> None:
-        match = _RE_INPUT.fullmatch(text)
-        if match is None:
-            raise CircuitError(
-                f"bad input declaration {_clip(text)!r}",
-                line=line,
-                hint="write 'input float[64] name;'",
-            )
-        name = match.group(1)
-        if not expressions.is_parameter_name(name):
-            raise CircuitError(f"{name!r} is reserved and cannot name a parameter", line=line)
-        if name in self.parameters or name in self._register_names():
-            raise CircuitError(f"name {name!r} is declared twice", line=line)
-        self.parameters.append(name)
-
-    def _register(self, text: str, line: int) -> None:
-        if (match3 := _RE_REG3.fullmatch(text)) is not None:
-            kind, size_text, name = match3.groups()
-            quantum = kind == "qubit"
-            size = _integer(size_text, line) if size_text is not None else 1
-        elif (match2 := _RE_REG2.fullmatch(text)) is not None:
-            kind, name, size_text = match2.groups()
-            quantum = kind == "qreg"
-            size = _integer(size_text, line)
-        else:
-            raise CircuitError(
-                f"bad register declaration {_clip(text)!r}",
-                line=line,
-                hint="write 'qubit[n] q;' and 'bit[n] c;'",
-            )
-        if not 1 <= size <= MAX_QUBITS:
-            raise CircuitError(f"register size must be 1 to {MAX_QUBITS}, not {size}", line=line)
-        if name in _FORBIDDEN_REGISTER_NAMES:
-            raise CircuitError(f"{name!r} is reserved and cannot name a register", line=line)
-        if name in self.parameters or name in self._register_names():
-            raise CircuitError(f"name {name!r} is declared twice", line=line)
-        existing = self.qreg if quantum else self.creg
-        if existing is not None:
-            what = "exactly one qubit register" if quantum else "at most one bit register"
-            raise CircuitError(
-                f"{what} is supported; {existing.name!r} was declared on line {existing.line}",
-                line=line,
-                hint="merge the registers into one",
-            )
-        register = _Register(name, size, line)
-        if quantum:
-            self.qreg = register
-        else:
-            self.creg = register
-
-    def _register_names(self) -> set[str]:
-        return {r.name for r in (self.qreg, self.creg) if r is not None}
 
     def _measure(self, text: str, line: int) -> None:
         if (match3 := _RE_MEASURE3.fullmatch(text)) is not None:
@@ -202,16 +139,22 @@ class _Parser:
             self.ops.append(Op("measure", (qs,), (), (cs,)))
 
     def _gate(self, text: str, word: str, line: int) -> None:
+        defined = self.definitions.get(word)
         name = _ALIASES.get(word, word)
-        if name not in GATES and name != "u2":
-            raise CircuitError(
-                f"unknown gate {word!r}{_did_you_mean(word)}", line=line, hint=_FLAT_ONLY_HINT
-            )
+        if defined is None and name not in GATES and name != "u2":
+            defined = qasm_library.standard(name)
+            if defined is None:
+                raise CircuitError(
+                    f"unknown gate {word!r}{_did_you_mean(word)}", line=line, hint=_FLAT_ONLY_HINT
+                )
         rest = text[len(word) :].lstrip()
         params: list[str] = []
         if rest.startswith("("):
             inner, rest = _split_parens(rest, line)
             params = [p.strip() for p in _split_top_level(inner)] if inner.strip() else []
+        if defined is not None:
+            self._call(defined, word, params, rest, line)
+            return
         spec = GATES["u"] if name == "u2" else GATES[name]
         wanted_params = 2 if name == "u2" else spec.num_params
         if len(params) != wanted_params:
@@ -246,6 +189,31 @@ class _Parser:
         for qubits in _broadcast(operands, line):
             _check_distinct(qubits, word, line)
             self.ops.append(Op(name, tuple(qubits), tuple(params)))
+
+    def _call(
+        self, defined: Definition, word: str, params: list[str], rest: str, line: int
+    ) -> None:
+        """A call of a defined gate: its body inlined on each (broadcast) application."""
+        if len(params) != len(defined.params):
+            raise CircuitError(
+                f"gate {word!r} takes {len(defined.params)} parameter(s), got {len(params)}",
+                line=line,
+            )
+        args = [self._expression(p, line) for p in params]
+        if self.qreg is None:
+            raise CircuitError(f"missing qubit declaration before {word!r}", line=line)
+        operands = self._operands(rest, line, quantum=True) if rest.strip() else []
+        if len(operands) != defined.num_qubits:
+            raise CircuitError(
+                f"gate {word!r} acts on {defined.num_qubits} qubit(s), got {len(operands)}",
+                line=line,
+            )
+        size = sum(len(op.qubits) for op in defined.body) or 1
+        if not self._spend(operands, max(map(len, operands)) * size, line):
+            return
+        for qubits in _broadcast(operands, line):
+            _check_distinct(qubits, word, line)
+            self.ops.extend(qasm_library.inline(defined, args, qubits))
 
     def _spend(
         self, operands: list[Sequence[int]], cost: int, line: int, *, barrier: bool = False
@@ -310,17 +278,22 @@ class _Parser:
             )
         result: list[Sequence[int]] = []
         for piece in _split_top_level(text):
+            if quantum and (physical := _RE_PHYSICAL.fullmatch(piece.strip())) is not None:
+                result.append([_integer(physical.group(1), line)])  # sized by _physical
+                continue
             match = _RE_OPERAND.fullmatch(piece.strip())
             if match is None:
                 raise CircuitError(f"bad {kind} operand {piece.strip()!r}", line=line)
             name, index_text = match.groups()
-            if name != register.name:
+            found = self.named.get(name)
+            if found is None or found[0] != quantum:
+                known = ", ".join(repr(n) for n, (q, _) in self.named.items() if q == quantum)
                 raise CircuitError(
-                    f"unknown {kind} register {name!r}; the {kind} register is {register.name!r}",
-                    line=line,
+                    f"unknown {kind} register {name!r}; {kind} registers: {known}", line=line
                 )
+            register = found[1]
             if index_text is None:  # a range: never built unless the statement is expanded
-                result.append(range(register.size))
+                result.append(range(register.offset, register.offset + register.size))
                 continue
             index = _integer(index_text, line)
             if index >= register.size:
@@ -329,7 +302,7 @@ class _Parser:
                     f"{register.size}",
                     line=line,
                 )
-            result.append([index])
+            result.append([register.offset + index])
         return result
 
     def result(self, last_line: int) -> CircuitIR:

@@ -28,12 +28,15 @@ _ALIASES = {
 
 def _first_beyond(operands: list[Sequence[int]], limit: int) -> int | None:
     """The first qubit at or past ``limit`` that the statement's ops use, in the order they
-    would be expanded, without expanding them: a single operand past it is in the first op;
-    otherwise a whole register reaches ``limit`` itself in op ``limit``."""
-    single = next((o[0] for o in operands if len(o) == 1 and o[0] >= limit), None)
-    if single is not None:
-        return single
-    return limit if any(len(o) > limit for o in operands) else None
+    would be expanded, without expanding them (a whole register is a ``range``)."""
+    at_start = next((o[0] for o in operands if o and o[0] >= limit), None)
+    if at_start is not None:
+        return at_start
+    steps = [limit - o[0] for o in operands if len(o) > 1 and o[-1] >= limit]
+    if not steps:
+        return None
+    k = min(steps)
+    return next(o[k] for o in operands if len(o) > k and o[k] >= limit)
 
 
 def _integer(digits: str, line: int) -> int:
@@ -57,7 +60,7 @@ def _did_you_mean(word: str) -> str:
 
 
 def _check_distinct(qubits: Sequence[int], word: str, line: int) -> None:
-    if len(set(qubits)) != len(qubits):
+    if len(qubits) > 1 and len(set(qubits)) != len(qubits):
         twice = next(q for i, q in enumerate(qubits) if q in qubits[:i])
         raise CircuitError(f"{word!r} uses the same qubit more than once ({twice})", line=line)
 

@@ -37,6 +37,11 @@ SEEDS = [
     "cu1(pi/4) q[0], q[1];\nh q;\nmeasure q -> c;\n",
     "OPENQASM 3;\nqubit[2] r; /* block */\nU(0.1, 0.2, 0.3) r[0]; // comment\nCX r[0], r[1];\n"
     "rxx(sin(pi/3)**2) r[0], r[1];\nreset r[1];\n",
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\ngate rzz(param0) q0,q1 { cx q0,q1; u1(param0) q1; '
+    "cx q0,q1; }\ngate mine(theta, lambda) a, b\n{\n  u3(theta, 0, lambda) a;\n"
+    "  rzz(theta/2) a, b;\n}\nqreg q[4];\ncreg c[4];\nmine(pi/3, 0.2) q[0], q[1];\n"
+    "cu3(0.1, 0.2, 0.3) q[1], q[2];\ncsx q[0], q[2];\nc3x q[0], q[1], q[2], q[3];\n"
+    "mine(0.1, 0.2) q, q;\nmeasure q -> c;\n",
 ]
 TOKENS = [
     "qubit[100000] q;", "h q;", "barrier q;", "bit[99999] c;", "9" * 5000, "(" * 300,

@@ -105,7 +105,7 @@ def test_oversized_text_is_refused_before_parsing() -> None:
 
 
 def test_parse_errors_after_a_bad_declaration_stop() -> None:
-    error = _error(HEADER + "qubit[2] q;\nqubit[2] r;\nh r[0];\nfoo q[0];\n")
+    error = _error(HEADER + "qubit[2] q;\nqubit[0] r;\nh r[0];\nfoo q[0];\n")
     assert error.line == 4 and error.errors == [error]
 
 
