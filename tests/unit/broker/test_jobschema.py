@@ -9,13 +9,19 @@ import re
 from pathlib import Path
 
 import jsonschema_rs
+import numpy as np
 import pytest
 import yaml
 
 from broker import jobschema
+from broker.config import Settings
+from broker.core.orchestrator import Broker
+from broker.core.queries import job_result
 from broker.errors import InvalidJob
 from broker.jobfile import load_job, parse_job
+from circuits import PauliSum
 from tests.conftest import EXAMPLES, ROOT
+from tests.unit.broker.core.test_orchestrator import drive
 
 REFERENCE = (ROOT / "docs" / "jobs.md").read_text()
 SCHEMA = json.loads((ROOT / "docs" / "job.schema.json").read_text())
@@ -71,3 +77,16 @@ def test_the_reference_names_the_editor_line_that_finds_the_schema() -> None:
     line = "# yaml-language-server: $schema=../docs/job.schema.json"
     assert line in REFERENCE
     assert (EXAMPLES / line.split("=")[1]).resolve() == (ROOT / "docs" / "job.schema.json")
+
+
+def test_the_smallest_job_of_the_reference_runs_to_its_ground_energy(qcb_home: Path) -> None:
+    block = re.findall(r"```yaml\n(.*?)```", REFERENCE, re.S)[0]
+    spec = parse_job(block, "docs/jobs.md")
+    broker = Broker(Settings())
+    job_id = broker.submit(spec, "alice")
+    drive(broker, job_id)
+    found = job_result(broker.db, job_id)
+    hamiltonian = PauliSum.from_text(spec.algorithm.inputs["hamiltonian"])
+    exact = min(np.linalg.eigvalsh(hamiltonian.to_matrix()))
+    assert found.state == "COMPLETED" and found.result is not None
+    assert abs(found.result["energy"] - exact) < 1.6e-3  # chemical accuracy
