@@ -27,6 +27,29 @@ def end_job(
     ``result``, the ledger's holds of the job released under policy ``revision``, and a
     driver program's token revoked (it ends with its job); the jobs that wait for it freed,
     or cancelled with why when it can never meet their dependency (and so on down)."""
+    _finish(conn, job_id, state, message, revision, result)
+    # A loop, not recursion: a tenant's chain of dependent jobs may be any length.
+    doomed = dependencies.settle(conn, job_id, state)
+    while doomed:
+        dependent, why = doomed.pop(0)
+        advisory_lock(conn, f"qcb.job.{dependent}")  # after ours: dependents are newer
+        found = conn.execute(select(jobs.c.state).where(jobs.c.id == dependent)).first()
+        if found is None or TaskState(found.state).final:
+            continue
+        transitions.cancel_job_tasks(conn, dependent)
+        _finish(conn, dependent, TaskState.CANCELLED, why, revision, None)
+        doomed += dependencies.settle(conn, dependent, TaskState.CANCELLED)
+
+
+def _finish(
+    conn: Connection,
+    job_id: str,
+    state: TaskState,
+    message: str,
+    revision: str,
+    result: dict[str, Any] | None,
+) -> None:
+    """One job's end: its state, its holds released, its driver token revoked."""
     transitions.finish_job(conn, job_id, state, message, result)
     ledger.release(conn, job_id=job_id, revision=revision)
     conn.execute(
@@ -34,13 +57,6 @@ def end_job(
         .where(tokens.c.job_id == job_id, tokens.c.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    for dependent, why in dependencies.settle(conn, job_id, state):
-        advisory_lock(conn, f"qcb.job.{dependent}")  # after ours: dependents are newer
-        found = conn.execute(select(jobs.c.state).where(jobs.c.id == dependent)).first()
-        if found is None or TaskState(found.state).final:
-            continue
-        transitions.cancel_job_tasks(conn, dependent)
-        end_job(conn, dependent, TaskState.CANCELLED, why, revision)
 
 
 def fail_unrunnable(db: Database, job_id: str, exc: Exception, revision: str) -> bool:

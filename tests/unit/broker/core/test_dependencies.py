@@ -3,6 +3,7 @@ for those it names, starts when they end as it asks, and is cancelled when they 
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -129,3 +130,16 @@ def test_only_your_own_jobs_that_can_still_meet_it_may_be_waited_for(broker: Bro
     at_once = broker.submit(small(f"afternotok:{mine}"), "alice")  # met already
     assert job_status(broker.db, at_once).waits_for == []
     assert at_once in released(broker)
+
+
+def test_a_chain_longer_than_the_recursion_limit_is_cancelled_whole(broker: Broker) -> None:
+    chain = [broker.submit(small(), "alice")]
+    for _ in range(150):
+        chain.append(broker.submit(small(f"afterok:{chain[-1]}"), "alice"))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(120)  # below the chain's length: a recursive end would fail
+    try:
+        broker.cancel(chain[0], "alice")
+    finally:
+        sys.setrecursionlimit(limit)
+    assert {job_status(broker.db, j).state for j in chain} == {TaskState.CANCELLED}
