@@ -26,6 +26,7 @@ from circuits.errors import CircuitError
 __all__ = [
     "CONSTANTS",
     "FUNCTIONS",
+    "GATE_NAMES",
     "RESERVED",
     "evaluate",
     "is_parameter_name",
@@ -61,12 +62,25 @@ _QASM_KEYWORDS = frozenset(
 # The canonical text names its registers ``q`` and ``c``, so parameters cannot use them.
 _REGISTER_NAMES = frozenset({"q", "c"})
 
+GATE_NAMES: frozenset[str] = frozenset(
+    {
+        "p", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "sx", "rx", "ry", "rz", "cx", "cy",
+        "cz", "cp", "crx", "cry", "crz", "ch", "swap", "ccx", "cswap", "cu", "CX", "phase",
+        "cphase", "id", "u1", "u2", "u3", "u", "sxdg", "rxx", "ryy", "rzz",
+        "_gate_p_0", "_gate_q_0", "_gate_q_1",
+    }
+)  # fmt: skip
+"""The gates of ``stdgates.inc`` and those the canonical text defines (with the names their
+definitions use): a parameter with one of these names would clash with the gate in
+OpenQASM 3, so the parser renames such an input (``t`` becomes ``t_``)."""
+
 RESERVED: frozenset[str] = (
     FUNCTIONS
     | frozenset(_FUNCTION_ALIASES)
     | frozenset(CONSTANTS)
     | _QASM_KEYWORDS
     | _REGISTER_NAMES
+    | GATE_NAMES
 )
 """Identifiers that cannot name a parameter."""
 

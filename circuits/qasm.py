@@ -27,6 +27,7 @@ from circuits import expressions
 from circuits.errors import CircuitError
 from circuits.ir import CircuitIR, validate
 from circuits.qasm_declarations import _CREG, _QREG
+from circuits.qasm_library import PORTABLE, portable_text
 from circuits.qasm_parser import (
     _DECLARATION_WORDS,
     _RE_WORD,
@@ -45,6 +46,10 @@ def dumps(ir: CircuitIR) -> str:
     """Canonical OpenQASM 3 text of ``ir`` (see the module docstring for the exact form)."""
     validate(ir)
     lines = ["OPENQASM 3.0;", 'include "stdgates.inc";']
+    used = {op.name for op in ir.ops}
+    if "ryy" in used:
+        used.add("sxdg")
+    lines += [portable_text(d) for name, d in PORTABLE.items() if name in used]
     lines += [f"input float[64] {name};" for name in ir.parameters]
     lines.append(f"qubit[{ir.num_qubits}] {_QREG};")
     if ir.num_clbits:
@@ -55,7 +60,7 @@ def dumps(ir: CircuitIR) -> str:
             lines.append(f"{_CREG}[{op.clbits[0]}] = measure {qubits};")
         elif op.params:
             params = ", ".join(expressions.normalize(p) for p in op.params)
-            lines.append(f"{op.name}({params}) {qubits};")
+            lines.append(f"{'U' if op.name == 'u' else op.name}({params}) {qubits};")
         else:
             lines.append(f"{op.name} {qubits};")
     return "\n".join(lines) + "\n"

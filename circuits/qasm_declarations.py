@@ -13,7 +13,9 @@ from circuits.ir import GATES, MAX_QUBITS
 from circuits.qasm_text import _clip, _integer
 
 _QREG, _CREG = "q", "c"
-_FORBIDDEN_REGISTER_NAMES = (expressions.RESERVED - {_QREG, _CREG}) | set(GATES)
+_FORBIDDEN_REGISTER_NAMES = (expressions.RESERVED - expressions.GATE_NAMES - {_QREG, _CREG}) | set(
+    GATES
+)
 _IDENT = r"[^\W\d]\w*"
 _RE_VERSION = re.compile(r"OPENQASM\s+(\S+)")
 _RE_INCLUDE = re.compile(r'include\s+"([^"]*)"')
@@ -39,6 +41,7 @@ class _Declarations:
     creg: _Register | None
     named: dict[str, tuple[bool, _Register]]
     parameters: list[str]
+    renames: dict[str, str]
     statements: int
 
     def _version(self, text: str, line: int) -> None:
@@ -70,6 +73,11 @@ class _Declarations:
                 hint="write 'input float[64] name;'",
             )
         name = match.group(1)
+        if name in expressions.GATE_NAMES:  # it would clash with the gate: read it renamed
+            renamed = f"{name}_"
+            while renamed in self.parameters or renamed in self.renames.values():
+                renamed += "_"
+            self.renames[name], name = renamed, renamed
         if not expressions.is_parameter_name(name):
             raise CircuitError(f"{name!r} is reserved and cannot name a parameter", line=line)
         if name in self.parameters or name in self._register_names():

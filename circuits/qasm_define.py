@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from circuits.errors import CircuitError
-from circuits.qasm_library import Definition
+from circuits.qasm_library import PORTABLE, Definition
 from circuits.qasm_text import _clip
 
 if TYPE_CHECKING:
@@ -25,9 +25,11 @@ _RE_WORD = re.compile(_IDENT)
 _BODY_WORDS = frozenset({"measure", "reset", "qubit", "bit", "qreg", "creg", "input", "gate"})
 
 
-def define(parent: _Parser, text: str, line: int) -> Definition:
+def define(parent: _Parser, text: str, line: int) -> Definition | None:
     """The definition that ``text`` (a whole ``gate ... { ... }`` statement from ``line``)
-    makes; ``CircuitError`` with the line of what is wrong."""
+    makes; ``CircuitError`` with the line of what is wrong. None for the definition that the
+    canonical text (and Qiskit's exporter) writes of an IR gate outside ``stdgates.inc``
+    (``rzz``...): that gate stays itself rather than being inlined."""
     match = _RE_GATE.fullmatch(text)
     if match is None and "{" in text and not text.rstrip().endswith("}"):
         raise CircuitError("missing '}' at the end of a gate definition", line=line)
@@ -64,7 +66,8 @@ def define(parent: _Parser, text: str, line: int) -> Definition:
             )
         rest = pattern.sub(lambda m: formal[m.group(0)], statement[len(word) :])
         child.statement(word + rest, here)
-    return Definition(name, tuple(formal[p] for p in params), len(qargs), tuple(child.ops))
+    made = Definition(name, tuple(formal[p] for p in params), len(qargs), tuple(child.ops))
+    return None if PORTABLE.get(name) == made else made
 
 
 def _names(text: str, what: str, line: int) -> list[str]:

@@ -12,8 +12,9 @@ each gate, so they keep its unitary up to global phase.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from circuits import expressions
 from circuits.errors import CircuitError
@@ -47,6 +48,44 @@ def inline(definition: Definition, args: Sequence[str], qubits: Sequence[int]) -
         )
         for op in definition.body
     ]
+
+
+def _portable() -> dict[str, Definition]:
+    def op(name: str, *qubits: int, angle: str = "") -> Op:
+        return Op(name, qubits, (angle,) if angle else ())
+
+    parity = (op("cx", 0, 1), op("rz", 1, angle="_a0"), op("cx", 0, 1))
+    bodies = {
+        "sxdg": ((), (op("s", 0), op("h", 0), op("s", 0))),
+        "rxx": (("_a0",), (op("h", 0), op("h", 1), *parity, op("h", 1), op("h", 0))),
+        "ryy": (("_a0",), (op("sxdg", 0), op("sxdg", 1), *parity, op("sx", 0), op("sx", 1))),
+        "rzz": (("_a0",), parity),
+    }
+    return {
+        name: Definition(name, params, max(q for o in body for q in o.qubits) + 1, body)
+        for name, (params, body) in bodies.items()
+    }
+
+
+PORTABLE: Mapping[str, Definition] = MappingProxyType(_portable())
+"""The IR's gates that ``stdgates.inc`` lacks, as the canonical text defines them (the
+bodies Qiskit's own exporter writes; ``ryy`` uses ``sxdg``), in the order they are written."""
+
+
+def portable_text(definition: Definition) -> str:
+    """``definition`` as one line of OpenQASM 3 (``gate rzz(_gate_p_0) _gate_q_0, ...``)."""
+    params = {p: f"_gate_p_{i}" for i, p in enumerate(definition.params)}
+    body = " ".join(
+        op.name
+        + (f"({', '.join(expressions.rename(p, params) for p in op.params)})" if op.params else "")
+        + " "
+        + ", ".join(f"_gate_q_{q}" for q in op.qubits)
+        + ";"
+        for op in definition.body
+    )
+    header = definition.name + (f"({', '.join(params.values())})" if params else "")
+    qubits = ", ".join(f"_gate_q_{q}" for q in range(definition.num_qubits))
+    return f"gate {header} {qubits} {{ {body} }}"
 
 
 def standard(name: str) -> Definition | None:

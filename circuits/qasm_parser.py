@@ -69,6 +69,8 @@ class _Parser(_Declarations):
     named: dict[str, tuple[bool, _Register]] = field(default_factory=dict)
     """Each declared register by name: (quantum, the register at its offset)."""
     parameters: list[str] = field(default_factory=list)
+    renames: dict[str, str] = field(default_factory=dict)
+    """Inputs named like a gate (``t``), read as ``t_``: see ``expressions.GATE_NAMES``."""
     ops: list[Op] = field(default_factory=list)
     statements: int = 0
     operands: int = 0
@@ -94,7 +96,8 @@ class _Parser(_Declarations):
         word = word_match.group(0) if word_match else ""
         if word == "gate":
             definition = define(self, text, line)
-            self.definitions[definition.name] = definition
+            if definition is not None:
+                self.definitions[definition.name] = definition
             return
         if word in _UNSUPPORTED_WORDS or "@" in text or "{" in text or "}" in text:
             raise CircuitError(
@@ -244,6 +247,8 @@ class _Parser(_Declarations):
     def _expression(self, text: str, line: int) -> str:
         try:
             canonical = expressions.normalize(text)
+            if self.renames:
+                canonical = expressions.rename(canonical, self.renames)
             used = expressions.names(canonical)
         except CircuitError as exc:
             raise CircuitError(exc.message, line=line, hint=exc.hint) from exc

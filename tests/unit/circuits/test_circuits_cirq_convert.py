@@ -147,7 +147,7 @@ def test_cirq_native_gates_are_mapped_or_decomposed() -> None:
         cirq.XPowGate(exponent=t, global_shift=0.2).on(q[1]).controlled_by(q[0]),
     )
     ir = from_cirq(circuit)
-    assert ir.num_qubits == 3 and ir.parameters == ("t",)
+    assert ir.num_qubits == 3 and ir.parameters == ("t_",)  # "t" is a gate: renamed
     bound = cirq.resolve_parameters(circuit, {"t": 0.45})
     assert Operator(Circuit.from_ir(ir).bind([0.45])).equiv(cirq_operator(bound, q))
 

@@ -156,7 +156,7 @@ def test_cirq_circuits() -> None:
     a, b = cirq.LineQubit.range(2)
     circuit = cirq.Circuit(cirq.H(a), cirq.CNOT(a, b), cirq.rz(sympy.Symbol("t")).on(b))
     converted = coerce_circuit(circuit)
-    assert converted.num_qubits == 2 and converted.parameters == ("t",)
+    assert converted.num_qubits == 2 and converted.parameters == ("t_",)
     pub = coerce_pub((circuit, "1*ZZ", [0.5]), shots=3)
     assert pub.circuit == converted and pub.parameter_values == [[0.5]] and pub.shots == 3
 

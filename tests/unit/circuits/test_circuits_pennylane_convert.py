@@ -256,6 +256,24 @@ def test_mid_circuit_measure_and_reset_become_mid_circuit_measurements() -> None
         counts_from_samples(Circuit.from_qiskit(QuantumCircuit(1)).ir, [])
 
 
+@pytest.mark.parametrize(
+    "measures",
+    [
+        "c[1] = measure q[1];\nh q[1];\nc[2] = measure q[2];\nc[0] = measure q[0];\n",
+        "c[2] = measure q[0];\nreset q[0];\nc[0] = measure q[2];\nx q[2];\nc[1] = measure q[1];\n",
+    ],
+)
+def test_mid_circuit_measurements_keep_their_bits_through_the_round_trip(measures: str) -> None:
+    text = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[3] q;\nbit[3] c;\nx q[0];\n' + measures
+    circuit = Circuit.from_qasm(text)
+    back = Circuit.from_ir(from_pennylane(to_pennylane(circuit.ir)))
+    assert back == circuit and back.sha256 == circuit.sha256
+    samples = qml.execute([to_pennylane(circuit.ir, shots=4)], qml.device("default.qubit"))[0]
+    counts = counts_from_samples(circuit.ir, samples)
+    bits = {op.clbits[0]: op.qubits[0] for op in circuit.ir.ops if op.name == "measure"}
+    assert counts == {"".join("1" if bits[c] == 0 else "0" for c in (2, 1, 0)): 4}
+
+
 def test_pauli_observable_acts_with_the_rightmost_character_on_wire_0() -> None:
     obs = PauliSum.from_text("0.5 * XZI + 0.25 * IIY - 0.2 * XZI + 1.5 * III")
     matrix = qml.matrix(pauli_observable(obs), wire_order=[2, 1, 0])

@@ -25,7 +25,7 @@ bit[3] c;
 h q[0];
 rz(2*theta_0 + 0.5) q[1];
 cx q[0], q[1];
-u(1.0, gamma, pi/2) q[2];
+U(1.0, gamma, pi/2) q[2];
 barrier q[0], q[1];
 c[0] = measure q[0];
 """

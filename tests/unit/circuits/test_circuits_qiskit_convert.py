@@ -139,7 +139,7 @@ def test_parameter_names_are_sanitized_in_qiskit_order() -> None:
 
 def test_sanitize_names_unique_and_valid() -> None:
     names = sanitize_names(["θ[0]", "θ_0", "pi", "2x", "", "q", "for", "a b"])
-    assert names == ["θ_0", "θ_0_2", "pi_", "p_2x", "p", "q_", "for_", "a_b"]
+    assert names == ["θ_0", "θ_0_2", "pi_", "p_2x", "p_", "q_", "for_", "a_b"]
 
 
 @pytest.mark.parametrize(
