@@ -56,11 +56,13 @@ services:
 slurm-stop:
 	for release in $(SLURM_RELEASES); do docker/slurm/stop.sh --release $$release; done
 
-# The unit tier on two processes, then the tiers that start processes and share clusters,
-# one test at a time (the slowest named, so a CI log says where the time goes).
+# The unit tier on two processes; the OpenQASM corpus (integration, but it starts nothing
+# and shares nothing) on two; then the tiers that start processes and share clusters, one
+# test at a time (the slowest named, so a CI log says where the time goes).
 test: lint typecheck services
 	$(BIN)/pytest -q -n 2 -m "not integration and not e2e"
-	$(BIN)/pytest -q --durations=25 -m "integration or e2e"
+	$(BIN)/pytest -q -n 2 tests/integration/circuits
+	$(BIN)/pytest -q --durations=25 -m "integration or e2e" --ignore=tests/integration/circuits
 
 # The tests that start no process of their own and need no Slurm, PostgreSQL or Redis (tier
 # markers: not integration, not e2e); the store tests run again on PostgreSQL in

@@ -183,6 +183,11 @@ def template(circuit: Circuit) -> Template:
     for op in circuit.ir.ops:
         if op.name == "barrier":
             continue
+        if op.condition is not None:
+            raise BackendError(
+                f"circuit {circuit.sha256[:12]} is classically controlled ('if'), which "
+                "Braket's circuits cannot express; run it on aer, cirq or pennylane"
+            )
         if op.name == "reset" or (op.name != "measure" and measured.keys() & set(op.qubits)):
             raise BackendError(
                 f"circuit {circuit.sha256[:12]} resets or measures in the middle; Braket "

@@ -138,6 +138,8 @@ def translate(ir: CircuitIR, values: Sequence[float]) -> QisCircuit:
         where = f"op {index} ({op.name} on qubits {list(op.qubits)})"
         if op.name in ("barrier", "id"):
             continue
+        if op.condition is not None:
+            raise BackendError(f"{where}: IonQ circuits cannot be classically controlled ('if')")
         if op.name == "measure":
             measured.append((op.qubits[0], op.clbits[0]))
             done.add(op.qubits[0])

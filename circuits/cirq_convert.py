@@ -11,7 +11,8 @@ built from the IR's expression text. Bind values in the IR's (canonical) paramet
 
 Gates keep their exact unitary up to global phase. ``u`` becomes three Cirq gates
 (``p(lam)``, ``ry(theta)``, ``p(phi)``), and ``barrier`` is dropped: Cirq has no barrier and
-nothing observable depends on one. Measurement of clbit ``n`` uses the key ``c<n>``.
+nothing observable depends on one. Measurement of clbit ``n`` uses the key ``c<n>``, and a
+classically controlled gate becomes Cirq's ``with_classical_controls`` on those keys.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import sympy
 
 from circuits import expressions
 from circuits.errors import CircuitError
-from circuits.ir import CircuitIR, Op
+from circuits.ir import CircuitIR, Condition, Op
 from circuits.observables import PauliSum
 
 __all__ = [
@@ -142,8 +143,37 @@ def to_cirq(ir: CircuitIR) -> tuple[cirq.Circuit, list[cirq.LineQubit]]:
     Pass the qubit list as ``qubit_order`` when simulating so that idle qubits are kept.
     """
     qubits = cirq.LineQubit.range(ir.num_qubits)
-    ops = [piece for op in ir.ops for piece in _cirq_ops(op, qubits)]
+    ops: list[cirq.Operation] = []
+    measured: set[int] = set()
+    for op in ir.ops:
+        pieces = _cirq_ops(op, qubits)
+        if op.condition is not None:
+            condition = _cirq_condition(op.condition, measured)
+            if condition is False:
+                continue
+            if condition is not True:
+                pieces = [piece.with_classical_controls(condition) for piece in pieces]
+        measured.update(op.clbits)
+        ops += pieces
     return cirq.Circuit(ops), qubits
+
+
+def _cirq_condition(condition: Condition, measured: set[int]) -> cirq.Condition | bool:
+    """Cirq's condition on the measurement keys of ``condition``'s clbits; a clbit not yet
+    measured reads 0 (as in Qiskit), so a condition on none of them is a constant."""
+    clbits, value = condition
+    weights = {clbit_key(c): 2**i for i, c in enumerate(clbits) if c in measured}
+    if value & ~sum(2**i for i, c in enumerate(clbits) if c in measured):
+        return False  # the value needs a bit that is still 0
+    if not weights:
+        return value == 0
+    if len(weights) == 1:  # one measured bit: Cirq's key conditions, much faster than sympy's
+        (key, weight), wanted = next(iter(weights.items())), value
+        if wanted & weight:
+            return cirq.KeyCondition(cirq.MeasurementKey(key))
+        return cirq.BitMaskKeyCondition(key, target_value=0, equal_target=True)
+    total = sum(w * sympy.Symbol(k) for k, w in weights.items())
+    return cirq.SympyCondition(sympy.Eq(total, value))
 
 
 def resolver(ir: CircuitIR, values: Sequence[float]) -> cirq.ParamResolver:

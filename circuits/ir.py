@@ -18,6 +18,7 @@ __all__ = [
     "MAX_QUBITS",
     "NON_UNITARY",
     "CircuitIR",
+    "Condition",
     "GateSpec",
     "Op",
     "depth",
@@ -79,17 +80,25 @@ def supported_gate_names() -> str:
     return f"{gates}; plus measure, reset, barrier"
 
 
+Condition = tuple[tuple[int, ...], int]
+"""A classical condition ``(clbits, value)``: the gate applies when the clbits, read as an
+integer with ``clbits[0]`` least significant, equal ``value`` (Qiskit's ``if_test``). The
+clbits are consecutive and ascending (one register of the text, or one bit)."""
+
+
 @dataclass(frozen=True)
 class Op:
     """One operation: a gate, ``measure`` (one qubit into one clbit), ``reset`` or ``barrier``.
 
     ``params`` are expression texts (see :mod:`circuits.expressions`), e.g. ``"2*theta + 0.5"``.
+    A gate may have a ``condition`` (classical control); other operations may not.
     """
 
     name: str
     qubits: tuple[int, ...]
     params: tuple[str, ...] = ()
     clbits: tuple[int, ...] = ()
+    condition: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,8 @@ def depth(ir: CircuitIR) -> int:
     for op in ir.ops:
         if op.name == "barrier":
             continue
-        wires = [*op.qubits, *(ir.num_qubits + c for c in op.clbits)]
+        read = op.condition[0] if op.condition else ()
+        wires = [*op.qubits, *(ir.num_qubits + c for c in (*op.clbits, *read))]
         if not wires:
             continue
         level = max(levels[w] for w in wires) + 1
@@ -162,3 +172,17 @@ def validate(ir: CircuitIR) -> None:
             missing = expressions.names(param) - declared
             if missing:
                 raise CircuitError(f"{where}: undeclared parameters {sorted(missing)}")
+        if op.condition is not None:
+            _validate_condition(op, where, ir.num_clbits)
+
+
+def _validate_condition(op: Op, where: str, num_clbits: int) -> None:
+    clbits, value = op.condition or ((), 0)
+    if not GATES[op.name].unitary:
+        raise CircuitError(f"{where}: only a gate can be classically controlled")
+    if not clbits or list(clbits) != list(range(clbits[0], clbits[0] + len(clbits))):
+        raise CircuitError(f"{where}: a condition reads consecutive clbits, not {clbits}")
+    if any(not 0 <= c < num_clbits for c in clbits):
+        raise CircuitError(f"{where}: condition clbit out of range for {num_clbits} clbits")
+    if not 0 <= value < 2 ** len(clbits):
+        raise CircuitError(f"{where}: condition value {value} does not fit {len(clbits)} bits")

@@ -32,7 +32,7 @@ from pennylane.tape import QuantumScript
 
 from circuits import expressions
 from circuits.errors import CircuitError
-from circuits.ir import CircuitIR
+from circuits.ir import CircuitIR, Condition
 from circuits.observables import PauliSum
 from circuits.pennylane_import import from_pennylane
 
@@ -75,10 +75,11 @@ _PAULI = {"X": qml.PauliX, "Y": qml.PauliY, "Z": qml.PauliZ}
 
 
 def _is_dynamic(ir: CircuitIR) -> bool:
-    """Whether a measurement or reset is followed by a gate on its qubit (or there is a reset)."""
+    """Whether a measurement is followed by a gate on its qubit, or there is a reset or
+    classical control: the script then needs mid-circuit measurements."""
     measured: set[int] = set()
     for op in ir.ops:
-        if op.name == "reset":
+        if op.name == "reset" or op.condition is not None:
             return True
         if op.name == "measure":
             measured.update(op.qubits)
@@ -134,6 +135,7 @@ def to_pennylane(
     dynamic, columns, _ = _sources(ir)
     ops: list[Operator] = []
     mid: dict[int, MidMeasure] = {}  # measure op index -> its mid-circuit measurement
+    latest: dict[int, MidMeasure] = {}  # clbit -> the mid-circuit measurement it holds
     for index, op in enumerate(ir.ops):
         wires = list(op.qubits)
         if op.name == "barrier":
@@ -144,10 +146,14 @@ def to_pennylane(
                 mcm = MidMeasure(wires, reset=reset, meas_uid=f"qcb_{index}")
                 ops.append(mcm)
                 if not reset:
-                    mid[index] = mcm
+                    mid[index] = latest[op.clbits[0]] = mcm
         elif op.name in _TO_PL:
             params = [expressions.evaluate(p, env) for p in op.params]
-            ops.append(_TO_PL[op.name](*params, wires=wires))
+            gate = _TO_PL[op.name](*params, wires=wires)
+            if op.condition is None:
+                ops.append(gate)
+            elif (condition := _pl_condition(op.condition, latest)) is not False:
+                ops.append(gate if condition is True else qml.ops.Conditional(condition, gate))
         else:
             raise CircuitError(f"op {index}: unknown gate {op.name!r} in IR")
     if measurements is None:
@@ -157,6 +163,21 @@ def to_pennylane(
         else:
             measurements = [qml.sample(wires=columns)] if columns else []
     return QuantumScript(ops, list(measurements), shots=shots)
+
+
+def _pl_condition(condition: Condition, latest: dict[int, MidMeasure]) -> Any:
+    """A PennyLane ``MeasurementValue`` testing ``condition`` on the measurements its clbits
+    hold; a clbit not yet measured reads 0 (as in Qiskit), so a condition on none of them
+    is a constant True or False."""
+    clbits, value = condition
+    held = [(i, latest[c]) for i, c in enumerate(clbits) if c in latest]
+    if value & ~sum(1 << i for i, _ in held):
+        return False  # the value needs a bit that is still 0
+    if not held:
+        return value == 0
+    total = sum((MeasurementValue([mcm]) * (1 << i) for i, mcm in held[1:]),
+                MeasurementValue([held[0][1]]) * (1 << held[0][0]))  # fmt: skip
+    return total == value
 
 
 def counts_from_samples(ir: CircuitIR, samples: Any) -> dict[str, int]:

@@ -13,7 +13,8 @@ The canonical form is one statement per line::
 
 :func:`loads` also takes common variants (comments, blank lines, ``OPENQASM 2.0`` with
 ``qreg``/``creg``, ``measure q[0] -> c[0];``, gate aliases such as ``U``, ``CX``, ``cnot``,
-``phase``, ``u1``/``u2``/``u3``) but refuses anything beyond a flat list of supported gates.
+``phase``, ``u1``/``u2``/``u3``), gate definitions (inlined) and classical control (``if``,
+as conditioned gates), but refuses loops, subroutines, modifiers and classical variables.
 Every parse error carries the 1-based line number of the offending statement.
 """
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 from circuits import expressions
 from circuits.errors import CircuitError
-from circuits.ir import CircuitIR, validate
+from circuits.ir import CircuitIR, Condition, validate
 from circuits.qasm_declarations import _CREG, _QREG
 from circuits.qasm_library import PORTABLE, portable_text
 from circuits.qasm_parser import (
@@ -58,12 +59,25 @@ def dumps(ir: CircuitIR) -> str:
         qubits = ", ".join(f"{_QREG}[{q}]" for q in op.qubits)
         if op.name == "measure":
             lines.append(f"{_CREG}[{op.clbits[0]}] = measure {qubits};")
-        elif op.params:
-            params = ", ".join(expressions.normalize(p) for p in op.params)
-            lines.append(f"{'U' if op.name == 'u' else op.name}({params}) {qubits};")
-        else:
-            lines.append(f"{op.name} {qubits};")
+            continue
+        line = f"{'U' if op.name == 'u' else op.name}"
+        if op.params:
+            line += f"({', '.join(expressions.normalize(p) for p in op.params)})"
+        line += f" {qubits};"
+        lines.append(_condition_text(op.condition, ir.num_clbits) + line)
     return "\n".join(lines) + "\n"
+
+
+def _condition_text(condition: Condition | None, num_clbits: int) -> str:
+    """``if (...) `` for a classically controlled gate, as Qiskit's importer reads it."""
+    if condition is None:
+        return ""
+    clbits, value = condition
+    if len(clbits) == 1:
+        return f"if ({'' if value else '!'}{_CREG}[{clbits[0]}]) "
+    if len(clbits) == num_clbits:
+        return f"if ({_CREG} == {value}) "
+    return f"if ({_CREG}[{clbits[0]}:{clbits[-1]}] == {value}) "
 
 
 def loads(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CircuitIR:
@@ -166,7 +180,7 @@ def _lines(text: str) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
-_RE_BLOCK = re.compile(r"\s*gate\b")
+_RE_BLOCK = re.compile(r"\s*(?:gate|if|else)\b")
 
 
 def _statements(lines: list[str]) -> Iterator[tuple[int, str, bool]]:

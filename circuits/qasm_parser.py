@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from circuits import expressions, qasm_library
 from circuits.errors import CircuitError
-from circuits.ir import GATES, CircuitIR, Op, supported_gate_names
+from circuits.ir import GATES, CircuitIR, Condition, Op, supported_gate_names
+from circuits.qasm_control import control
 from circuits.qasm_declarations import _CREG, _QREG, _RE_PHYSICAL, _Declarations, _Register
 from circuits.qasm_define import define
 from circuits.qasm_library import Definition
@@ -36,7 +37,7 @@ is refused at once, never built."""
 
 _UNSUPPORTED_WORDS = frozenset(
     {
-        "def", "defcal", "cal", "opaque", "extern", "if", "else", "for", "while",
+        "def", "defcal", "defcalgrammar", "cal", "opaque", "extern", "for", "while",
         "switch", "case", "box", "let", "const", "output", "return", "break", "continue",
         "end", "ctrl", "negctrl", "inv", "pow", "delay", "gphase", "float", "int", "uint",
         "bool", "angle", "complex", "duration", "stretch", "array", "pragma", "#pragma",
@@ -77,6 +78,8 @@ class _Parser(_Declarations):
     beyond: tuple[int, int] | None = None
     exhausted: bool = False
     definitions: dict[str, Definition] = field(default_factory=dict)
+    last_if: Condition | None = None
+    """The condition of the statement just read when it was an ``if`` (for an ``else``)."""
 
     def child(self, num_qubits: int, parameters: list[str], line: int) -> _Parser:
         """A parser for the body of a gate definition: the formal qubits as its register
@@ -94,6 +97,10 @@ class _Parser(_Declarations):
         self.statements += 1
         word_match = _RE_WORD.match(text)
         word = word_match.group(0) if word_match else ""
+        previous, self.last_if = self.last_if, None
+        if word in ("if", "else"):
+            self.last_if = control(self, text, line, previous)
+            return
         if word == "gate":
             definition = define(self, text, line)
             if definition is not None:
@@ -102,7 +109,7 @@ class _Parser(_Declarations):
         if word in _UNSUPPORTED_WORDS or "@" in text or "{" in text or "}" in text:
             raise CircuitError(
                 f"unsupported statement {_clip(text)!r}: only the flat gate subset is "
-                "supported (gates and gate definitions; no modifiers, classical control or loops)",
+                "supported (gates, gate definitions and 'if'; no modifiers or loops)",
                 line=line,
                 hint=_FLAT_ONLY_HINT,
             )

@@ -19,12 +19,23 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from qiskit import QuantumCircuit, transpile
-from qiskit.circuit import ClassicalRegister, Gate, Parameter, ParameterExpression, QuantumRegister
+from qiskit.circuit import (
+    CircuitInstruction,
+    ClassicalRegister,
+    Clbit,
+    Gate,
+    IfElseOp,
+    Parameter,
+    ParameterExpression,
+    QuantumRegister,
+    Qubit,
+)
 from qiskit.circuit import library as lib
+from qiskit.circuit.classical import expr
 
 from circuits import expressions
 from circuits.errors import CircuitError
-from circuits.ir import GATES, NON_UNITARY, CircuitIR, Op
+from circuits.ir import GATES, NON_UNITARY, CircuitIR, Condition, Op
 
 __all__ = [
     "bind",
@@ -107,10 +118,49 @@ def to_qiskit(ir: CircuitIR) -> QuantumCircuit:
             qc.barrier(*op.qubits)
         elif op.name in _GATE_CLASSES:
             params = [_qiskit_value(expressions.evaluate(p, env)) for p in op.params]
-            qc.append(_GATE_CLASSES[op.name](*params), list(op.qubits), copy=False)
+            gate = _GATE_CLASSES[op.name](*params)
+            if op.condition is None:
+                qc.append(gate, list(op.qubits), copy=False)
+                continue
+            with qc.if_test(_qiskit_condition(qc, op.condition)):
+                qc.append(gate, list(op.qubits), copy=False)
         else:
             raise CircuitError(f"unknown gate {op.name!r} in IR")
     return qc
+
+
+def _qiskit_condition(qc: QuantumCircuit, condition: Condition) -> Any:
+    """Qiskit's ``(Clbit, bool)`` or ``(ClassicalRegister, int)`` for an IR condition; a run of
+    bits short of the whole register is a conjunction of its bits (a register of its own
+    would add a key to every count)."""
+    clbits, value = condition
+    if len(clbits) == 1:
+        return qc.clbits[clbits[0]], bool(value)
+    if len(clbits) == qc.num_clbits:
+        return qc.cregs[0], value
+    terms = [
+        expr.lift(qc.clbits[c]) if value >> i & 1 else expr.logic_not(qc.clbits[c])
+        for i, c in enumerate(clbits)
+    ]
+    result = terms[0]
+    for term in terms[1:]:
+        result = expr.logic_and(result, term)
+    return result
+
+
+def _condition_bits(node: expr.Expr, clbit_index: dict[Clbit, int]) -> dict[int, int] | None:
+    """The bits that a conjunction of bits and negated bits (what :func:`_qiskit_condition`
+    makes) requires, by clbit; None for any other expression."""
+    if isinstance(node, expr.Binary) and node.op is expr.Binary.Op.LOGIC_AND:
+        left = _condition_bits(node.left, clbit_index)
+        right = _condition_bits(node.right, clbit_index)
+        return None if left is None or right is None else left | right
+    wanted = 1
+    if isinstance(node, expr.Unary) and node.op is expr.Unary.Op.LOGIC_NOT:
+        node, wanted = node.operand, 0
+    if isinstance(node, expr.Var) and isinstance(node.var, Clbit):
+        return {clbit_index[node.var]: wanted}
+    return None
 
 
 def _qiskit_value(value: Any) -> Any:
@@ -168,11 +218,14 @@ def from_qiskit(qc: QuantumCircuit) -> CircuitIR:
     ops: list[Op] = []
     for instruction in flat.data:
         operation = instruction.operation
+        if isinstance(operation, IfElseOp):
+            ops += _conditioned(instruction, qubit_index, clbit_index, temporaries, renames)
+            continue
         if operation.name not in GATES:
             raise CircuitError(
                 f"operation {operation.name!r} is not supported",
-                hint="only flat circuits of supported gates, measure, reset and barrier "
-                "convert (no classical control flow or delays)",
+                hint="only circuits of supported gates, measure, reset, barrier and if_test "
+                "convert (no loops, while, switch or delays)",
             )
         qubits = tuple(qubit_index[q] for q in instruction.qubits)
         if operation.name == "barrier" and not qubits:
@@ -187,12 +240,60 @@ def _decompose(qc: QuantumCircuit) -> QuantumCircuit:
     if all(instruction.operation.name in GATES for instruction in qc.data):
         return qc
     try:
-        return transpile(qc, basis_gates=_BASIS_GATES, optimization_level=0)
+        return transpile(qc, basis_gates=[*_BASIS_GATES, "if_else"], optimization_level=0)
     except Exception as exc:  # transpile raises many unrelated types
         raise CircuitError(
             f"cannot decompose the circuit into supported gates: {exc}",
-            hint="remove classical control flow and custom non-unitary instructions",
+            hint="remove loops and custom non-unitary instructions",
         ) from exc
+
+
+def _conditioned(
+    instruction: CircuitInstruction,
+    qubit_index: dict[Qubit, int],
+    clbit_index: dict[Clbit, int],
+    temporaries: dict[Parameter, Parameter],
+    renames: dict[str, str],
+) -> list[Op]:
+    """The gates of an ``if_test`` (and of its ``else``, for a one-bit condition)."""
+    operation = instruction.operation
+    required = None
+    if isinstance(operation.condition, expr.Expr):
+        required = _condition_bits(operation.condition, clbit_index)
+        target, value = (
+            None,
+            sum(v << i for i, (_, v) in enumerate(sorted((required or {}).items()))),
+        )
+    else:
+        target, value = operation.condition
+    if isinstance(target, Clbit):
+        clbits: tuple[int, ...] = (clbit_index[target],)
+    elif isinstance(target, ClassicalRegister):
+        clbits = tuple(clbit_index[bit] for bit in target)
+    elif required:
+        clbits = tuple(sorted(required))
+    else:
+        raise CircuitError(
+            "a condition that is a classical expression is not supported",
+            hint="condition on one bit or one register: qc.if_test((creg, value))",
+        )
+    condition = (clbits, int(value))
+    ops: list[Op] = []
+    for block, when in zip(operation.blocks, (condition, (clbits, 1 - int(value))), strict=False):
+        if block is not operation.blocks[0] and len(clbits) != 1:
+            raise CircuitError("an 'else' after a condition on several bits is not supported")
+        outer = dict(zip(block.qubits, instruction.qubits, strict=True))
+        for inner in block.data:
+            gate = inner.operation
+            if gate.name not in GATES or gate.name in NON_UNITARY:
+                raise CircuitError(
+                    f"{gate.name!r} inside an if_test is not supported: only gates can be "
+                    "classically controlled"
+                )
+            qubits = tuple(qubit_index[outer[q]] for q in inner.qubits)
+            params = tuple(_param_text(p, temporaries, renames) for p in gate.params)
+            ops.append(Op(gate.name, qubits, params, condition=when))
+    return ops
 
 
 def _param_text(

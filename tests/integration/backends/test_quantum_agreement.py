@@ -9,6 +9,7 @@ contract, by its registered name.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -18,6 +19,8 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from backends import registry
 from backends.base import QuantumBackend, QuantumBatch, QuantumItem
+from backends.errors import BackendError
+from backends.states import TaskState
 from circuits.canonical import Circuit
 from circuits.observables import PauliSum
 from tests.integration.backends.quantum_contract import check_quantum_contract, run
@@ -157,3 +160,51 @@ def test_counts_follow_the_binomial_bound_and_seeds_repeat(name: str) -> None:
             assert abs(counts.get(key, 0) / shots - p) <= bound, (key, counts, probs)
     assert first.quasi_probabilities is not None
     assert sum(first.quasi_probabilities[0].values()) == pytest.approx(1.0)
+
+
+TELEPORT = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg m0[1];
+creg m1[1];
+creg out[1];
+ry(1.1) q[0];
+h q[1];
+cx q[1], q[2];
+cx q[0], q[1];
+h q[0];
+measure q[0] -> m0[0];
+measure q[1] -> m1[0];
+if(m1==1) x q[2];
+if(m0==1) z q[2];
+measure q[2] -> out[0];
+"""
+"""Teleportation with its corrections under classical control: ``out`` is 1 with
+probability sin(0.55)**2 whatever the two measurements gave."""
+
+
+@pytest.mark.parametrize("name", [n for n in SEEDED if n != "braket"])
+def test_classical_control_teleports_a_state(name: str) -> None:
+    backend = registry.quantum(name)
+    work = QuantumBatch(items=[QuantumItem(circuit=TELEPORT)], shots=3000, seed=7)
+    counts = run(backend, work).items[0].counts
+    assert counts is not None and sum(counts[0].values()) == 3000
+    ones = sum(n for key, n in counts[0].items() if key[0] == "1")
+    assert len({key[1:] for key in counts[0]}) == 4  # the measurements themselves are random
+    p = math.sin(0.55) ** 2
+    assert abs(ones / 3000 - p) <= 5 * math.sqrt(p * (1 - p) / 3000)
+
+
+def test_braket_refuses_classical_control_by_name() -> None:
+    backend = registry.quantum("braket")
+    work = QuantumBatch(items=[QuantumItem(circuit=TELEPORT)], shots=10, seed=7)
+    try:
+        native_id = backend.submit(work, task_id="controlled")
+    except BackendError as exc:
+        message = str(exc)
+    else:
+        while not (status := backend.status(native_id)).state.final:
+            time.sleep(0.05)
+        assert status.state is TaskState.FAILED
+        message = status.message or ""
+    assert "classically controlled" in message and "aer, cirq or pennylane" in message

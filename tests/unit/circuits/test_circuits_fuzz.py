@@ -42,11 +42,15 @@ SEEDS = [
     "  rzz(theta/2) a, b;\n}\nqreg q[4];\ncreg c[4];\nmine(pi/3, 0.2) q[0], q[1];\n"
     "cu3(0.1, 0.2, 0.3) q[1], q[2];\ncsx q[0], q[2];\nc3x q[0], q[1], q[2], q[3];\n"
     "mine(0.1, 0.2) q, q;\nmeasure q -> c;\n",
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg a[1];\ncreg b[2];\n'
+    "measure q[0] -> a[0];\nif(a==1) x q[1];\nif (b==3) u1(pi/2) q;\n"
+    "if (b[0:1] == 2) { cx q[0], q[1]; h q[2]; }\nif (!a[0]) z q[0];\nelse y q[0];\n",
 ]
 TOKENS = [
     "qubit[100000] q;", "h q;", "barrier q;", "bit[99999] c;", "9" * 5000, "(" * 300,
     ")" * 300, "1e308*10", "1/0", "log(0)", "(-1)**0.5", "2**1024", "\u2028", "\x0c", "\x85",
     "\x1e", "\r", "//", "/*", "*/", "gate g a { h a; }", "if (c == 1) x q[0];", "@", "{", "}",
+    "else", "if (c[0]) {", "!", "==", "!=", "c[0:1]", "true", "if (" * 300,
     ";", ",", "q[", "]", "input float[64] h;", "pi" * 50, "\ufeff", "\x00", "é", "θ",
 ]  # fmt: skip
 

@@ -155,7 +155,7 @@ HEADER = 'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] alpha;\nqubit[
         ("c[3] = measure q[0];", ["bit index 3 out of range", "size 1"]),
         ("measure q[0];", ["bad measurement"]),
         ("opaque foo a;", ["only the flat gate subset", "supported gates:"]),
-        ("if (c[0]) x q[0];", ["only the flat gate subset"]),
+        ("if (c[0]) c[1] = measure q[0];", ["only gates can"]),
         ("for uint i in [0:2] {", ["only the flat gate subset"]),
         ("ctrl @ x q[0], q[1];", ["only the flat gate subset"]),
         ("qubit[2] q;", ["name 'q' is declared twice", "line 8"]),

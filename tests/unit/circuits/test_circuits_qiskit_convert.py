@@ -170,14 +170,13 @@ def test_multiple_registers_are_flattened() -> None:
     assert (ir.num_qubits, ir.num_clbits) == (3, 2)
 
 
-def test_control_flow_is_refused_with_a_hint() -> None:
+def test_loops_are_refused_with_a_hint() -> None:
     qc = QuantumCircuit(1, 1)
-    qc.measure(0, 0)
-    with qc.if_test((qc.clbits[0], 1)):
+    with qc.for_loop(range(2)):
         qc.x(0)
-    with pytest.raises(CircuitError, match="'if_else' is not supported") as info:
+    with pytest.raises(CircuitError, match="'for_loop' is not supported") as info:
         from_qiskit(qc)
-    assert info.value.hint is not None and "control flow" in info.value.hint
+    assert info.value.hint is not None and "loops" in info.value.hint
 
 
 def test_complex_parameters_are_refused() -> None:

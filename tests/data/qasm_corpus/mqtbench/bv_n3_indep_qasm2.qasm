@@ -1,0 +1,10 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg c[2];
+x q[0];
+h q[2];
+cz q[2],q[0];
+h q[2];
+measure q[1] -> c[0];
+measure q[2] -> c[1];

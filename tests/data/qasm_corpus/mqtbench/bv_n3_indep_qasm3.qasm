@@ -1,0 +1,10 @@
+OPENQASM 3.0;
+include "stdgates.inc";
+bit[2] c;
+qubit[3] q;
+x q[0];
+h q[2];
+cz q[2], q[0];
+h q[2];
+c[0] = measure q[1];
+c[1] = measure q[2];

@@ -1,0 +1,14 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg meas[3];
+h q[2];
+cp(pi/2) q[2],q[1];
+h q[1];
+cp(pi/4) q[2],q[0];
+cp(pi/2) q[1],q[0];
+h q[0];
+barrier q[2],q[1],q[0];
+measure q[2] -> meas[0];
+measure q[1] -> meas[1];
+measure q[0] -> meas[2];

@@ -1,0 +1,16 @@
+OPENQASM 3.0;
+include "stdgates.inc";
+bit[3] meas;
+h $2;
+cx $2, $1;
+cx $1, $0;
+h $2;
+cp(pi/2) $2, $1;
+h $1;
+cp(pi/4) $2, $0;
+cp(pi/2) $1, $0;
+h $0;
+barrier $2, $1, $0;
+meas[0] = measure $2;
+meas[1] = measure $1;
+meas[2] = measure $0;

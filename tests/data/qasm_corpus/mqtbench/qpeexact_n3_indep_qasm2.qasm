@@ -1,0 +1,13 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+qreg psi[1];
+creg c[2];
+h q[0];
+x psi[0];
+cp(pi) psi[0],q[0];
+cp(-pi/2) q[0],q[1];
+h q[0];
+barrier q[1],q[0],psi[0];
+measure q[1] -> c[0];
+measure q[0] -> c[1];

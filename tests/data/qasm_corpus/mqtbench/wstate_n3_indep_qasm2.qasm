@@ -1,0 +1,17 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg meas[3];
+ry(-pi/4) q[0];
+ry(-0.9553166181245093) q[1];
+x q[2];
+cz q[2],q[1];
+ry(0.9553166181245093) q[1];
+cz q[1],q[0];
+ry(pi/4) q[0];
+cx q[1],q[2];
+cx q[0],q[1];
+barrier q[0],q[1],q[2];
+measure q[0] -> meas[0];
+measure q[1] -> meas[1];
+measure q[2] -> meas[2];
