@@ -8,6 +8,7 @@ observables of the original circuit can be moved onto the transpiled circuit's q
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -18,7 +19,7 @@ from qiskit.transpiler import CouplingMap
 from circuits import expressions, qiskit_convert
 from circuits.canonical import Circuit
 from circuits.errors import CircuitError, ObservableError
-from circuits.ir import CircuitIR, Op
+from circuits.ir import CircuitIR
 from circuits.observables import PauliSum
 
 __all__ = ["DeviceConstraints", "Transpiled", "transpile_for"]
@@ -160,9 +161,12 @@ def transpile_for(
     if not 0 <= optimization_level <= 3:
         raise CircuitError(f"optimization_level must be 0 to 3, not {optimization_level}")
     try:
+        basis = device.basis_gates
+        if basis is not None and any(op.condition for op in circuit.ir.ops):
+            basis = [*basis, "if_else"]  # a basis without it would refuse the circuit
         result: Any = transpile(
             circuit.to_qiskit(),
-            basis_gates=device.basis_gates,
+            basis_gates=basis,
             coupling_map=device.qiskit_coupling_map(),
             optimization_level=optimization_level,
             seed_transpiler=seed,
@@ -175,8 +179,7 @@ def transpile_for(
     originals = [p.name for p in result.parameters]
     back = dict(zip(qiskit_convert.sanitize_names(originals), originals, strict=True))
     ops = tuple(
-        Op(op.name, op.qubits, tuple(expressions.rename(p, back) for p in op.params), op.clbits)
-        for op in ir.ops
+        replace(op, params=tuple(expressions.rename(p, back) for p in op.params)) for op in ir.ops
     )
     ir = CircuitIR(ir.num_qubits, ir.num_clbits, circuit.parameters, ops)
     if result.layout is None:

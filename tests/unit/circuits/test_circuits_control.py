@@ -16,6 +16,7 @@ from circuits.cirq_convert import clbit_key, to_cirq
 from circuits.errors import CircuitError
 from circuits.ir import CircuitIR, Op, validate
 from circuits.pennylane_convert import counts_from_samples, to_pennylane
+from circuits.transpile import DeviceConstraints, transpile_for
 
 HEAD3 = 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[3] q;\nbit[3] c;\n'
 
@@ -152,3 +153,17 @@ def test_aer_cirq_and_pennylane_run_the_conditions_alike() -> None:
     assert "".join(str(bits[c]) for c in (2, 1, 0)) == "110"
     samples = qml.execute([to_pennylane(circuit.ir, shots=8)], qml.device("default.qubit"))[0]
     assert counts_from_samples(circuit.ir, samples) == expected
+
+
+def test_transpiling_for_a_device_keeps_the_conditions() -> None:
+    circuit = Circuit.from_qasm(HEAD3 + "h q[0];\nc[0] = measure q[0];\nif (c[0]) cx q[0], q[2];\n")
+    device = DeviceConstraints(
+        name="line",
+        num_qubits=3,
+        basis_gates=["rz", "sx", "x", "cx"],
+        coupling_map=[(0, 1), (1, 2)],
+    )
+    result = transpile_for(circuit, device, seed=1)
+    conditioned = [op for op in result.circuit.ir.ops if op.condition is not None]
+    assert conditioned and all(op.condition == ((0,), 1) for op in conditioned)
+    assert all(op.name in {"rz", "sx", "x", "cx"} for op in conditioned)
