@@ -62,16 +62,21 @@ def parse(text: str) -> list[Dependency]:
             close = difflib.get_close_matches(condition, CONDITIONS, n=1)
             maybe = f" (did you mean {close[0]!r}?)" if close else ""
             valid = ", ".join(sorted(CONDITIONS))
-            raise ValueError(f"unknown condition {condition!r}{maybe}; valid: {valid}")
+            raise ValueError(f"unknown condition {_clip(condition)!r}{maybe}; valid: {valid}")
         if not ids:
             raise ValueError(f"{condition!r} names no job: write {condition}:JOB_ID[:JOB_ID...]")
         for job_id in ids.split(":"):
             if not _JOB_ID.match(job_id):
-                raise ValueError(f"{job_id!r} is not a job id (as `qcb jobs` prints them)")
+                raise ValueError(f"{_clip(job_id)!r} is not a job id (as `qcb jobs` prints them)")
             found.append(Dependency(condition, job_id))
     if len(found) > MAX_DEPENDENCIES:
         raise ValueError(f"{len(found)} jobs waited for; at most {MAX_DEPENDENCIES}")
     return found
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters for a message (a refused id may be any length)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def met(condition: str, state: TaskState) -> bool | None:

@@ -15,6 +15,11 @@ from broker.store.db import Database, advisory_lock, utcnow
 from broker.store.schema import jobs, tokens
 
 
+def partial(progress: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a job that ends early keeps as its result: its progress so far, marked partial."""
+    return {**progress, "partial": True} if progress else None
+
+
 def end_job(
     conn: Connection,
     job_id: str,
@@ -87,7 +92,6 @@ def cancel_job(db: Database, job_id: str, user: str, revision: str) -> None:
         if job is None or TaskState(job.state).final:
             return
         transitions.cancel_job_tasks(conn, job_id)
-        partial = {**job.progress, "partial": True} if job.progress else None
         message = f"cancelled by {user}"
-        end_job(conn, job_id, TaskState.CANCELLED, message, revision, result=partial)
+        end_job(conn, job_id, TaskState.CANCELLED, message, revision, result=partial(job.progress))
         record_audit(conn, user, "cancel", job_id)

@@ -26,7 +26,7 @@ from broker.algorithms.base import StepOutcome, TaskResult, check_backend_kind
 from broker.config import Settings
 from broker.core import admission, dependencies, transitions
 from broker.core.dispatch import Dispatcher
-from broker.core.endings import cancel_job, end_job, fail_unrunnable
+from broker.core.endings import cancel_job, end_job, fail_unrunnable, partial
 from broker.core.idempotency import earlier_job, spec_sha256
 from broker.core.models import JobSpec, TaskRequest
 from broker.core.placement import backend_for, task_queue, task_size
@@ -371,8 +371,7 @@ class Broker:
             r = bad[0]
             message = f"task {r.key!r} ({r.id}) on {r.backend} ended {r.state}: {r.message}"
             end = TaskState.CANCELLED if r.state == TaskState.CANCELLED else TaskState.FAILED
-            partial = {**job.progress, "partial": True} if job.progress else None
-            end_job(conn, job_id, end, message, revision, result=partial)
+            end_job(conn, job_id, end, message, revision, result=partial(job.progress))
             return set()
         spec = JobSpec.model_validate(job.spec)
         algorithm, inputs = self.parse_inputs(spec, check=False)

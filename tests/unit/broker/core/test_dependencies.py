@@ -66,6 +66,13 @@ def test_a_malformed_dependency_says_what_is_wrong(text: str, says: str) -> None
     assert says in str(caught.value)
 
 
+@pytest.mark.parametrize("text", ["afterok:" + "x" * 5000, "a" * 5000 + ":j-1"])
+def test_a_huge_refused_id_or_condition_is_clipped_in_the_message(text: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        dependencies.parse(text)
+    assert len(str(caught.value)) < 200 and "…" in str(caught.value)
+
+
 def test_a_dependency_parses_as_slurm_writes_it() -> None:
     found = dependencies.parse("afterok:j-1:j-2,afterany:j-3")
     assert [str(d) for d in found] == ["afterok:j-1", "afterok:j-2", "afterany:j-3"]
