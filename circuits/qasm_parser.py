@@ -99,7 +99,8 @@ class _Parser(_Declarations):
         word = word_match.group(0) if word_match else ""
         previous, self.last_if = self.last_if, None
         if word in ("if", "else"):
-            self.last_if = control(self, text, line, previous)
+            condition = control(self, text, line, previous)
+            self.last_if = condition if word == "if" else None  # no 'else' after an 'else'
             return
         if word == "gate":
             definition = define(self, text, line)

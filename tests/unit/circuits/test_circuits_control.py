@@ -79,6 +79,7 @@ def test_a_block_and_its_else_give_each_gate_its_condition() -> None:
         ("if (c != 1) x q[0];", "'!=' on several bits", 5),
         ("if (c[3]) x q[0];", "out of range", 5),
         ("x q[0];\nelse x q[1];", "'else' without an 'if'", 6),
+        ("if (c[0]) x q[0];\nelse x q[1];\nelse x q[1];", "'else' without an 'if'", 7),
         ("if (c == 1) x q[0];\nelse x q[1];", "'else' after a condition on several bits", 6),
         ("if (c[0]) {\n  x q[0];\n  c[1] = measure q[1];\n}", "only gates can", 7),
         ("if (c[0]) {\n  x q[0];\n  reset q[1];\n}", "only gates can", 7),
