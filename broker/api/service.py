@@ -40,6 +40,17 @@ class Service:
         self.feed = ChangeFeed(self.broker.db, settings.poll_seconds, settings.max_streams_per_user)
         self._wake = threading.Event()
         threading.Thread(target=self._releaser, name="qcb-release", daemon=True).start()
+        threading.Thread(target=self._warm_catalog, name="qcb-catalog", daemon=True).start()
+
+    def _warm_catalog(self) -> None:
+        """Build every backend once at start: the first build imports each quantum SDK
+        (seconds in all), which would otherwise fall on the first ``GET /backends``."""
+        from broker import catalog
+
+        try:
+            catalog.describe(self.broker)
+        except Exception:  # a backend that cannot be built says so when it is asked for
+            log.warning("could not describe the backends at start", exc_info=True)
 
     def release(self) -> None:
         """Ask for a release cycle now, so that a new job need not wait for the scheduler's

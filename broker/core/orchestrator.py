@@ -69,7 +69,8 @@ class Broker:
         """This process's instance of a backend, configured from the settings."""
         if name not in self._backends:
             cls = registry.load_class(name)
-            self._backends[name] = cls(**self.backend_options(name))
+            # two threads may build one at once (the API warms them at start): keep the first
+            return self._backends.setdefault(name, cls(**self.backend_options(name)))
         return self._backends[name]
 
     def capacity(self, name: str) -> int:
