@@ -83,10 +83,6 @@ class Engine:
         self._default_qos = {
             p.id: self._qos.get(policy.qos_of(p, None), 0.0) for p in policy.proposals
         }
-        self._users: dict[str, int] = {}
-        self._user_names: list[str] = []
-        self._user_rank: np.ndarray | None = None
-        self._usage_cache: dict[str, tuple[DecayedUsage, list[int], list[int]]] = {}
 
     def qos_value(self, proposal: str, qos: str | None) -> float:
         """The QOS factor of a task of ``proposal`` at ``qos`` (None: the proposal's
@@ -162,71 +158,25 @@ class Engine:
             out[unset] = default_v[pending.proposal[unset]]
         return out
 
-    def _user_code(self, name: str) -> int:
-        code = self._users.get(name)
-        if code is None:
-            code = self._users[name] = len(self._user_names)
-            self._user_names.append(name)
-            self._user_rank = None
-        return code
-
-    def _user_ranks(self) -> np.ndarray:
-        if self._user_rank is None:
-            names = self._user_names
-            order = sorted(range(len(names)), key=names.__getitem__)
-            self._user_rank = np.empty(len(names), dtype=np.int64)
-            self._user_rank[order] = np.arange(len(names))
-        return self._user_rank
-
-    def _usage_codes(self, usage: DecayedUsage, backend: str) -> tuple[np.ndarray, np.ndarray]:
-        """Policy proposal index (-1: unknown) and user code of each leaf of ``backend``,
-        converted once: leaves are only ever appended."""
-        keys, _ = usage.columns(backend)
-        cached = self._usage_cache.get(backend)
-        if cached is None or cached[0] is not usage or len(cached[1]) > len(keys):
-            cached = self._usage_cache[backend] = (usage, [], [])
-        _, props, users = cached
-        index = self.tree.index
-        for proposal, user in keys[len(props) :]:
-            props.append(index.get(proposal, -1))
-            users.append(self._user_code(user))
-        return np.array(props, dtype=np.int64), np.array(users, dtype=np.int64)
-
     def _fairshare(self, pending: PendingTasks, usage: DecayedUsage) -> np.ndarray:
-        """Each task's Fair Tree factor on its backend (0 for an unknown proposal)."""
-        held = {b: self._usage_codes(usage, b) for b in pending.backends}
-        prop_v = np.array([self.tree.index.get(p, -1) for p in pending.proposals], dtype=np.int64)
-        user_v = np.array([self._user_code(u) for u in pending.users], dtype=np.int64)
-        n_users = max(len(self._user_names), 1)
-        n_props = len(self.tree.ids) + 1
-        leaf = (prop_v[pending.proposal] + 1) * n_users + user_v[pending.user]
-        combo = pending.backend.astype(np.int64) * (n_props * n_users) + leaf
-        unique, inverse = np.unique(combo, return_inverse=True)
-        combo_backend = unique // (n_props * n_users)
-        combo_leaf = unique % (n_props * n_users)
-        edges = np.searchsorted(combo_backend, np.arange(len(pending.backends) + 1))
-        ranks = self._user_ranks()
-        out = np.zeros(unique.size)
+        """Each task's Fair Tree factor on its backend (0 for an unknown proposal): one
+        tree per backend with pending tasks, its users those of :class:`FairTree`."""
+        out = np.zeros(len(pending))
+        n_users = max(len(pending.users), 1)
         for b, name in enumerate(pending.backends):
-            lo, hi = int(edges[b]), int(edges[b + 1])
-            wanted = combo_leaf[lo:hi]
-            known = wanted >= n_users
-            up, uu = held[name]
-            mine = up >= 0
-            _, values = usage.columns(name)
-            w_used = np.array(values, dtype=np.float64)[mine]
-            keys = np.concatenate([(up[mine] + 1) * n_users + uu[mine], wanted[known]])
-            leaves, first = np.unique(keys, return_index=True)
-            w = np.concatenate([w_used, np.zeros(int(known.sum()))])[first]
-            order = self.tree.order_arrays(leaves // n_users - 1, ranks[leaves % n_users], w)
-            n = leaves.size
-            factor = np.empty(n)
-            factor[order] = (n - np.arange(n)) / n
-            part = np.zeros(hi - lo)
-            part[known] = factor[np.searchsorted(leaves, wanted[known])]
-            out[lo:hi] = part
-        result: np.ndarray = out[inverse.reshape(-1)]
-        return result
+            on_b = np.flatnonzero(pending.backend == b)
+            if on_b.size == 0:
+                continue
+            code = pending.proposal[on_b].astype(np.int64) * n_users + pending.user[on_b]
+            unique, inverse = np.unique(code, return_inverse=True)
+            leaves = [
+                (pending.proposals[c // n_users], pending.users[c % n_users])
+                for c in unique.tolist()
+            ]
+            factors = self.tree.factors(name, usage.raw(name), leaves)
+            table = np.array([factors.get(leaf, 0.0) for leaf in leaves])
+            out[on_b] = table[inverse.reshape(-1)]
+        return out
 
     # -- a scheduling cycle ----------------------------------------------------------------
 

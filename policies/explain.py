@@ -153,7 +153,9 @@ def _fairshare_path(
             pending.proposal[on_backend].tolist(), pending.user[on_backend].tolist(), strict=True
         )
     ]
-    return engine.tree.path(usage.raw(row.backend), set(leaves), (row.proposal, row.user))
+    return engine.tree.path(
+        row.backend, usage.raw(row.backend), set(leaves), (row.proposal, row.user)
+    )
 
 
 def _rank(priority: np.ndarray, pending: PendingTasks, same: np.ndarray, i: int) -> int:

@@ -4,25 +4,17 @@ Usage here is what a backend was occupied for (backend-seconds: run seconds, tim
 for classical tasks), not budget units, and it decays: ``U <- U * 2^(-dt / half_life) + u``.
 Budgets (which never decay) live in :mod:`policies.budgets`.
 
-Fair Tree (Slurm's ``fair_tree.shtml``): at each level of the tree, a node's level fair
-share is ``LF = S / U`` among its siblings (``S``: its fraction of the siblings' shares,
-``U``: its fraction of their usage; ``LF = inf`` without usage). Siblings are sorted by LF,
-highest first, and the tree is walked depth first; the leaf at index ``i`` of ``N`` gets the
-factor ``(N - i) / N``, so every user of an under-served subtree outranks every user of a
-better-served sibling subtree.
+Each backend has its own tree (as each IBM QPU has its own fair-share scheduler): the root,
+the programs (``fairshare.programs`` shares, 1 for a program not listed), the proposals
+with a budget on the backend (their ``shares``), and under each proposal one user per
+member and its PI, each with one share, plus any other user with usage or a pending task
+there (a ``*`` proposal's users). ``N`` is the number of those users, whether they have
+anything pending or not, as Slurm's ``N`` is every user association. The factors are
+Slurm's Fair Tree (:mod:`policies.sshare`): level fair share ``S / U`` among siblings,
+zero shares last, tied users one rank, the user at rank ``r`` gets ``r / N``.
 
-Ties: siblings of equal LF are ordered by name (program, proposal id, user), so the walk
-is deterministic and no two leaves share a rank. Within one level, sorting by ``LF`` is
-the same as sorting by ``shares / usage`` (both fractions share their denominators; users
-have equal shares, so they sort by usage), and that is what is computed: each node's key
-then depends on its own usage only, so a simulator can keep the order up to date one node
-at a time and get exactly the floats computed here (:mod:`policies.livetree`). For that,
-sums do not depend on the order things come in: a proposal's usage is its users' usage
-added smallest first (:func:`ascending_sum`), a program's the exactly rounded
-``math.fsum`` of its proposals' usage.
-
-Usage is per backend (each backend has its own tree, as each IBM QPU has its own
-fair-share scheduler).
+Usage is the raw numbers of :class:`DecayedUsage` (every leaf scaled by one common factor,
+which no ratio sees).
 """
 
 from __future__ import annotations
@@ -33,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from policies import sshare as slurm
 from policies.schema import Policy
 
 Leaf = tuple[str, str]
@@ -158,21 +151,16 @@ class Level:
 
 
 def sibling_key(shares: float, usage: float) -> float:
-    """``shares / usage`` (inf without usage): siblings sort by it, highest first."""
+    """``shares / usage``: siblings sort by it, highest first (in exact arithmetic the
+    order of Slurm's ``S / U``). Zero shares give 0 whatever the usage (Slurm: run last);
+    no usage gives inf."""
+    if shares == 0:
+        return 0.0
     return shares / usage if usage > 0 else INF
 
 
-def ascending_sum(values: Iterable[float]) -> float:
-    """A proposal's usage: its users' usage added smallest first, one after the other
-    (a definition that does not depend on the order the users come in)."""
-    total = 0.0
-    for v in sorted(values):
-        total += v
-    return total
-
-
 class FairTree:
-    """The static part of the tree for one policy: programs, proposals, their shares."""
+    """The static part of the trees for one policy: programs, proposals, shares, members."""
 
     def __init__(self, policy: Policy) -> None:
         names = {p.program for p in policy.proposals} | set(policy.fairshare.programs)
@@ -191,121 +179,168 @@ class FairTree:
         self.members: list[np.ndarray] = [
             np.flatnonzero(self.program_of == g) for g in range(len(self.programs))
         ]
+        self.users: list[list[str]] = [sorted({p.pi, *p.members} - {"*"}) for p in policy.proposals]
+        self._on: dict[str, list[Leaf]] = {}
+        for p in policy.proposals:
+            for backend in sorted(p.backends()):
+                self._on.setdefault(backend, []).extend(
+                    (p.id, u) for u in self.users[self.index[p.id]]
+                )
 
-    def proposal_usage(self, prop: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Each proposal's usage (:func:`ascending_sum` of its leaves), indexed like
-        ``self.ids``."""
-        usage = np.zeros(len(self.ids))
-        if prop.size == 0:
-            return usage
-        o = np.lexsort((w, prop))
-        sp, sw = prop[o], w[o]
-        starts = np.flatnonzero(np.r_[True, sp[1:] != sp[:-1]])
-        within = np.arange(sp.size) - np.repeat(starts, np.diff(np.r_[starts, sp.size]))
-        for j in range(int(within.max()) + 1):
-            at = within == j
-            usage[sp[at]] += sw[at]
-        return usage
+    def members_on(self, backend: str) -> list[Leaf]:
+        """The users every backend's tree holds from the start: each member and PI of the
+        proposals with a budget on ``backend``."""
+        return self._on.get(backend, [])
 
-    def program_order(self, usage: np.ndarray, present: Iterable[int]) -> dict[int, int]:
-        """Position of each program (of those ``present``) among its siblings."""
-        present = sorted(set(present))
-        if len(present) == 1:
-            return {present[0]: 0}
-
-        def key(g: int) -> tuple[float, str]:
-            total = math.fsum(usage[self.members[g]].tolist())
-            return (-sibling_key(float(self.program_shares[g]), total), self.programs[g])
-
-        return {g: i for i, g in enumerate(sorted(present, key=key))}
-
-    def order_arrays(self, prop: np.ndarray, user_rank: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """The leaves (proposal index into ``self.ids``, rank of the user's name, raw usage;
-        one leaf per (proposal, user)) in Fair Tree order: a permutation of their indices."""
-        if prop.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        usage = self.proposal_usage(prop, w)
-        key_p = np.divide(self.shares, usage, out=np.full(usage.size, INF), where=usage > 0)
-        programs = self.program_of[prop]
-        position = self.program_order(usage, np.unique(programs).tolist())
-        prog_pos = np.zeros(len(self.programs), dtype=np.int64)
-        prog_pos[list(position)] = list(position.values())
-        order: np.ndarray = np.lexsort(
-            (user_rank, w, self.name_rank[prop], -key_p[prop], prog_pos[programs])
-        )
-        return order
-
-    def _arrays(
-        self, usage: Mapping[Leaf, float], leaves: Iterable[Leaf]
-    ) -> tuple[list[Leaf], np.ndarray, np.ndarray, np.ndarray]:
-        values = {leaf: 0.0 for leaf in leaves if leaf[0] in self.index}
+    def leaves(
+        self, backend: str, usage: Mapping[Leaf, float], leaves: Iterable[Leaf]
+    ) -> dict[Leaf, float]:
+        """The users of ``backend``'s tree (members, those in ``usage``, ``leaves``; of
+        proposals the policy knows) with their raw usage."""
+        values = dict.fromkeys(self.members_on(backend), 0.0)
+        values.update((leaf, 0.0) for leaf in leaves if leaf[0] in self.index)
         values.update((leaf, v) for leaf, v in usage.items() if leaf[0] in self.index)
+        return values
+
+    def build(
+        self, backend: str, usage: Mapping[Leaf, float], leaves: Iterable[Leaf]
+    ) -> tuple[slurm.Node, dict[Leaf, slurm.Node]]:
+        """``backend``'s tree as :mod:`policies.sshare` nodes, and the node of each user."""
+        by_proposal: dict[int, list[tuple[str, float]]] = {}
+        for (pid, user), w in self.leaves(backend, usage, leaves).items():
+            by_proposal.setdefault(self.index[pid], []).append((user, w))
+        root = slurm.Node("root", None)
+        found: dict[Leaf, slurm.Node] = {}
+        for g, members in enumerate(self.members):
+            present = [int(i) for i in members if int(i) in by_proposal]
+            if not present:
+                continue
+            program = slurm.Node(self.programs[g], float(self.program_shares[g]))
+            root.children.append(program)
+            for i in sorted(present, key=self.ids.__getitem__):
+                proposal = slurm.Node(self.ids[i], float(self.shares[i]))
+                program.children.append(proposal)
+                for user, w in sorted(by_proposal[i]):
+                    node = found[(self.ids[i], user)] = slurm.Node(user, 1.0, w, user=True)
+                    proposal.children.append(node)
+        return root, found
+
+    def factors(
+        self, backend: str, usage: Mapping[Leaf, float], leaves: Iterable[Leaf]
+    ) -> dict[Leaf, float]:
+        """Each user's Fair Tree factor on ``backend``; see :func:`fair_tree`."""
+        values = self.leaves(backend, usage, leaves)
         keys = list(values)
-        rank = {u: i for i, u in enumerate(sorted({u for _, u in keys}))}
+        names = sorted({u for _, u in keys})
+        rank = {u: i for i, u in enumerate(names)}
         prop = np.array([self.index[p] for p, _ in keys], dtype=np.int64)
-        user_rank = np.array([rank[u] for _, u in keys], dtype=np.int64)
-        return keys, prop, user_rank, np.array(list(values.values()), dtype=np.float64)
+        user = np.array([rank[u] for _, u in keys], dtype=np.int64)
+        w = np.array(list(values.values()), dtype=np.float64)
+        return dict(zip(keys, self.factor_arrays(prop, user, w).tolist(), strict=True))
 
-    def order(self, usage: Mapping[Leaf, float], leaves: Iterable[Leaf]) -> list[Leaf]:
-        """Every leaf of the tree (those in ``usage`` or ``leaves`` whose proposal the
-        policy knows), in Fair Tree order: the most under-served first."""
-        keys, prop, user_rank, w = self._arrays(usage, leaves)
-        return [keys[i] for i in self.order_arrays(prop, user_rank, w).tolist()]
+    def factor_arrays(self, prop: np.ndarray, user: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """The factors of a whole tree given as arrays of its users (proposal index, rank
+        of the user's name, raw usage), as :mod:`policies.sshare` computes them on
+        :meth:`build`'s tree (the same sums in the same order, the same long doubles).
 
-    def factors(self, usage: Mapping[Leaf, float], leaves: Iterable[Leaf]) -> dict[Leaf, float]:
-        """Each leaf's fair-share factor ``(N - i) / N``; see :func:`fair_tree`."""
-        ordered = self.order(usage, leaves)
-        n = len(ordered)
-        return {leaf: (n - i) / n for i, leaf in enumerate(ordered)}
+        With tied accounts merged, a user's rank is the number of users whose (program
+        LF, proposal LF, user LF) comes first in the walk: programs by LF, then, within
+        programs of one LF, proposals by LF, then users by LF; equal triples tie."""
+        n = prop.size
+        if n == 0:
+            return np.zeros(0)
+        order = np.lexsort((user, prop))
+        pu = _sequential_sums(prop[order], w[order].astype(LD), len(self.ids))
+        count = np.bincount(prop, minlength=len(self.ids))
+        present = np.flatnonzero(count)
+        present = present[np.lexsort((self.name_rank[present], self.program_of[present]))]
+        g_of = self.program_of[present]
+        gu = _sequential_sums(g_of, pu[present], len(self.programs))
+        gs = _sequential_sums(g_of, self.shares[present], len(self.programs))
+        programs = np.unique(g_of)  # in name order, as self.programs is
+        root, root_shares = LD(0), 0.0
+        for g in programs.tolist():
+            root += gu[g]
+            root_shares += float(self.program_shares[g])
+        lf_g = _level_fs(
+            self.program_shares, np.full(gu.size, root_shares), gu, np.full(gu.size, root)
+        )
+        lf_p = _level_fs(self.shares, gs[self.program_of], pu, gu[self.program_of])
+        lf_u = _level_fs(np.ones(n), count[prop].astype(np.float64), w.astype(LD), pu[prop])
+        k1, k2, k3 = -lf_g[self.program_of[prop]], -lf_p[prop], -lf_u
+        walk = np.lexsort((k3, k2, k1))
+        a, b, c = k1[walk], k2[walk], k3[walk]
+        new = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (c[1:] != c[:-1])]
+        first = np.maximum.accumulate(np.where(new, np.arange(n), 0))
+        index = np.empty(n, dtype=np.int64)
+        index[walk] = first
+        out: np.ndarray = (n - index) / n
+        return out
 
-    def path(self, usage: Mapping[Leaf, float], leaves: Iterable[Leaf], leaf: Leaf) -> list[Level]:
+    def path(
+        self, backend: str, usage: Mapping[Leaf, float], leaves: Iterable[Leaf], leaf: Leaf
+    ) -> list[Level]:
         """The levels of one leaf (program, proposal, user) with S, U and LF as fractions
         among siblings, for ``qcb explain``."""
-        proposal, user = leaf
-        if proposal not in self.index:
+        if leaf[0] not in self.index:
             return []
-        keys, prop, _, w = self._arrays(usage, [*leaves, leaf])
-        pu = self.proposal_usage(prop, w)
-        gu = [math.fsum(pu[m].tolist()) for m in self.members]
-        g = int(self.program_of[self.index[proposal]])
-        siblings = self.members[g]
-        users = {u: v for (p, u), v in zip(keys, w.tolist(), strict=True) if p == proposal}
+        root, found = self.build(backend, usage, [*leaves, leaf])
+        rows = dict(zip((id(n) for n in root.walk()), slurm.sshare(root), strict=True))
+        node = found[leaf]
+        program = next(g for g in root.children if any(node in p.children for p in g.children))
+        owner = next(p for p in program.children if node in p.children)
         return [
-            _level(
-                "program",
-                self.programs[g],
-                dict(zip(self.programs, self.program_shares.tolist(), strict=True)),
-                dict(zip(self.programs, gu, strict=True)),
-            ),
-            _level(
-                "proposal",
-                proposal,
-                {self.ids[i]: float(self.shares[i]) for i in siblings},
-                {self.ids[i]: float(pu[i]) for i in siblings},
-            ),
-            _level("user", user, dict.fromkeys(users, 1.0), users),
+            Level(
+                kind,
+                n.name,
+                rows[id(n)].norm_shares,
+                rows[id(n)].effective_usage,
+                _lf(rows[id(n)].level_fs),
+            )
+            for kind, n in (("program", program), ("proposal", owner), ("user", node))
         ]
 
 
-def _level(level: str, name: str, shares: Mapping[str, float], usage: Mapping[str, float]) -> Level:
-    s = shares[name] / sum(shares.values())
-    total = math.fsum(usage.get(k, 0.0) for k in shares)
-    u = usage.get(name, 0.0) / total if total > 0 else 0.0
-    return Level(level, name, s, u, s / u if u > 0 else INF)
+LD = np.longdouble
+
+
+def _sequential_sums(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Per group, its values added one after the other in the order given (as a loop
+    over a tree's children adds them; numpy's own sums add pairwise)."""
+    out = np.zeros(size, dtype=values.dtype)
+    if group.size == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    within = np.arange(group.size) - np.repeat(starts, np.diff(np.r_[starts, group.size]))
+    for j in range(int(within.max()) + 1):
+        at = within == j
+        out[group[at]] += values[at]
+    return out
+
+
+def _level_fs(
+    shares: np.ndarray, siblings: np.ndarray, usage: np.ndarray, total: np.ndarray
+) -> np.ndarray:
+    """Slurm's ``S / U``: ``S`` a double, ``U`` and the result long doubles; 0 for zero
+    shares, inf for no usage."""
+    s = np.divide(shares, siblings, out=np.zeros(shares.size), where=siblings > 0)
+    u = np.divide(usage, total, out=np.zeros(usage.size, dtype=LD), where=total > 0)
+    lf = np.divide(s.astype(LD), u, out=np.full(u.size, np.inf, dtype=LD), where=u > 0)
+    out: np.ndarray = np.where(s == 0, LD(0), lf)
+    return out
+
+
+def _lf(value: float | None) -> float:
+    return INF if value is None else value
 
 
 def fair_tree(
-    policy: Policy, usage: Mapping[Leaf, float], leaves: Iterable[Leaf]
+    policy: Policy, backend: str, usage: Mapping[Leaf, float], leaves: Iterable[Leaf]
 ) -> dict[Leaf, float]:
-    """Fair Tree factors in (0, 1] for every leaf in ``usage`` or ``leaves``.
-
-    The tree is root -> program (``fairshare.programs`` shares; 1 for a program not listed)
-    -> proposal (its ``shares``) -> user (equal shares among the users seen in ``usage`` or
-    ``leaves``). Higher is more under-served. Leaves of proposals unknown to the policy get
-    0 and take no part in the tree.
-    """
+    """Fair Tree factors in (0, 1] for every user of ``backend``'s tree (see the module),
+    and 0 for the leaves in ``usage`` or ``leaves`` of proposals the policy does not know."""
     leaves = list(leaves)
-    out = FairTree(policy).factors(usage, leaves)
+    out = FairTree(policy).factors(backend, usage, leaves)
     for leaf in [*usage, *leaves]:
         out.setdefault(leaf, 0.0)
     return out

@@ -1,12 +1,15 @@
 """A Fair Tree kept up to date one leaf at a time, for the simulator.
 
-:class:`policies.fairshare.FairTree` sorts a whole tree for each scheduling cycle; a replay
+:class:`policies.fairshare.FairTree` walks a whole tree for each scheduling cycle; a replay
 of a million tasks cannot afford that after every completion. Here each node's sort key
-depends on its own usage only (``shares / usage``; users by usage), so a change to one
-leaf moves one user within its proposal, the proposal within its program and the program
-among programs, and the ranks of the other leaves follow from counts. The floats are the
-ones :class:`FairTree` computes (a proposal's usage is the same ascending sum, a program's
-the same exactly rounded sum, kept here as Shewchuk partials), so both give the same ranks.
+depends on its own usage only (``shares / usage``, the order of Slurm's ``S / U`` in exact
+arithmetic; users by usage), so a change to one leaf moves one user within its proposal,
+the proposal within its program and the program among programs, and the ranks of the other
+leaves follow from counts. Ties are Slurm's (:mod:`policies.sshare`): users of equal usage
+share a rank, and the first user of a proposal (program) whose key equals its previous
+sibling's takes the rank of the user before it. Keys are compared as floats, where Slurm
+compares long-double ``S / U``: the two can differ only for siblings whose shares/usage
+agree to about 15 digits without being equal.
 """
 
 from __future__ import annotations
@@ -69,11 +72,13 @@ class LiveTree:
         self._leaf_w: list[float] = []
         self._member: list[bool] = []
         self._uidx: list[int] = []
+        self._ustart: list[int] = []
+        self._present_at: dict[int, int] = {}
         self.uidx = np.zeros(16, dtype=np.int64)
         """Index of each leaf among its proposal's users, in order."""
         self._users: list[list[tuple[float, str, int]]] = [[] for _ in range(n_props)]
         self._usage = [0.0] * n_props
-        self._key = [INF] * n_props
+        self._key = [sibling_key(x, 0.0) for x in self._shares]  # no usage yet
         self._order: list[list[tuple[float, int, int]]] = []
         self._base = np.zeros(len(tree.programs) + 1, dtype=np.int64)
         self._at = [0] * n_props
@@ -82,7 +87,7 @@ class LiveTree:
         self._excl = np.zeros(n_props + 1, dtype=np.int64)
         base = 0
         for g, members in enumerate(tree.members):
-            order = sorted((-INF, self._rank[p], int(p)) for p in members)
+            order = sorted((-self._key[p], self._rank[p], int(p)) for p in members)
             self._order.append(order)
             for k, (_, _, p) in enumerate(order):
                 self._at[p] = base + k
@@ -91,11 +96,12 @@ class LiveTree:
             self._base[g + 1] = base
         self._bases: list[int] = self._base.tolist()
         self._program_total = [_ExactSum() for _ in tree.programs]
-        self._program_key = [-INF] * len(tree.programs)
+        self._program_key = [-sibling_key(x, 0.0) for x in tree.program_shares.tolist()]
         self._program_count = [0] * len(tree.programs)
         self._shift: dict[int, int] | None = None
         self._present: list[int] | None = None
         self._multi = len(tree.programs) > 1
+        self._zero = [any(self._shares[q] == 0 for q in m.tolist()) for m in tree.members]
         self._program_shares: list[float] = tree.program_shares.tolist()
 
     # -- leaves ----------------------------------------------------------------------------
@@ -111,6 +117,7 @@ class LiveTree:
             self._leaf_w.append(0.0)
             self._member.append(False)
             self._uidx.append(0)
+            self._ustart.append(0)
             if leaf >= self.uidx.size:
                 self.uidx = np.concatenate([self.uidx, np.zeros_like(self.uidx)])
         return leaf
@@ -173,10 +180,14 @@ class LiveTree:
     # -- proposals and programs ------------------------------------------------------------
 
     def _proposal_changed(self, p: int) -> None:
-        usage = 0.0  # users are sorted by usage: this is ascending_sum
-        uidx, uidx_np = self._uidx, self.uidx
+        usage = 0.0  # users are sorted by usage, added smallest first
+        uidx, uidx_np, ustart = self._uidx, self.uidx, self._ustart
+        start, previous = 0, -1.0
         for k, (w, _, leaf) in enumerate(self._users[p]):
             usage += w
+            if w != previous:
+                start, previous = k, w
+            ustart[leaf] = start
             if uidx[leaf] != k:
                 uidx[leaf] = k
                 uidx_np[leaf] = k
@@ -185,11 +196,11 @@ class LiveTree:
             return
         self._usage[p] = usage
         g = self._prog[p]
+        total = self._program_total[g]
+        total.add(-old)
+        total.add(usage)
+        self._program_key[g] = -sibling_key(self._program_shares[g], total.value())
         if self._multi:
-            total = self._program_total[g]
-            total.add(-old)
-            total.add(usage)
-            self._program_key[g] = -sibling_key(self._program_shares[g], total.value())
             self._reorder(g)
         key = sibling_key(self._shares[p], usage)
         if key != self._key[p]:
@@ -257,6 +268,7 @@ class LiveTree:
             if len(present) > 1:
                 present.sort(key=lambda g: (self._program_key[g], self.tree.programs[g]))
             self._present = present
+            self._present_at = {g: i for i, g in enumerate(present)}
             shift, offset = {}, 0
             for g in present:
                 shift[g] = offset - self._excl.item(self._bases[g])
@@ -264,30 +276,124 @@ class LiveTree:
             self._shift = shift
         return self._shift
 
-    def ranking(
-        self,
-    ) -> tuple[dict[int, int], list[int], np.ndarray, list[int], list[int], int]:
-        """The pieces of a member leaf's index in the walk, for callers that compute many:
-        ``shift[program[p]] + excl[at[p]] + uidx[leaf]``; and N (see :meth:`factor_list`)."""
-        return self._shifts(), self._prog, self._excl, self._at, self._uidx, self.n
+    def index(self, leaf: int) -> int:
+        """A member leaf's rank in the walk, from 0 (its factor is ``(N - index) / N``):
+        the number of users ranked strictly before it, as :mod:`policies.sshare` ranks
+        them. Siblings are kept in order of ``shares / usage``; where two keys are equal,
+        their order and ties are settled by Slurm's long-double ``S / U`` (tied ones
+        merged), which needs sums over the program (or the root): rare but exact."""
+        self._shifts()
+        p = self._leaf_prop[leaf]
+        g = self._prog[p]
+        present, keys = self._present or [], self._program_key
+        lo = hi = self._present_at[g]
+        while lo > 0 and keys[present[lo - 1]] == keys[g]:
+            lo -= 1
+        while hi + 1 < len(present) and keys[present[hi + 1]] == keys[g]:
+            hi += 1
+        first = present[lo]
+        start: int = (self._shift or {})[first] + self._excl.item(self._bases[first])
+        run = present[lo : hi + 1]
+        if len(run) > 1 and keys[g] == -INF and not any(self._zero[h] for h in run):
+            return start  # none of them used anything and all have shares: all tied
+        if len(run) > 1 and keys[g] != 0:
+            lf = self._program_lfs(run)
+            start += sum(self._program_count[h] for h in run if lf[h] > lf[g])
+            run = [h for h in run if lf[h] == lf[g]]
+        if len(run) == 1:
+            return start + self._in_program(leaf, p, g)
+        return start + self._in_programs(leaf, p, run)
 
-    def factor_list(self, leaves: list[int], props: list[int]) -> list[float]:
-        """Fair-share factors ``(N - i) / N`` of member leaves (with their proposals)."""
-        shift, prog, uidx = self._shifts(), self._prog, self._uidx
-        excl, at, n = self._excl, self._at, self.n
-        return [
-            (n - (shift[prog[p]] + excl.item(at[p]) + uidx[leaf])) / n
-            for leaf, p in zip(leaves, props, strict=True)
-        ]
+    def _in_program(self, leaf: int, p: int, g: int) -> int:
+        key, order, base, excl = self._key[p], self._order[g], self._bases[g], self._excl
+        first = bisect.bisect_left(order, (-key, -1, -1))
+        before: int = excl.item(base + first) - excl.item(base)
+        if key == INF:  # no usage: tied with every proposal before it, and users too
+            return before
+        end = bisect.bisect_right(order, (-key, math.inf, math.inf), lo=first)
+        run = [q for _, _, q in order[first:end] if self._count_at[self._at[q]]]
+        if len(run) > 1 and key != 0:
+            lf = self._proposal_lfs(self._leafful(g))
+            before += sum(self._count_at[self._at[q]] for q in run if lf[q] > lf[p])
+            run = [q for q in run if lf[q] == lf[p]]
+        if len(run) == 1:
+            return before + self._ustart[leaf]
+        return before + self._users_before(leaf, p, run)
 
-    def factors(self, leaves: np.ndarray, props: np.ndarray) -> np.ndarray:
-        """:meth:`factor_list` on arrays."""
-        if props.size == 0:
-            return np.zeros(0)
-        shift = np.zeros(len(self.tree.programs), dtype=np.int64)
-        for g, value in self._shifts().items():
-            shift[g] = value
-        at = np.array([self._at[p] for p in props.tolist()], dtype=np.int64)
-        index = shift[self.tree.program_of[props]] + self._excl[at]
-        out: np.ndarray = (self.n - (index + self.uidx[leaves])) / self.n
-        return out
+    def _in_programs(self, leaf: int, p: int, programs: list[int]) -> int:
+        """Users ranked before ``leaf`` within tied programs: their proposals merged and
+        ordered by level fair share."""
+        lf: dict[int, np.longdouble] = {}
+        for h in programs:
+            lf.update(self._proposal_lfs(self._leafful(h)))
+        mine = lf[p]
+        before = sum(self._count_at[self._at[q]] for q, v in lf.items() if v > mine)
+        if mine == INF:
+            return before
+        tied = [q for q, v in lf.items() if v == mine]
+        return before + (self._ustart[leaf] if tied == [p] else self._users_before(leaf, p, tied))
+
+    def _users_before(self, leaf: int, p: int, tied: list[int]) -> int:
+        """How many users of the tied (merged) proposals rank before ``leaf``."""
+        mine = self._user_lf(p, self._leaf_w[leaf])
+        return sum(1 for q in tied for w, _, _ in self._users[q] if self._user_lf(q, w) > mine)
+
+    # -- Slurm's arithmetic, for equal keys ------------------------------------------------
+
+    def _leafful(self, g: int) -> list[int]:
+        """Program ``g``'s proposals with users, in the order of :meth:`FairTree.build`."""
+        props = [q for q in self.tree.members[g].tolist() if self._count_at[self._at[q]]]
+        return sorted(props, key=self.tree.ids.__getitem__)
+
+    def _usage_ld(self, q: int) -> np.longdouble:
+        total = np.longdouble(0)
+        for _, w in sorted((name, w) for w, name, _ in self._users[q]):
+            total += np.longdouble(w)
+        return total
+
+    def _user_lf(self, q: int, w: float) -> np.longdouble:
+        if w == 0:
+            return np.longdouble(INF)
+        share = np.longdouble(1.0 / len(self._users[q]))
+        return share / (np.longdouble(w) / self._usage_ld(q))
+
+    def _proposal_lfs(self, props: list[int]) -> dict[int, np.longdouble]:
+        usage = {q: self._usage_ld(q) for q in props}
+        total = np.longdouble(0)
+        for q in props:
+            total += usage[q]
+        shares = sum(self._shares[q] for q in props)
+        return {q: _lf(self._shares[q], shares, usage[q], total) for q in props}
+
+    def _program_lfs(self, programs: list[int]) -> dict[int, np.longdouble]:
+        present = sorted(self._present or [], key=self.tree.programs.__getitem__)
+        usage = {}
+        for h in present:
+            usage[h] = np.longdouble(0)
+            for q in self._leafful(h):
+                usage[h] += self._usage_ld(q)
+        total = np.longdouble(0)
+        for h in present:
+            total += usage[h]
+        shares = sum(self._program_shares[h] for h in present)
+        return {h: _lf(self._program_shares[h], shares, usage[h], total) for h in programs}
+
+    def factor_list(self, leaves: list[int]) -> list[float]:
+        """Fair-share factors ``(N - index) / N`` of member leaves."""
+        n, index = self.n, self.index
+        return [(n - index(leaf)) / n for leaf in leaves]
+
+    def factors(self, leaves: np.ndarray) -> np.ndarray:
+        """:meth:`factor_list` on an array."""
+        return np.array(self.factor_list(leaves.tolist()), dtype=np.float64)
+
+
+def _lf(
+    shares: float, siblings: float, usage: np.longdouble, total: np.longdouble
+) -> np.longdouble:
+    """Slurm's level fair share, as :mod:`policies.sshare` computes it."""
+    s = shares / siblings if siblings else 0.0
+    if s == 0:
+        return np.longdouble(0)
+    u = usage / total if total else np.longdouble(0)
+    return np.longdouble(s) / u if u else np.longdouble(INF)

@@ -50,7 +50,12 @@ class Proposal(Strict):
     program: str = Field(default="default", description="Fair-share parent (e.g. INCITE).")
     security_domain: str = "open"
     committee_score: float = Field(default=0.5, ge=0, le=1)
-    shares: float = Field(default=1.0, gt=0, description="Fair-share weight among siblings.")
+    shares: float = Field(
+        default=1.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Fair-share weight among siblings (0: its work runs last, as in Slurm).",
+    )
     allowed_qos: list[str] = Field(
         default_factory=list, description="QOS levels its jobs may ask for; the first is default."
     )

@@ -7,6 +7,7 @@ a setting silently ignored.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from typing import Annotated, Literal
@@ -156,14 +157,15 @@ class FairShare(Strict):
 
     half_life: Duration = Field(default=7 * 86400.0, gt=0)
     programs: dict[str, float] = Field(
-        default_factory=dict, description="Shares of each program under the root."
+        default_factory=dict,
+        description="Shares of each program under the root (0: its work runs last).",
     )
 
     @model_validator(mode="after")
-    def _positive(self) -> FairShare:
-        bad = [name for name, shares in self.programs.items() if shares <= 0]
+    def _not_negative(self) -> FairShare:
+        bad = [name for name, shares in self.programs.items() if not 0 <= shares < math.inf]
         if bad:
-            raise ValueError(f"program shares must be positive: {', '.join(bad)}")
+            raise ValueError(f"program shares must be 0 or more: {', '.join(bad)}")
         return self
 
 

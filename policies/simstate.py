@@ -46,6 +46,13 @@ class Backend:
         self.favor = favor
         self.max_age = engine.policy.priority.max_age
         self.live = LiveTree(engine.tree)
+        self.members: set[int] = set()
+        """Leaves of the proposals' members: in the tree from the start, as in the engine."""
+        index = engine.tree.index
+        for proposal, user in engine.tree.members_on(name):
+            leaf = self.live.leaf(index[proposal], user)
+            self.members.add(leaf)
+            self.live.insert(leaf)
         self.keys: dict[tuple[int, str, str | None, float, bool], int] = {}
         self.heaps: list[list[Entry]] = []
         self.info: list[tuple[str, str, str | None, float, bool]] = []
@@ -165,7 +172,7 @@ class Backend:
         self, t: float, penalty: list[float]
     ) -> tuple[list[float], list[float], list[float]]:
         """Each active group's (priority, fair-share factor, age penalty), in Python floats."""
-        shift, prog, excl, at, uidx, n = self.live.ranking()
+        index, n = self.live.index, self.live.n
         created, leaf_of, prop_of, static = self.created, self.leaf, self.prop, self.static
         w_fs, w_age, max_age = self.weights.fairshare, self.weights.age, self.max_age
         prio: list[float] = []
@@ -173,7 +180,7 @@ class Backend:
         pen: list[float] = []
         for g in self.active:
             p = prop_of[g]
-            f = (n - (shift[prog[p]] + excl.item(at[p]) + uidx[leaf_of[g]])) / n
+            f = (n - index(leaf_of[g])) / n
             q = penalty[p]
             fs.append(f)
             pen.append(q)
@@ -188,7 +195,7 @@ class Backend:
         active = self.active
         props = [self.prop[g] for g in active]
         pen = [penalty[p] for p in props]
-        fs_a = self.live.factors(np.array([self.leaf[g] for g in active]), np.array(props))
+        fs_a = self.live.factors(np.array([self.leaf[g] for g in active]))
         created_a = np.array([self.created[g] for g in active])
         static_a = np.array([self.static[g] for g in active])
         age_a = age_factors(t, created_a, np.array(pen), self.max_age)
@@ -239,7 +246,7 @@ class Backend:
                 self.leaf_pending[leaf] = count
             else:
                 del self.leaf_pending[leaf]
-                if leaf not in self.has_usage:
+                if leaf not in self.has_usage and leaf not in self.members:
                     self.live.remove(leaf)
         for g in self._emptied:
             self._deactivate(g)

@@ -20,12 +20,15 @@ This follows Slurm's ``fair_tree.shtml`` and its code (``fair_tree.c``, ``assoc_
   name: Slurm leaves that order to ``qsort``), and walked depth first. With ``N`` users in
   the whole tree, the user at rank ``r`` (``N`` for the first, one less for each user after)
   gets the factor ``r / N``.
-- **Ties.** A user whose ``LF`` equals the previous sibling's takes the previous user's
-  rank, and so does the first user under an account whose ``LF`` equals its previous
-  sibling's. Slurm's documentation also says that tied sibling accounts have their
-  children merged before descending; its code (``_count_tied_accounts``) never merges, and
-  what is done here is what the code does. The one place a name matters is the walk order
-  of two tied accounts whose users differ.
+- **Ties**, as Slurm's documentation states them: a user whose ``LF`` equals the previous
+  sibling's takes the previous user's rank; a user tied with a sibling account takes the
+  rank of that account's first user; sibling accounts with the same ``LF`` have their
+  children merged before descending, so their users are ranked together by their own
+  ``LF``. Slurm's code means to merge too, but its ``_count_tied_accounts`` stops at the
+  first account it looks at, so it never does, and the first user under the second of two
+  tied accounts takes the rank of the last user under the first: which users gain then
+  depends on the accounts' names. qcbroker merges, so no rank depends on a name (names only
+  order the walk among equals).
 """
 
 from __future__ import annotations
@@ -144,10 +147,13 @@ class _State:
             self.level_fs[id(node)] = s / u if u else _INF
 
     def _descend(self, siblings: list[Node], account_tied: bool) -> None:
-        """Slurm's ``_calc_tree_fs``: rank users, recurse into accounts, in LF order."""
+        """Slurm's ``_calc_tree_fs``: rank users, recurse into accounts, in LF order;
+        tied sibling accounts are merged (their children walked as one list)."""
         ordered = sorted(siblings, key=lambda n: (-self.level_fs[id(n)], not n.user, n.name))
         previous = NO_VAL
-        for i, node in enumerate(ordered):
+        i = 0
+        while i < len(ordered):
+            node = ordered[i]
             lf = self.level_fs[id(node)]
             tied = True if i == 0 and account_tied else bool(previous == lf)
             if node.user:
@@ -155,8 +161,16 @@ class _State:
                     self.rank = self.rnt
                 self.factor[id(node)] = self.rank / self.n_users
                 self.rnt -= 1
+                i += 1
             else:
-                self._descend(self.fs_children[id(node)], tied)
+                merged = [*self.fs_children[id(node)]]
+                i += 1
+                while (
+                    i < len(ordered) and not ordered[i].user and self.level_fs[id(ordered[i])] == lf
+                ):
+                    merged += self.fs_children[id(ordered[i])]
+                    i += 1
+                self._descend(merged, tied)
             previous = lf
 
 

@@ -113,7 +113,7 @@ def reference(
     fs: dict[str, dict[tuple[str, str], float]] = {}
     for b in BACKENDS:
         leaves = [(r.proposal, r.user) for r in rows if r.backend == b]
-        fs[b] = fair_tree(policy, usage.raw(b), leaves)
+        fs[b] = fair_tree(policy, b, usage.raw(b), leaves)
     max_size = {b: max((r.size for r in rows if r.backend == b), default=0.0) for b in BACKENDS}
     keyed = []
     for r in rows:

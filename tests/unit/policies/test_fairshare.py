@@ -75,7 +75,7 @@ def test_level_fair_share_orders_siblings_and_whole_subtrees() -> None:
         programs={"A": 1, "B": 1},
     )
     usage = {("a1", "u"): 10.0, ("a2", "u"): 1.0, ("b1", "u"): 100.0, ("b1", "v"): 0.0}
-    f = fair_tree(p, usage, [])
+    f = fair_tree(p, "qpu", usage, [])
     # program A used 11, B 100: every leaf of A outranks every leaf of B, even b1/v
     # that never used anything (LF = inf at the user level).
     assert f[("a2", "u")] > f[("a1", "u")] > f[("b1", "v")] > f[("b1", "u")]
@@ -85,22 +85,45 @@ def test_level_fair_share_orders_siblings_and_whole_subtrees() -> None:
 def test_shares_weigh_level_fair_share() -> None:
     p = policy({"id": "big", "shares": 3}, {"id": "small", "shares": 1})
     # LF(big) = 0.75 / 0.6, LF(small) = 0.25 / 0.4: big is under-served
-    f = fair_tree(p, {("big", "u"): 60.0, ("small", "u"): 40.0}, [])
+    f = fair_tree(p, "qpu", {("big", "u"): 60.0, ("small", "u"): 40.0}, [])
     assert f[("big", "u")] > f[("small", "u")]
-    f = fair_tree(p, {("big", "u"): 80.0, ("small", "u"): 20.0}, [])
+    f = fair_tree(p, "qpu", {("big", "u"): 80.0, ("small", "u"): 20.0}, [])
     assert f[("big", "u")] < f[("small", "u")]
 
 
-def test_ties_are_broken_by_name_and_unknown_proposals_get_zero() -> None:
+def test_tied_users_and_proposals_share_a_rank_and_unknown_proposals_get_zero() -> None:
     p = policy({"id": "b"}, {"id": "a"})
-    f = fair_tree(p, {}, [("b", "z"), ("a", "y"), ("a", "x"), ("ghost", "g")])
-    assert list(FairTree(p).order({}, [("b", "z"), ("a", "y"), ("a", "x")])) == [
-        ("a", "x"),
-        ("a", "y"),
-        ("b", "z"),
-    ]
-    assert f[("ghost", "g")] == 0.0
-    assert sorted(f.values()) == [0.0, 1 / 3, 2 / 3, 1.0]
+    f = fair_tree(p, "qpu", {}, [("b", "z"), ("a", "y"), ("a", "x"), ("ghost", "g")])
+    assert f == {("b", "z"): 1.0, ("a", "y"): 1.0, ("a", "x"): 1.0, ("ghost", "g"): 0.0}
+    # a used something: b's users, still at no usage, all keep rank N
+    f = fair_tree(p, "qpu", {("a", "x"): 5.0}, [("b", "z"), ("b", "w"), ("a", "y")])
+    assert f == {("b", "w"): 1.0, ("b", "z"): 1.0, ("a", "y"): 0.5, ("a", "x"): 0.25}
+
+
+def test_n_counts_every_member_of_the_proposals_on_the_backend() -> None:
+    budget = [{"backend": "qpu", "unit": "qpu_seconds", "amount": 100}]
+    p = policy(
+        {"id": "a", "pi": "ann", "members": ["ann", "al"], "budgets": budget},
+        {"id": "b", "pi": "bo", "members": ["bo", "bea", "bix"], "budgets": budget},
+    )
+    f = fair_tree(p, "qpu", {("a", "ann"): 10.0, ("b", "bo"): 10.0}, [])
+    # five users in N whatever is pending; a and b tie (equal usage and shares), so their
+    # users are ranked together: those who used nothing, then ann (half of a's usage
+    # on a third of... a half of a's shares) before bo (a third of b's shares)
+    assert len(f) == 5
+    assert f[("a", "al")] == f[("b", "bea")] == f[("b", "bix")] == 1.0
+    assert f[("a", "ann")] == 0.4 and f[("b", "bo")] == 0.2
+    # another user's new pending task changes nobody's factor
+    assert fair_tree(p, "qpu", {("a", "ann"): 10.0, ("b", "bo"): 10.0}, [("b", "bea")]) == f
+
+
+def test_zero_shares_run_last_whatever_their_usage() -> None:
+    p = policy({"id": "free", "shares": 0}, {"id": "paid", "shares": 1})
+    f = fair_tree(p, "qpu", {("paid", "u"): 1e9, ("free", "v"): 0.0}, [])
+    assert f == {("paid", "u"): 1.0, ("free", "v"): 0.5}
+    q = policy({"id": "x", "program": "spare"}, {"id": "y"}, programs={"spare": 0})
+    g = fair_tree(q, "qpu", {("y", "u"): 50.0}, [("x", "v")])
+    assert g == {("y", "u"): 1.0, ("x", "v"): 0.5}
 
 
 def test_programs_not_listed_get_one_share() -> None:
@@ -120,7 +143,7 @@ def test_programs_not_listed_get_one_share() -> None:
 
 def test_path_reports_shares_usage_and_level_fair_share() -> None:
     p = policy({"id": "a", "shares": 3}, {"id": "b", "shares": 1})
-    levels = FairTree(p).path({("a", "u"): 10.0, ("b", "v"): 30.0}, [], ("a", "u"))
+    levels = FairTree(p).path("qpu", {("a", "u"): 10.0, ("b", "v"): 30.0}, [], ("a", "u"))
     proposal = levels[1]
     assert (proposal.level, proposal.name) == ("proposal", "a")
     assert proposal.shares == 0.75 and proposal.usage == 0.25
@@ -131,7 +154,7 @@ def test_a_thousand_proposals_of_three_users() -> None:
     p = synthetic_policy(Shape(proposals=1000, users=3))
     rng = random.Random(3)
     usage = {(f"P{i:04d}", f"u{i}-{k}"): rng.random() for i in range(1000) for k in range(3)}
-    f = fair_tree(p, usage, [])
+    f = fair_tree(p, "qpu", usage, [])
     assert len(f) == 3000
     assert sorted(f.values()) == [(3000 - i) / 3000 for i in range(3000)][::-1]
 
@@ -161,13 +184,12 @@ def test_live_tree_gives_the_fair_tree_ranks_after_any_changes() -> None:
             if step % 50 or not members:
                 continue
             expected = tree.factors(
-                {(tree.ids[p], u): usage.get((p, u), 0.0) for p, u in members}, []
+                "nowhere", {(tree.ids[p], u): usage.get((p, u), 0.0) for p, u in members}, []
             )
             listed = sorted(members)
             leaves = [live.leaf(p, u) for p, u in listed]
-            props = [p for p, _ in listed]
-            scalar = live.factor_list(leaves, props)
-            vector = live.factors(np.array(leaves), np.array(props)).tolist()
+            scalar = live.factor_list(leaves)
+            vector = live.factors(np.array(leaves)).tolist()
             want = [expected[(tree.ids[p], u)] for p, u in listed]
             assert scalar == want
             assert vector == want

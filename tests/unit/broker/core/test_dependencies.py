@@ -136,6 +136,7 @@ def test_only_your_own_jobs_that_can_still_meet_it_may_be_waited_for(broker: Bro
         broker.submit(small(f"afterok:{mine}"), "alice")
     at_once = broker.submit(small(f"afternotok:{mine}"), "alice")  # met already
     assert job_status(broker.db, at_once).waits_for == []
+    broker.cancel(theirs, "bob")  # older, and as well served: it would go first
     assert at_once in released(broker)
 
 
