@@ -16,7 +16,7 @@ from typing import Any
 from kombu.exceptions import ChannelError
 
 from broker import artifacts, catalog
-from broker.accounting import usage
+from broker.accounting import shares, usage
 from broker.accounting.explain import explain
 from broker.accounting.trace_export import export_trace
 from broker.accounting.usage import BurnPoint, ProposalUsage
@@ -222,6 +222,16 @@ class Client:
                 for u in usages
                 for b in u.budgets
             }
+
+    def fairshare(self, backend: str | None = None) -> list[shares.ShareRow]:
+        """Each backend's Fair Tree (or ``backend``'s) as ``sshare -l`` shows it: shares,
+        decayed usage, level fair share and each user's factor. Embedded, the store is
+        yours: every proposal's rows."""
+        return shares.fairshare(self._broker, lambda _: True, backend)
+
+    def priority(self) -> list[shares.PriorityRow]:
+        """Every pending task's priority, factor by factor, best first (``sprio -l``)."""
+        return shares.priorities(self._broker, lambda _p, _u: True)
 
     def explain(self, task_or_job_id: str) -> list[Explanation]:
         """Why your pending task waits (or each pending task of your job): its priority

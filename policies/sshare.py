@@ -97,6 +97,7 @@ class _State:
         self.efctv: dict[int, np.longdouble] = {id(root): np.longdouble(1)}
         self.level_fs: dict[int, np.longdouble] = {id(root): NO_VAL}
         self.factor: dict[int, float] = {}
+        self.levels: dict[int, float] = {}
         self._sum(root)
         for node in root.walk():
             if node is not root:
@@ -133,7 +134,7 @@ class _State:
         if node.shares is PARENT:
             self.norm[id(node)] = self.norm[id(up)]
         else:
-            level = sum(float(s.shares) for s in self.fs_children[id(up)] if s.shares is not PARENT)
+            level = self._level_shares(up)
             self.norm[id(node)] = node.shares / level if level else 0.0
         parent_usage = self.usage[id(up)]
         u = self.usage[id(node)] / parent_usage if parent_usage else np.longdouble(0)
@@ -145,6 +146,16 @@ class _State:
             self.level_fs[id(node)] = np.longdouble(0)
         else:
             self.level_fs[id(node)] = s / u if u else _INF
+
+    def _level_shares(self, up: Node) -> float:
+        """The sum of the shares of ``up``'s fair-share children (parent shares aside)."""
+        level = self.levels.get(id(up))
+        if level is None:
+            kids = self.fs_children[id(up)]
+            level = self.levels[id(up)] = sum(
+                float(k.shares) for k in kids if k.shares is not PARENT
+            )
+        return level
 
     def _descend(self, siblings: list[Node], account_tied: bool) -> None:
         """Slurm's ``_calc_tree_fs``: rank users, recurse into accounts, in LF order;

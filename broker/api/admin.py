@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from broker import catalog
-from broker.accounting import usage
+from broker.accounting import shares, usage
 from broker.accounting.trace_export import export_trace
 from broker.accounting.usage import ProposalUsage
 from broker.api.deps import Svc, Who
@@ -21,7 +21,13 @@ from broker.api.wire import PolicyApply, PolicyDiff, PolicyText, TokenRequest, T
 from broker.catalog import BackendInfo
 from broker.errors import NotFound
 from broker.service import tokens
-from broker.service.access import Principal, is_pi, may_see_usage, visible_proposals
+from broker.service.access import (
+    Principal,
+    is_pi,
+    may_see_job,
+    may_see_usage,
+    visible_proposals,
+)
 from broker.store import revisions
 from broker.store.audit import record_audit
 from policies.diff import diff_policies, format_diff
@@ -72,6 +78,27 @@ def usage_of(
             usage.proposal_usage(conn, policy, policy.proposal(p))  # type: ignore[arg-type]
             for p in _proposals(request, svc, who, proposal)
         ]
+
+
+@router.get("/fairshare", tags=["allocations"])
+def fairshare(svc: Svc, who: Who, backend: str | None = None) -> list[shares.ShareRow]:
+    """Each backend's Fair Tree (or ``backend``'s), as ``sshare -l`` shows Slurm's: shares,
+    decayed usage, level fair share and each user's factor. Programs and the root for
+    everyone; proposals and their users for their members (a committee: all)."""
+    policy = svc.broker.policy.policy
+    return shares.fairshare(svc.broker, lambda p: may_see_usage(policy, who, p), backend)
+
+
+@router.get("/priority", tags=["allocations"])
+def priority(svc: Svc, who: Who) -> list[shares.PriorityRow]:
+    """Each pending task's priority and its factors, best first, as ``sprio -l`` shows a
+    job's: your tasks, your proposals' if you are their PI, every one for a committee."""
+    policy = svc.broker.policy.policy
+
+    def visible(proposal: str, user: str) -> bool:
+        return who.governs_policy or may_see_job(policy, who, proposal, user)
+
+    return shares.priorities(svc.broker, visible)
 
 
 @router.get("/usage/burn-down", tags=["allocations"])

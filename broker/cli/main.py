@@ -24,6 +24,7 @@ from broker.cli.policy_admin import COMMANDS as POLICY_ADMIN
 from broker.cli.policy_cmds import policy
 from broker.cli.render import JobProgress, jobs_table, status_text, summary
 from broker.cli.service_cmds import COMMANDS as SERVICE
+from broker.cli.share_cmds import fairshare, priority
 from broker.config import private_files
 from broker.errors import EXIT_CODES, BrokerError
 from broker.jobfile import load_job
@@ -341,6 +342,8 @@ def backends(as_json: bool) -> None:
 
 cli.add_command(usage)
 cli.add_command(explain)
+cli.add_command(fairshare)
+cli.add_command(priority)
 for _command in POLICY_ADMIN:
     policy.add_command(_command)
 cli.add_command(policy)

@@ -19,6 +19,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from backends.base import QuantumBatch
+from broker.accounting.shares import PriorityRow, ShareRow
 from broker.accounting.usage import BurnPoint, ProposalUsage
 from broker.api.wire import API_PREFIX, decode
 from broker.catalog import BackendInfo
@@ -284,6 +285,16 @@ class RemoteClient(Client):
     def backends(self) -> list[BackendInfo]:
         """The service's backends."""
         return [BackendInfo.model_validate(b) for b in self._call("GET", "/backends")]
+
+    def fairshare(self, backend: str | None = None) -> list[ShareRow]:
+        """Each backend's Fair Tree as ``sshare -l`` shows it (the rows of the proposals you
+        may see; a committee sees all)."""
+        params = {} if backend is None else {"backend": backend}
+        return [ShareRow.model_validate(r) for r in self._call("GET", "/fairshare", params=params)]
+
+    def priority(self) -> list[PriorityRow]:
+        """The pending tasks you may see, factor by factor, best first (``sprio -l``)."""
+        return [PriorityRow.model_validate(r) for r in self._call("GET", "/priority")]
 
     def usage(self, proposal: str | None = None) -> list[ProposalUsage]:
         """Used, held and remaining per budget of your proposals (or of one of them)."""
