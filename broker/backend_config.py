@@ -4,8 +4,10 @@
     slurm: {partition: debug, workdir: /scratch/qcb}
     aer: {capacity: 2}          # two Aer tasks at once: one per worker process
 
-Every key but ``capacity`` goes to the backend's constructor, which refuses unknown ones
-with the list of valid ones.
+    ibm: {timing: {per_circuit_s: 1.5, per_shot_s: 0.0003}}  # QPU-seconds estimate
+
+Every key but ``capacity`` and ``timing`` (:mod:`broker.core.qpu_time`) goes to the
+backend's constructor, which refuses unknown ones with the list of valid ones.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from broker.textfile import read_text
 
 CAPACITY_KEY = "capacity"
 """The broker-level key: how many tasks of the backend run at once in the deployment."""
+TIMING_KEY = "timing"
+"""The broker-level key: a quantum backend's timing model for QPU-seconds estimates."""
 
 
 def _entry(settings: Settings, name: str) -> dict[str, Any]:
@@ -108,7 +112,19 @@ def options(settings: Settings, name: str) -> dict[str, Any]:
         out["workdir"] = str(settings.task_dir)
     out.update(_entry(settings, name))
     out.pop(CAPACITY_KEY, None)
+    out.pop(TIMING_KEY, None)
     return out
+
+
+def timing(settings: Settings, name: str) -> dict[str, Any] | None:
+    """The configured ``timing`` of a quantum backend, if any (checked where it is used)."""
+    value = _entry(settings, name).get(TIMING_KEY)
+    if value is not None and not isinstance(value, dict):
+        raise BrokerError(
+            f"backends file {settings.backends_file}: {name}.{TIMING_KEY} must be a mapping "
+            f"such as {{per_circuit_s: 1.0, per_shot_s: 0.00025}}, not {value!r}"
+        )
+    return value
 
 
 def capacity(settings: Settings, name: str) -> int | None:

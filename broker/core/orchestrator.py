@@ -24,7 +24,7 @@ from broker import algorithms, backend_config
 from broker.accounting.policy_source import PolicySource
 from broker.algorithms.base import StepOutcome, TaskResult, check_backend_kind
 from broker.config import Settings
-from broker.core import admission, dependencies, transitions
+from broker.core import admission, dependencies, qpu_time, transitions
 from broker.core.dispatch import Dispatcher
 from broker.core.endings import cancel_job, end_job, fail_unrunnable, partial
 from broker.core.idempotency import earlier_job, spec_sha256
@@ -131,8 +131,8 @@ class Broker:
         job starts at that checkpoint's step (``qcb retry``; :mod:`broker.core.resume`).
         """
         algorithm, inputs = self.parse_inputs(spec)
-        needs = algorithm.needs(inputs, spec)
         loaded = self.policy
+        needs = qpu_time.estimated(algorithm.needs(inputs, spec), loaded.policy, self.settings)
         job_id = new_id("j")
         start = self._start(algorithm, inputs, spec, resume)
         candidate = admission.Candidate(
