@@ -40,6 +40,19 @@ def decay(value: float, dt: float, half_life: float) -> float:
     return value * math.pow(2.0, -dt / half_life)
 
 
+def accrued(occupied: float, rate: float, half_life: float) -> float:
+    """What a run leaves at its end (or so far, for one still running): ``occupied``
+    backend-seconds at ``rate`` per second (its nodes; 1 for a quantum task), each second
+    decayed from when it was used, as Slurm adds a running job's usage every period:
+    ``rate * T / ln 2 * (1 - 2^(-d / T))`` with ``d = occupied / rate``. About
+    ``occupied`` for a run much shorter than the half-life ``T``; a 14-day one-node run with
+    ``T`` = 7 days leaves 7.57 node-days, not 14."""
+    if occupied <= 0 or rate <= 0:
+        return 0.0
+    k = math.log(2.0) / half_life
+    return -rate * math.expm1(-(occupied / rate) * k) / k
+
+
 class _Backend:
     """The leaves of one backend: keys in order of first use, raw values alongside."""
 
@@ -49,6 +62,12 @@ class _Backend:
         self.keys: list[Leaf] = []
         self.index: dict[Leaf, int] = {}
         self.values: list[float] = []
+
+
+def _copy(store: _Backend) -> _Backend:
+    fresh = _Backend()
+    fresh.keys, fresh.values, fresh.index = list(store.keys), list(store.values), dict(store.index)
+    return fresh
 
 
 class DecayedUsage:
@@ -137,6 +156,22 @@ class DecayedUsage:
     def backends(self) -> list[str]:
         """The backends with recorded usage."""
         return list(self._backends)
+
+    def plus(self, adds: Iterable[tuple[str, str, str, float]], at: float) -> DecayedUsage:
+        """A copy with ``(backend, proposal, user, amount)`` added at ``at`` (the usage of
+        running tasks so far, for one cycle); this one is left as it is. Only the stores
+        that change are copied (all of them when the reference time must move)."""
+        adds = list(adds)
+        out = DecayedUsage(self.half_life, self.origin)
+        out.rebases = self.rebases
+        out._backends = dict(self._backends)
+        moves = self.origin is not None and (at - self.origin) / self.half_life > _REBASE_AFTER
+        touched = set(out._backends) if moves else {a[0] for a in adds} & set(out._backends)
+        for name in touched:
+            out._backends[name] = _copy(out._backends[name])
+        for backend, proposal, user, amount in adds:
+            out.add(backend, proposal, user, amount, at)
+        return out
 
 
 @dataclass(frozen=True)

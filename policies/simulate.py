@@ -36,7 +36,7 @@ from policies.admission import Decision, Need, admit
 from policies.budgets import UsageBook, budget_states, standing
 from policies.charging import charge_factors, charged_units, charges, occupancy
 from policies.engine import Engine
-from policies.fairshare import DecayedUsage
+from policies.fairshare import DecayedUsage, accrued
 from policies.pending import TaskRow
 from policies.schema import Policy
 from policies.simreport import SimReport, Tally, build_report, reason_kind
@@ -314,9 +314,10 @@ class _Sim:
         backend.busy -= 1
         self.touched.add(backend)
         pid, user, name = run.proposal, run.user, backend.name
-        used = task.duration * (task.size if task.kind == "classical" else 1.0)
+        rate = task.size if task.kind == "classical" else 1.0
+        used = task.duration * rate
         usage = self.usage
-        w = usage.add(name, pid, user, used, t)
+        w = usage.add(name, pid, user, accrued(used, rate, usage.half_life), t)
         if usage.rebases != self.rebases:
             self.rebases = usage.rebases
             for b in self.backends.values():

@@ -47,8 +47,8 @@ def _explain(broker: Broker, task_ids: list[str], user: str | None) -> list[Expl
     with broker.db.read() as conn:
         for task_id in task_ids:
             _check_waits(conn, task_id, user)
-        snap = snapshot(conn, loaded.policy, state, broker.capacity)
-    now = time.time()
+        now = time.time()
+        snap = snapshot(conn, loaded.policy, state, broker.capacity, now=now)
     out = []
     for task_id in task_ids:
         if task_id not in snap.queues:
@@ -61,7 +61,7 @@ def _explain(broker: Broker, task_ids: list[str], user: str | None) -> list[Expl
             engine.explain(
                 task_id,
                 snap.pending,
-                state.usage,
+                snap.usage,
                 now,
                 free=snap.free,
                 capacity=snap.capacity,

@@ -54,20 +54,19 @@ class PriorityRow(BaseModel):
     weighted: dict[str, float] = Field(description="Each factor times its policy weight.")
 
 
-def _read(broker: Broker) -> tuple[Engine, AllocationState, Snapshot, float]:
+def _read(broker: Broker) -> tuple[Engine, Snapshot, float]:
     loaded = broker.policy
     engine = Engine(loaded.policy, loaded.revision)
-    state = AllocationState()
     now = time.time()
     with broker.db.read() as conn:
-        snap = snapshot(conn, loaded.policy, state, broker.capacity, now=now)
-    return engine, state, snap, now
+        snap = snapshot(conn, loaded.policy, AllocationState(), broker.capacity, now=now)
+    return engine, snap, now
 
 
 def fairshare(broker: Broker, visible: Visible, backend: str | None = None) -> list[ShareRow]:
     """The Fair Tree of each backend (or of ``backend``): root, programs, then the proposals
     and users ``visible`` allows, in the walk's order of the tree as built."""
-    engine, state, snap, now = _read(broker)
+    engine, snap, now = _read(broker)
     if backend is not None and backend not in engine.policy.backends:
         known = ", ".join(sorted(engine.policy.backends)) or "none"
         raise NotFound(
@@ -89,7 +88,7 @@ def fairshare(broker: Broker, visible: Visible, backend: str | None = None) -> l
             )
             if on
         ]
-        root, _ = engine.tree.build(name, state.usage.leaves(name, now), leaves)
+        root, _ = engine.tree.build(name, snap.usage.leaves(name, now), leaves)
         if not root.children:
             continue
         out += _rows(name, root, visible)
@@ -143,11 +142,11 @@ def _rows(backend: str, root: sshare.Node, visible: Visible) -> list[ShareRow]:
 def priorities(broker: Broker, visible: Callable[[str, str], bool]) -> list[PriorityRow]:
     """Every pending task that ``visible(proposal, user)`` allows, highest priority first
     (then oldest, as the engine releases them), with its factors."""
-    engine, state, snap, now = _read(broker)
+    engine, snap, now = _read(broker)
     pending = snap.pending
     if len(pending) == 0:
         return []
-    scored = engine.score(pending, state.usage, now, penalties=snap.penalties)
+    scored = engine.score(pending, snap.usage, now, penalties=snap.penalties)
     weights = engine.weights
     out = []
     for i in range(len(pending)):

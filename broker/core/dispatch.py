@@ -102,22 +102,20 @@ class Dispatcher:
         if not wanted:
             return []
         with self._lock:
+            now = time.time()
             snap = snapshot(
                 conn,
                 engine.policy,
                 self.allocation,
                 self.broker.capacity,
+                now=now,
                 backends=wanted,
                 busy=busy,
             )
             if not snap.queues:
                 return []
             releases = engine.cycle(
-                snap.pending,
-                snap.free,
-                self.allocation.usage,
-                time.time(),
-                penalties=snap.penalties,
+                snap.pending, snap.free, snap.usage, now, penalties=snap.penalties
             )
         released = [(r.task_id, snap.queues[r.task_id]) for r in releases]
         if not released:

@@ -21,7 +21,7 @@ from broker.store import ledger
 from broker.store.ledger import epoch_of
 from broker.store.schema import job_dependencies, jobs, occupancy, tasks
 from policies.budgets import UsageBook, budget_states, standing
-from policies.fairshare import DecayedUsage
+from policies.fairshare import DecayedUsage, accrued
 from policies.pending import PendingTasks, TaskRow
 from policies.schema import Policy
 
@@ -52,12 +52,17 @@ class AllocationState:
                 occupancy.c.user,
                 occupancy.c.seconds,
                 occupancy.c.at,
+                tasks.c.kind,
+                tasks.c.size,
             )
+            .select_from(occupancy.outerjoin(tasks, tasks.c.id == occupancy.c.task_id))
             .where(occupancy.c.id > self._occupancy_id)
             .order_by(occupancy.c.id)
         ).all()
+        half_life = self.usage.half_life
         for r in rows:
-            self.usage.add(r.backend, r.proposal, r.user, r.seconds, epoch_of(r.at))
+            amount = accrued(r.seconds, _rate(r.kind, r.size), half_life)
+            self.usage.add(r.backend, r.proposal, r.user, amount, epoch_of(r.at))
             self._occupancy_id = r.id
 
 
@@ -74,6 +79,8 @@ class Snapshot:
     """Jobs not started yet that may not start now: ``proposal`` or ``proposal/qos`` -> why."""
     held_back: int = 0
     """Pending tasks left out of the cycle because their proposal is blocked."""
+    usage: DecayedUsage = field(default_factory=lambda: DecayedUsage(7 * 86400.0))
+    """Fair-share usage for this cycle: what ended tasks left, and running tasks so far."""
 
 
 def snapshot(
@@ -91,7 +98,8 @@ def snapshot(
     now = time.time() if now is None else now
     rows = _pending_rows(conn, backends)
     if not rows and backends is not None:  # a scoped release with nothing to release
-        return Snapshot(pending=PendingTasks.from_rows([]), queues={}, free={}, capacity={})
+        empty = PendingTasks.from_rows([])
+        return Snapshot(pending=empty, queues={}, free={}, capacity={}, usage=state.usage)
     state.refresh(conn, policy)
     busy = busy_counts(conn, backends) if busy is None else busy
     caps = {b: capacity(b) for b in {r.backend for r in rows}}
@@ -105,6 +113,7 @@ def snapshot(
         return r.proposal in blocked or f"{r.proposal}/{r.qos}" in blocked
 
     kept = [r for r in rows if not held(r)]
+    running = _running(conn, backends, now, state.usage.half_life)
     return Snapshot(
         pending=PendingTasks.from_rows([_task_row(r) for r in kept]),
         queues={r.id: r.queue for r in kept},
@@ -113,7 +122,43 @@ def snapshot(
         penalties=penalties,
         blocked=blocked,
         held_back=len(rows) - len(kept),
+        usage=state.usage.plus(running, now),
     )
+
+
+def _rate(kind: str | None, size: float | None) -> float:
+    """Backend-seconds a task occupies per second: its nodes if classical, else 1."""
+    return (size or 1.0) if kind == "classical" else 1.0
+
+
+def _running(
+    conn: Connection, backends: Collection[str] | None, now: float, half_life: float
+) -> list[tuple[str, str, str, float]]:
+    """Each running task's fair-share usage so far (Slurm adds a running job's usage as it
+    runs): ``(backend, proposal, user, amount)`` at ``now``."""
+    where: ColumnElement[bool] = (tasks.c.state == TaskState.RUNNING) & tasks.c.started_at.isnot(
+        None
+    )
+    if backends is not None:
+        where = where & tasks.c.backend.in_(list(backends))
+    rows = conn.execute(
+        select(
+            tasks.c.backend,
+            tasks.c.kind,
+            tasks.c.size,
+            tasks.c.started_at,
+            jobs.c.proposal,
+            jobs.c.user,
+        )
+        .join(jobs, jobs.c.id == tasks.c.job_id)
+        .where(where)
+    ).all()
+    out = []
+    for r in rows:
+        rate = _rate(r.kind, r.size)
+        seconds = max(now - epoch_of(r.started_at), 0.0) * rate
+        out.append((r.backend, r.proposal, r.user, accrued(seconds, rate, half_life)))
+    return out
 
 
 def busy_counts(conn: Connection, backends: Collection[str] | None = None) -> dict[str, int]:

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from policies.fairshare import DecayedUsage, FairTree, decay, fair_tree
+from policies.fairshare import DecayedUsage, FairTree, accrued, decay, fair_tree
 from policies.livetree import LiveTree
 from policies.schema import Policy
 from policies.synthetic import Shape, synthetic_policy
@@ -65,6 +65,31 @@ def test_raw_values_keep_ratios_and_survive_a_rebase() -> None:
     assert raw[("A", "ada")] / raw[("B", "bob")] == 3.0
     assert u.value("qpu", "C", "cy", 301 * H) == pytest.approx(0.5)
     assert u.value("qpu", "A", "ada", 2 * H) == pytest.approx(7.5)
+
+
+def test_a_run_accrues_usage_as_slurm_adds_it_each_period() -> None:
+    day = 86400.0
+    # the figures: one node for 14 days, half-life 7 days
+    assert accrued(7 * day, 1.0, 7 * day) / day == pytest.approx(5.05, abs=0.005)
+    assert accrued(14 * day, 1.0, 7 * day) / day == pytest.approx(7.57, abs=0.005)
+    # Slurm's way, one five-minute period at a time, decayed as it goes: the same number
+    period, total = 300.0, 0.0
+    for _ in range(int(14 * day / period)):
+        total = decay(total, period, 7 * day) + period * decay(1.0, period / 2, 7 * day)
+    assert total == pytest.approx(accrued(14 * day, 1.0, 7 * day), rel=1e-6)
+    assert accrued(4 * 10.0, 4.0, 7 * day) == pytest.approx(40.0, rel=1e-5)  # short: as is
+    assert accrued(0.0, 1.0, day) == 0.0
+
+
+def test_usage_plus_running_tasks_leaves_the_persisted_usage_alone() -> None:
+    u = DecayedUsage(H)
+    u.add("qpu", "A", "ada", 10.0, at=0.0)
+    cycle = u.plus([("qpu", "A", "ada", 5.0), ("hpc", "B", "bo", 1.0)], at=0.0)
+    assert cycle.value("qpu", "A", "ada", 0.0) == 15.0 and cycle.value("hpc", "B", "bo", 0.0) == 1.0
+    assert u.value("qpu", "A", "ada", 0.0) == 10.0 and u.backends() == ["qpu"]
+    far = u.plus([("qpu", "A", "ada", 1.0)], at=300 * H)  # the copy moves its reference
+    assert far.rebases == 1 and u.rebases == 0
+    assert u.value("qpu", "A", "ada", 0.0) == 10.0
 
 
 def test_level_fair_share_orders_siblings_and_whole_subtrees() -> None:
