@@ -83,6 +83,10 @@ class Engine:
         self._default_qos = {
             p.id: self._qos.get(policy.qos_of(p, None), 0.0) for p in policy.proposals
         }
+        self._users: dict[str, int] = {}
+        self._user_names: list[str] = []
+        self._user_rank: np.ndarray | None = None
+        self._code_cache: dict[str, tuple[list[tuple[str, str]], list[int], list[int]]] = {}
 
     def qos_value(self, proposal: str, qos: str | None) -> float:
         """The QOS factor of a task of ``proposal`` at ``qos`` (None: the proposal's
@@ -158,25 +162,77 @@ class Engine:
             out[unset] = default_v[pending.proposal[unset]]
         return out
 
+    def _user_code(self, name: str) -> int:
+        code = self._users.get(name)
+        if code is None:
+            code = self._users[name] = len(self._user_names)
+            self._user_names.append(name)
+            self._user_rank = None
+        return code
+
+    def _user_ranks(self) -> np.ndarray:
+        """The rank of each user code's name among all names seen (the Fair Tree's users
+        are ordered by name within a proposal)."""
+        if self._user_rank is None:
+            names = self._user_names
+            order = sorted(range(len(names)), key=names.__getitem__)
+            self._user_rank = np.empty(len(names), dtype=np.int64)
+            self._user_rank[order] = np.arange(len(names))
+        return self._user_rank
+
+    def _codes(self, leaves: list[tuple[str, str]], cache_key: str) -> tuple[list[int], list[int]]:
+        """Proposal index (-1: unknown) and user code of each leaf, converted once: a list
+        seen before (usage's leaves are only appended; a cycle's copy shares them) is
+        only extended."""
+        cached = self._code_cache.get(cache_key)
+        if cached is None or len(cached[0]) > len(leaves) or leaves[: len(cached[0])] != cached[0]:
+            cached = self._code_cache[cache_key] = ([], [], [])
+        seen, props, users = cached
+        index = self.tree.index
+        for proposal, user in leaves[len(seen) :]:
+            seen.append((proposal, user))
+            props.append(index.get(proposal, -1))
+            users.append(self._user_code(user))
+        return props, users
+
     def _fairshare(self, pending: PendingTasks, usage: DecayedUsage) -> np.ndarray:
         """Each task's Fair Tree factor on its backend (0 for an unknown proposal): one
         tree per backend with pending tasks, its users those of :class:`FairTree`."""
-        out = np.zeros(len(pending))
-        n_users = max(len(pending.users), 1)
+        prop_v = np.array([self.tree.index.get(p, -1) for p in pending.proposals], dtype=np.int64)
+        user_v = np.array([self._user_code(u) for u in pending.users], dtype=np.int64)
+        tables = {}
+        for name in pending.backends:
+            keys, values = usage.columns(name)
+            held = self._codes(keys, f"usage:{name}")
+            members = self._codes(self.tree.members_on(name), f"members:{name}")
+            tables[name] = (held, members, np.array(values, dtype=np.float64))
+        n_users = max(len(self._user_names), 1)
+        ranks = self._user_ranks()
+        span = (len(self.tree.ids) + 1) * n_users  # codes of one backend: (prop + 1, user)
+        task_code = (prop_v[pending.proposal] + 1) * n_users + user_v[pending.user]
+        unique, inverse = np.unique(pending.backend * span + task_code, return_inverse=True)
+        edges = np.searchsorted(unique // span, np.arange(len(pending.backends) + 1))
+        per_combo = np.zeros(unique.size)
         for b, name in enumerate(pending.backends):
-            on_b = np.flatnonzero(pending.backend == b)
-            if on_b.size == 0:
+            lo, hi = int(edges[b]), int(edges[b + 1])
+            if lo == hi:
                 continue
-            code = pending.proposal[on_b].astype(np.int64) * n_users + pending.user[on_b]
-            unique, inverse = np.unique(code, return_inverse=True)
-            leaves = [
-                (pending.proposals[c // n_users], pending.users[c % n_users])
-                for c in unique.tolist()
-            ]
-            factors = self.tree.factors(name, usage.raw(name), leaves)
-            table = np.array([factors.get(leaf, 0.0) for leaf in leaves])
-            out[on_b] = table[inverse.reshape(-1)]
-        return out
+            wanted = unique[lo:hi] % span - n_users  # prop * n_users + user; < 0: unknown
+            (up, uu), (mp, mu), w_used = tables[name]
+            prop = np.array([*up, *mp], dtype=np.int64)
+            user = np.array([*uu, *mu], dtype=np.int64)
+            known = prop >= 0
+            code = np.concatenate([(prop * n_users + user)[known], wanted[wanted >= 0]])
+            w = np.concatenate([w_used, np.zeros(len(mp))])[known]
+            leaves, first = np.unique(code, return_index=True)
+            w = np.concatenate([w, np.zeros(int((wanted >= 0).sum()))])[first]
+            factor = self.tree.factor_arrays(leaves // n_users, ranks[leaves % n_users], w)
+            mine = wanted >= 0
+            part = np.zeros(hi - lo)
+            part[mine] = factor[np.searchsorted(leaves, wanted[mine])]
+            per_combo[lo:hi] = part
+        result: np.ndarray = per_combo[inverse.reshape(-1)]
+        return result
 
     # -- a scheduling cycle ----------------------------------------------------------------
 

@@ -340,16 +340,18 @@ LD = np.longdouble
 
 
 def _sequential_sums(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Per group, its values added one after the other in the order given (as a loop
-    over a tree's children adds them; numpy's own sums add pairwise)."""
+    """Per group (``group`` sorted), its values added one after the other in the order
+    given, as a loop over a tree's children adds them (numpy's sums add pairwise; an
+    accumulate along the rows of a zero-padded matrix adds in order)."""
     out = np.zeros(size, dtype=values.dtype)
     if group.size == 0:
         return out
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    within = np.arange(group.size) - np.repeat(starts, np.diff(np.r_[starts, group.size]))
-    for j in range(int(within.max()) + 1):
-        at = within == j
-        out[group[at]] += values[at]
+    counts = np.diff(np.r_[starts, group.size])
+    within = np.arange(group.size) - np.repeat(starts, counts)
+    rows = np.zeros((starts.size, int(counts.max())), dtype=values.dtype)
+    rows[np.repeat(np.arange(starts.size), counts), within] = values
+    out[group[starts]] = np.add.accumulate(rows, axis=1)[:, -1]
     return out
 
 

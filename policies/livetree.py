@@ -20,33 +20,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from policies.exactsum import ExactSum
 from policies.fairshare import INF, FairTree, sibling_key
-
-
-class _ExactSum:
-    """An exactly maintained sum (Shewchuk's partials, as in ``math.fsum``)."""
-
-    __slots__ = ("partials",)
-
-    def __init__(self) -> None:
-        self.partials: list[float] = []
-
-    def add(self, x: float) -> None:
-        partials = self.partials
-        i = 0
-        for y in partials:
-            if abs(x) < abs(y):
-                x, y = y, x
-            hi = x + y
-            lo = y - (hi - x)
-            if lo:
-                partials[i] = lo
-                i += 1
-            x = hi
-        partials[i:] = [x]
-
-    def value(self) -> float:
-        return math.fsum(self.partials)
 
 
 class LiveTree:
@@ -95,7 +70,7 @@ class LiveTree:
             base += len(order)
             self._base[g + 1] = base
         self._bases: list[int] = self._base.tolist()
-        self._program_total = [_ExactSum() for _ in tree.programs]
+        self._program_total = [ExactSum() for _ in tree.programs]
         self._program_key = [-sibling_key(x, 0.0) for x in tree.program_shares.tolist()]
         self._program_count = [0] * len(tree.programs)
         self._shift: dict[int, int] | None = None
@@ -282,11 +257,23 @@ class LiveTree:
         them. Siblings are kept in order of ``shares / usage``; where two keys are equal,
         their order and ties are settled by Slurm's long-double ``S / U`` (tied ones
         merged), which needs sums over the program (or the root): rare but exact."""
-        self._shifts()
+        shift = self._shift if self._shift is not None else self._shifts()
         p = self._leaf_prop[leaf]
         g = self._prog[p]
         present, keys = self._present or [], self._program_key
-        lo = hi = self._present_at[g]
+        i, kg = self._present_at[g], keys[g]
+        if (i == 0 or keys[present[i - 1]] != kg) and (
+            i + 1 == len(present) or keys[present[i + 1]] != kg
+        ):  # the common case: no sibling program or proposal has the same key
+            key, order = self._key[p], self._order[g]
+            k = self._at[p] - self._bases[g]
+            if (key != INF and key != 0) and (
+                (k == 0 or order[k - 1][0] != -key)
+                and (k + 1 == len(order) or order[k + 1][0] != -key)
+            ):
+                return shift[g] + self._excl.item(self._at[p]) + self._ustart[leaf]
+            return shift[g] + self._excl.item(self._bases[g]) + self._in_program(leaf, p, g)
+        lo = hi = i
         while lo > 0 and keys[present[lo - 1]] == keys[g]:
             lo -= 1
         while hi + 1 < len(present) and keys[present[hi + 1]] == keys[g]:
