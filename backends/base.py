@@ -60,6 +60,11 @@ class Capabilities(_Model):
     exact: bool = Field(default=False, description="Can compute exact expectation values.")
     max_shots: int | None = None
     max_concurrency: int = Field(default=1, ge=1, description="Tasks it runs at once.")
+    size: float | None = Field(
+        default=None,
+        description="The whole backend in task-size units (a classical backend's nodes), for "
+        "the priority's size factor; None: it cannot say.",
+    )
     reattach: bool = Field(
         default=True,
         description="Whether a native id stays valid after the worker process restarts.",

@@ -87,6 +87,7 @@ class LocalBackend(ClassicalBackend):
             kind="classical",
             version=f"python {sys.version.split()[0]}",
             max_concurrency=self.config.max_concurrency or os.cpu_count() or 1,
+            size=1.0,
             details={"host": socket.gethostname(), "nodes": 1},
         )
 

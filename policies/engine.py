@@ -15,7 +15,7 @@ backend's best tasks are picked with a partial sort.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -73,8 +73,14 @@ class Scored:
 class Engine:
     """Orders pending tasks under one policy revision."""
 
-    def __init__(self, policy: Policy, revision: str = "") -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        revision: str = "",
+        backend_size: Callable[[str], float | None] | None = None,
+    ) -> None:
         self.policy = policy
+        self._backend_size = backend_size
         self.revision = revision or f"{policy.metadata.name}@{policy.metadata.revision}"
         self.weights = policy.priority.weights
         self.tree = FairTree(policy)
@@ -116,8 +122,7 @@ class Engine:
         domain_ok = self._domain_ok(pending, proposals)
         qos = self._qos_factors(pending)
         fairshare = self._fairshare(pending, usage)
-        max_size = np.zeros(len(pending.backends))
-        np.maximum.at(max_size, pending.backend, pending.size)
+        max_size = self._machine_sizes(pending)
         size = size_factors(pending.size, max_size[pending.backend], self.policy.priority.favor)
         age = age_factors(now, pending.created, penalty_v[prop], self.policy.priority.max_age)
         hybrid = pending.hybrid.astype(np.float64)
@@ -136,6 +141,24 @@ class Engine:
             blocked=blocked_v[prop],
             penalty=penalty_v[prop],
         )
+
+    def size_of(self, backend: str) -> float | None:
+        """The whole backend in task-size units, for the size factor: the policy's
+        ``backends.<name>.size``, else what the backend reports; None when neither says."""
+        configured = self.policy.backends.get(backend)
+        if configured is not None and configured.size is not None:
+            return configured.size
+        return self._backend_size(backend) if self._backend_size is not None else None
+
+    def _machine_sizes(self, pending: PendingTasks) -> np.ndarray:
+        """Each backend's size (:meth:`size_of`); where unknown, its largest waiting task."""
+        largest = np.zeros(len(pending.backends))
+        np.maximum.at(largest, pending.backend, pending.size)
+        known = [self.size_of(b) for b in pending.backends]
+        out: np.ndarray = np.array(
+            [k if k is not None else m for k, m in zip(known, largest.tolist(), strict=True)]
+        )
+        return out
 
     def _domain_ok(self, pending: PendingTasks, proposals: list[Proposal | None]) -> np.ndarray:
         domains = self.policy.security_domains

@@ -59,11 +59,13 @@ def qos_factor(policy: Policy, qos: str) -> float:
 
 
 def size_factor(size: float, max_size: float, favor: str = "small") -> float:
-    """Where a task's size stands among the tasks waiting for its backend, in [0, 1].
+    """Where a task's size stands against its backend's, in [0, 1]: Slurm's job size
+    factor on nodes (``priority_multifactor``): favouring small tasks
+    ``(N - n) / N``, 0 from ``n >= N``; favouring large ones ``n / N``, at most 1.
 
-    ``ratio = size / max_size`` (clipped to [0, 1]); favouring large tasks the factor is
-    ``ratio``, favouring small ones ``1 - ratio``, so the smallest tasks get nearly 1 and
-    the largest 0 (as Slurm's ``PriorityFavorSmall``). 0 when ``max_size`` is not positive.
+    ``max_size`` (``N``) is the whole backend (:meth:`policies.engine.Engine.size_of`: the
+    policy's size, else what the backend reports), or, where neither says, its largest
+    waiting task. 0 when it is not positive.
     """
     if not max_size > 0:
         return 0.0

@@ -104,6 +104,13 @@ class BackendPolicy(Strict):
     units: list[Unit] = Field(min_length=1)
     charge_factor: float = Field(default=1.0, gt=0)
     capacity: list[Capacity] = Field(default_factory=list)
+    size: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="The whole backend in task-size units (a classical backend's nodes) for "
+        "the size factor; unset: the size the backend reports (a Slurm partition's nodes).",
+    )
 
 
 class SecurityDomain(Strict):

@@ -67,7 +67,9 @@ class Backend:
         self.active: list[int] = []
         self.slot: list[int] = []
         self.size_count: dict[float, int] = {}
-        self.max_size = 0.0
+        self.fixed_size = engine.size_of(name)
+        """The backend's own size, when the policy gives it; else its largest waiting task."""
+        self.max_size = self.fixed_size or 0.0
         self.static_dirty = False
         self.leaf_pending: dict[int, int] = {}
         self.has_usage: set[int] = set()
@@ -104,7 +106,7 @@ class Backend:
         self.active.append(g)
         size = self.size[g]
         self.size_count[size] = self.size_count.get(size, 0) + 1
-        if size > self.max_size:
+        if size > self.max_size and self.fixed_size is None:
             self.max_size = size
             self.static_dirty = True
         elif not self.static_dirty:
@@ -121,7 +123,7 @@ class Backend:
         if not self.size_count[size]:
             del self.size_count[size]
             top = max(self.size_count, default=0.0)
-            if top != self.max_size:
+            if top != self.max_size and self.fixed_size is None:
                 self.max_size = top
                 self.static_dirty = True
 

@@ -132,12 +132,14 @@ class SlurmBackendBase(ClassicalBackend):
 
     def capabilities(self) -> Capabilities:
         """Slurm's version, the partitions' limits, and how many tasks to keep on the cluster."""
+        partitions = self.partitions()
         return Capabilities(
             kind="classical",
             version=self._version(),
             max_concurrency=self.config.max_concurrency,
             poll_seconds=self.config.poll_seconds,
-            details={"partitions": [p.model_dump() for p in self.partitions()]},
+            size=_nodes(partitions),
+            details={"partitions": [p.model_dump() for p in partitions]},
         )
 
     def refusal(self, spec: ClassicalSpec) -> str | None:
@@ -312,3 +314,10 @@ def cluster_env(slurm_conf: str | None) -> dict[str, str]:
     if slurm_conf:
         env["SLURM_CONF"] = slurm_conf
     return env
+
+
+def _nodes(partitions: list[Partition]) -> float | None:
+    """The nodes of the default partition (else the first), where a task that names none
+    goes: the machine that Slurm's job size factor counts."""
+    chosen = [p for p in partitions if p.default] or partitions[:1]
+    return float(chosen[0].total_nodes) if chosen and chosen[0].total_nodes > 0 else None

@@ -42,7 +42,7 @@ def explain(broker: Broker, ident: str, user: str | None) -> list[Explanation]:
 def _explain(broker: Broker, task_ids: list[str], user: str | None) -> list[Explanation]:
     """Explain pending tasks against one snapshot of the store."""
     loaded = broker.policy
-    engine = Engine(loaded.policy, loaded.revision)
+    engine = Engine(loaded.policy, loaded.revision, broker.dispatch.backend_size)
     state = AllocationState()
     with broker.db.read() as conn:
         for task_id in task_ids:

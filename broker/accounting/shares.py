@@ -56,7 +56,7 @@ class PriorityRow(BaseModel):
 
 def _read(broker: Broker) -> tuple[Engine, Snapshot, float]:
     loaded = broker.policy
-    engine = Engine(loaded.policy, loaded.revision)
+    engine = Engine(loaded.policy, loaded.revision, broker.dispatch.backend_size)
     now = time.time()
     with broker.db.read() as conn:
         snap = snapshot(conn, loaded.policy, AllocationState(), broker.capacity, now=now)

@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
 
+from backends.errors import BackendError
 from backends.states import TaskState
 from broker.core import transitions
 from broker.core.snapshot import AllocationState, busy_counts, snapshot
+from broker.errors import BrokerError
 from broker.store.db import advisory_lock
 from broker.store.schema import tasks
 from policies.engine import Engine
@@ -67,6 +69,17 @@ class Dispatcher:
         self.allocation = AllocationState()
         self._engine: Engine | None = None
         self._lock = threading.Lock()  # the allocation state is read by one thread at a time
+        self._sizes: dict[str, float | None] = {}
+
+    def backend_size(self, name: str) -> float | None:
+        """The whole backend in task-size units as it reports it (a Slurm backend: its
+        default partition's nodes), read once; None when it cannot say."""
+        if name not in self._sizes:
+            try:
+                self._sizes[name] = self.broker.backend(name).capabilities().size
+            except (BackendError, BrokerError):
+                self._sizes[name] = None
+        return self._sizes[name]
 
     def engine(self) -> Engine:
         """The policy engine for the revision in force (rebuilt when it changes).
@@ -75,7 +88,7 @@ class Dispatcher:
         may record a changed policy file, in a write transaction of its own."""
         loaded = self.broker.policy
         if self._engine is None or self._engine.revision != loaded.revision:
-            self._engine = Engine(loaded.policy, loaded.revision)
+            self._engine = Engine(loaded.policy, loaded.revision, self.backend_size)
         return self._engine
 
     def release_ready(

@@ -122,6 +122,17 @@ def test_a_task_larger_than_the_partition_is_refused_at_submission(
     assert set(slurm_cluster.active_jobs()) <= before
 
 
+@pytest.mark.parametrize("backend", ["slurm", "slurmrest"])
+def test_the_backend_reports_its_partitions_nodes_for_the_size_factor(
+    slurm_client: Client, backend: str
+) -> None:
+    # the test cluster's default partition (debug) has three nodes: a lone one-node task
+    # gets Slurm's job size factor (3 - 1) / 3 favouring small tasks, not 0
+    broker = slurm_client._broker
+    assert broker.backend(backend).capabilities().size == 3.0
+    assert broker.dispatch.backend_size(backend) == 3.0
+
+
 def test_qcb_cancel_leaves_no_slurm_job_and_no_hold(
     slurm_client: Client, slurm_cluster: SlurmCluster
 ) -> None:

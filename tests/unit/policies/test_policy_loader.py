@@ -175,7 +175,7 @@ def test_an_unknown_field_lists_the_valid_fields_and_cross_checks_still_run() ->
         # the rest of the capacity entry is still checked against the awards
         "backends.ibm.capacity[0]: the proposals are awarded 1e+10 shots per allocation year "
         f"on 'ibm', more than its capacity of 9 (line {line - 1})",
-        "backends.ibm.colour: unknown field; valid fields: units, charge_factor, capacity "
+        "backends.ibm.colour: unknown field; valid fields: units, charge_factor, capacity, size "
         f"(line {line})",
     ]
 

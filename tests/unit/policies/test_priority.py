@@ -169,3 +169,29 @@ def test_every_factor_of_real_tasks_lies_in_range() -> None:
             hybrid=float(s.hybrid[i]),
         )
         assert f.total(w) == s.priority[i]
+
+
+def test_the_size_factor_counts_the_backends_nodes_as_slurm_does() -> None:
+    def factors(size: float | None, reported: float | None, favor: str) -> list[float]:
+        backends = {"hpc": {"units": ["node_hours"], **({"size": size} if size else {})}}
+        policy = Policy.model_validate(
+            {
+                "apiVersion": "qcbroker/v1",
+                "kind": "Policy",
+                "metadata": {"name": "size"},
+                "backends": backends,
+                "priority": {"favor": favor},
+                "proposals": [{"id": "p", "pi": "a", "members": ["a"]}],
+            }
+        )
+        rows = [TaskRow(f"t{n}", "hpc", "p", "a", None, 0.0, float(n)) for n in (1, 8, 64)]
+        engine = Engine(policy, backend_size=lambda _: reported)
+        scored = engine.score(PendingTasks.from_rows(rows), DecayedUsage(3600.0), 0.0)
+        return [round(float(x), 6) for x in scored.size]
+
+    # a lone small task on a big machine is favoured (Slurm: (N - n) / N), whatever waits
+    assert factors(64, None, "small") == [round(63 / 64, 6), round(56 / 64, 6), 0.0]
+    assert factors(None, 128.0, "small") == [round(127 / 128, 6), 0.9375, 0.5]
+    assert factors(128, 64.0, "large") == [round(1 / 128, 6), 0.0625, 0.5]  # policy first
+    # neither says: against the largest waiting task, as before
+    assert factors(None, None, "small") == [round(63 / 64, 6), 0.875, 0.0]
