@@ -32,8 +32,10 @@ class Timing(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    per_circuit_s: float = Field(ge=0, description="One circuit or parameter set.")
-    per_shot_s: float = Field(ge=0, description="One repetition of a circuit.")
+    per_circuit_s: float = Field(
+        ge=0, allow_inf_nan=False, description="One circuit or parameter set."
+    )
+    per_shot_s: float = Field(ge=0, allow_inf_nan=False, description="One repetition of a circuit.")
     source: str = ""
 
     def seconds(self, circuits: float, shots: float) -> float:
@@ -83,9 +85,8 @@ def estimated(needs: list[Need], policy: Policy, settings: Settings) -> list[Nee
     out = list(needs)
     by_backend: dict[str, dict[str, float]] = {}
     for n in needs:
-        by_backend.setdefault(n.backend, {})[n.unit] = (
-            by_backend.get(n.backend, {}).get(n.unit, 0.0) + n.amount
-        )
+        units = by_backend.setdefault(n.backend, {})
+        units[n.unit] = units.get(n.unit, 0.0) + n.amount
     for backend, units in by_backend.items():
         counted = policy.backends.get(backend)
         if counted is None or "qpu_seconds" not in counted.units or "qpu_seconds" in units:

@@ -92,6 +92,11 @@ def test_the_backends_file_sets_a_backends_model_and_a_bad_one_is_named(
     bad = client(settings, tmp_path, 1e6, "aer: {timing: {per_circuit: 2.0}}\n")
     with pytest.raises(BrokerError, match=r"aer\.timing: per_circuit_s: Field required"):
         bad.submit(vqe(maxiter=3))
+    endless = client(
+        settings, tmp_path, 1e6, "aer: {timing: {per_circuit_s: .inf, per_shot_s: 0}}\n"
+    )
+    with pytest.raises(BrokerError, match=r"aer\.timing: per_circuit_s: Input should be a finite"):
+        endless.submit(vqe(maxiter=3))
 
 
 def test_a_providers_model_counts_shots_and_a_given_estimate_is_kept() -> None:
