@@ -1,10 +1,10 @@
 """Admission: may this user run this job under this proposal, now, within its budgets?
 
-The check is pure: the caller passes the charges so far (a :class:`UsageBook`) and what
-running jobs hold, and gets a decision with the reason and what remains. For every budget
-a job needs, ``used + held + estimate <= limit`` (hard budgets), or ``<= limit x
-hard_stop_pct`` (soft budgets, which may run into the overrun bands). Nothing is decided
-anywhere else.
+The check is pure: the caller passes the charges so far (a
+:class:`~policies.budgets.ChargeBook`) and what running jobs hold, and gets a decision with
+the reason and what remains. For every budget a job needs, ``used + held + estimate <=
+limit`` (hard budgets), or ``<= limit x hard_stop_pct`` (soft budgets, which may run into
+the overrun bands). Nothing is decided anywhere else.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from policies.budgets import BudgetState, UsageBook, budget_states, epoch, standing
+from policies.budgets import BudgetState, ChargeBook, budget_states, epoch, standing
 from policies.proposals import Proposal
 from policies.schema import Policy
 
@@ -49,7 +49,7 @@ def admit(
     user: str,
     proposal_id: str,
     needs: list[Need],
-    book: UsageBook,
+    book: ChargeBook,
     held: Mapping[tuple[str, str], float],
     now: float,
     qos: str | None = None,

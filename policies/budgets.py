@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Protocol
 
 from policies.proposals import Budget, Proposal
 from policies.schema import Policy
@@ -88,6 +89,22 @@ class _Series:
         return self.sums[hi - 1] - (self.sums[lo - 1] if lo else 0.0)
 
 
+class ChargeBook(Protocol):
+    """Charged usage with times, as budgets read it: a :class:`UsageBook` in memory, or the
+    store's running totals (``broker.store.ledger_totals.StoredBook``)."""
+
+    def used(
+        self,
+        proposal: str,
+        backend: str,
+        unit: str,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> float:
+        """Charges in [since, until) (all of them by default)."""
+        ...
+
+
 class UsageBook:
     """Charged usage in budget units, with times, per (proposal, backend, unit)."""
 
@@ -140,7 +157,7 @@ class BudgetState:
 
 
 def checkpoint_limit(
-    policy: Policy, proposal: Proposal, budget: Budget, book: UsageBook, now: float
+    policy: Policy, proposal: Proposal, budget: Budget, book: ChargeBook, now: float
 ) -> tuple[float, float]:
     """A budget's limit after the use-it-or-lose-it checkpoints passed so far, and how much
     they removed. Checkpoints apply to allocation-year budgets only."""
@@ -161,7 +178,7 @@ def checkpoint_limit(
 def budget_states(
     policy: Policy,
     proposal: Proposal,
-    book: UsageBook,
+    book: ChargeBook,
     held: Mapping[tuple[str, str], float],
     now: float,
 ) -> list[BudgetState]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from . import EXAMPLE, USER
+from . import EXAMPLE, ROOT, USER
 from .phases import ms, utc
 from .rawcelery import RawCelery
 
@@ -226,22 +226,28 @@ def broker_burst(
 
 
 def admission_read(database_url: str, proposal: str = "local") -> dict[str, float]:
-    """How long admission's read of a proposal's standing (``ledger.standing_inputs``, done
-    in every submission's write transaction) takes now: median of 20 calls (ms), and the
-    proposal's ledger lines and jobs."""
+    """How long admission's read of a proposal's standing (``ledger.standing_inputs`` and the
+    budgets it answers, done in every submission's write transaction) takes now: median of
+    20 calls (ms), and the proposal's ledger lines and jobs."""
     from sqlalchemy import func, select
 
     from broker.store import ledger
     from broker.store.db import Database
     from broker.store.schema import jobs
     from broker.store.schema import ledger as lines
+    from policies.budgets import budget_states
+    from policies.loader import load_policy
 
+    policy = load_policy(ROOT / "policies" / "examples" / "default.yaml").policy
+    chosen = policy.proposal(proposal)
+    assert chosen is not None
     db = Database(database_url)
     times = []
     with db.read() as conn:
         for _ in range(20):
             started = time.perf_counter()
-            ledger.standing_inputs(conn, proposal)
+            book, held = ledger.standing_inputs(conn, proposal)
+            budget_states(policy, chosen, book, held, time.time())
             times.append((time.perf_counter() - started) * 1000)
         count = conn.execute(select(func.count()).where(lines.c.proposal == proposal))
         n_lines = count.scalar_one()

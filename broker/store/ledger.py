@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, select
 
+from broker.store import ledger_totals as totals
 from broker.store.db import insert_once, utcnow
+from broker.store.ledger_totals import StoredBook
 from broker.store.schema import ledger, occupancy
 from policies.budgets import UsageBook
 
@@ -27,7 +29,7 @@ class Balance:
 
 
 def _insert_once(conn: Connection, **values: object) -> bool:
-    return insert_once(conn, ledger, created_at=utcnow(), **values)
+    return insert_once(conn, ledger, **{"created_at": utcnow(), **values})
 
 
 def hold(
@@ -41,17 +43,13 @@ def hold(
     revision: str,
 ) -> bool:
     """Hold ``amount`` for a job at admission; False if the job already holds it."""
-    return _insert_once(
-        conn,
-        proposal=proposal,
-        job_id=job_id,
-        task_id="",
-        kind="hold",
-        backend=backend,
-        unit=unit,
-        amount=amount,
-        policy_revision=revision,
-    )
+    where = {"proposal": proposal, "job_id": job_id, "backend": backend, "unit": unit}
+    if not _insert_once(
+        conn, task_id="", kind="hold", amount=amount, policy_revision=revision, **where
+    ):
+        return False
+    totals.open_hold(conn, amount=amount, **where)
+    return True
 
 
 def charge(
@@ -65,18 +63,19 @@ def charge(
     amount: float,
     revision: str,
 ) -> bool:
-    """Charge a task's actual usage; False (and nothing written) if it was charged before."""
-    return _insert_once(
-        conn,
-        proposal=proposal,
-        job_id=job_id,
-        task_id=task_id,
-        kind="charge",
-        backend=backend,
-        unit=unit,
-        amount=amount,
-        policy_revision=revision,
-    )
+    """Charge a task's actual usage; False (and nothing written) if it was charged before.
+
+    A transaction that charges several resources charges them in (backend, unit) order, so
+    that two such transactions update the running totals in the same order."""
+    at = utcnow()
+    where = {"proposal": proposal, "job_id": job_id, "backend": backend, "unit": unit}
+    if not _insert_once(
+        conn, task_id=task_id, kind="charge", amount=amount, policy_revision=revision,
+        created_at=at, **where,
+    ):  # fmt: skip
+        return False
+    totals.add_charge(conn, amount=amount, at=at, **where)
+    return True
 
 
 def job_lines(conn: Connection, job_id: str) -> list[dict[str, object]]:
@@ -110,6 +109,7 @@ def release(conn: Connection, *, job_id: str, revision: str) -> None:
             amount=max(rest, 0.0),
             policy_revision=revision,
         )
+    totals.close_job(conn, job_id)
 
 
 def balances(conn: Connection, proposal: str) -> dict[tuple[str, str], Balance]:
@@ -169,41 +169,16 @@ def add_to_book(book: UsageBook, lines: list[Any]) -> int:
 
 def standing_inputs(
     conn: Connection, proposal: str
-) -> tuple[UsageBook, dict[tuple[str, str], float]]:
-    """What admission needs about a proposal: its charges (with times) and what it holds."""
-    book = UsageBook()
-    add_to_book(book, charges_since(conn, 0, proposal))
-    return book, held_amounts(conn, proposal)
+) -> tuple[StoredBook, dict[tuple[str, str], float]]:
+    """What admission needs about a proposal: its charges with times (read when asked, a
+    bounded read whatever the history) and what its unreleased jobs hold."""
+    return StoredBook(conn, proposal), totals.held(conn, proposal)
 
 
 def held_amounts(conn: Connection, proposal: str) -> dict[tuple[str, str], float]:
     """What a proposal holds now per (backend, unit): the ``held`` of :func:`balances`,
-    summed by the database (admission runs it under the store's write turn, so it must not
-    grow with the proposal's history in Python)."""
-    signed = case(
-        (ledger.c.kind == "hold", ledger.c.amount),
-        (ledger.c.kind == "charge", -ledger.c.amount),
-        else_=0.0,
-    )
-    released = func.max(case((ledger.c.kind == "release", 1), else_=0))
-    per_job = (
-        select(
-            ledger.c.backend,
-            ledger.c.unit,
-            func.sum(signed).label("rest"),
-            released.label("released"),
-        )
-        .where(ledger.c.proposal == proposal)
-        .group_by(ledger.c.job_id, ledger.c.backend, ledger.c.unit)
-        .subquery()
-    )
-    positive = case((per_job.c.rest > 0, per_job.c.rest), else_=0.0)
-    rows = conn.execute(
-        select(per_job.c.backend, per_job.c.unit, func.sum(positive))
-        .where(per_job.c.released == 0)
-        .group_by(per_job.c.backend, per_job.c.unit)
-    ).all()
-    return {(r[0], r[1]): float(r[2]) for r in rows}
+    from the running totals (``ledger_open``)."""
+    return totals.held(conn, proposal)
 
 
 def occupy(

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from broker.store.schema import metadata
 
-HEAD = "0007_job_dependencies"
+HEAD = "0008_ledger_totals"
 """The newest revision: the schema of ``broker.store.schema``."""
 
 INITIAL = "0001_initial"

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -125,6 +126,30 @@ ledger = Table(
     Column("policy_revision", String(100), nullable=False),
     Column("created_at", DateTime(), nullable=False),
     UniqueConstraint("job_id", "task_id", "kind", "backend", "unit", name="uq_ledger_once"),
+    Index("ix_ledger_proposal_time", "proposal", "created_at"),
+)
+
+# Running totals that admission reads instead of the ledger (broker.store.ledger_totals):
+# the charges per UTC day, and what each unreleased job still holds. Both are written in the
+# transaction that writes the ledger line they follow.
+ledger_days = Table(
+    "ledger_days",
+    metadata,
+    Column("proposal", String(100), primary_key=True),
+    Column("backend", String(50), primary_key=True),
+    Column("unit", String(30), primary_key=True),
+    Column("day", Date(), primary_key=True),
+    Column("amount", Float, nullable=False),
+)
+
+ledger_open = Table(
+    "ledger_open",
+    metadata,
+    Column("job_id", String(32), ForeignKey("jobs.id"), primary_key=True),
+    Column("backend", String(50), primary_key=True),
+    Column("unit", String(30), primary_key=True),
+    Column("proposal", String(100), nullable=False, index=True),
+    Column("rest", Float, nullable=False),
 )
 
 audit = Table(
