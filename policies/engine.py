@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from policies.codes import LeafCodes, task_pairs, unique_inverse
 from policies.fairshare import DecayedUsage, FairTree
 from policies.pending import PendingTasks, TaskRow
 from policies.priority import age_factors, combine, qos_factor, size_factors, static_part
@@ -92,7 +93,7 @@ class Engine:
         self._users: dict[str, int] = {}
         self._user_names: list[str] = []
         self._user_rank: np.ndarray | None = None
-        self._code_cache: dict[str, tuple[list[tuple[str, str]], list[int], list[int]]] = {}
+        self._code_cache: dict[str, LeafCodes] = {}
 
     def qos_value(self, proposal: str, qos: str | None) -> float:
         """The QOS factor of a task of ``proposal`` at ``qos`` (None: the proposal's
@@ -203,26 +204,37 @@ class Engine:
             self._user_rank[order] = np.arange(len(names))
         return self._user_rank
 
-    def _codes(self, leaves: list[tuple[str, str]], cache_key: str) -> tuple[list[int], list[int]]:
-        """Proposal index (-1: unknown) and user code of each leaf, converted once: a list
-        seen before (usage's leaves are only appended; a cycle's copy shares them) is
-        only extended."""
+    def _codes(
+        self, leaves: list[tuple[str, str]], cache_key: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Proposal index (-1: unknown) and user code of each leaf, as arrays, converted
+        once: a list seen before (usage's leaves are only appended; a cycle's copy shares
+        them) is only extended."""
         cached = self._code_cache.get(cache_key)
-        if cached is None or len(cached[0]) > len(leaves) or leaves[: len(cached[0])] != cached[0]:
-            cached = self._code_cache[cache_key] = ([], [], [])
-        seen, props, users = cached
-        index = self.tree.index
-        for proposal, user in leaves[len(seen) :]:
-            seen.append((proposal, user))
-            props.append(index.get(proposal, -1))
-            users.append(self._user_code(user))
-        return props, users
+        if cached is None or not cached.continued_by(leaves):
+            cached = self._code_cache[cache_key] = LeafCodes()
+        if len(cached.seen) < len(leaves):
+            index = self.tree.index
+            for proposal, user in leaves[len(cached.seen) :]:
+                cached.seen.append((proposal, user))
+                cached.props.append(index.get(proposal, -1))
+                cached.users.append(self._user_code(user))
+            cached.arrays = None
+        if cached.arrays is None:
+            cached.arrays = (
+                np.array(cached.props, dtype=np.int64),
+                np.array(cached.users, dtype=np.int64),
+            )
+        return cached.arrays
 
     def _fairshare(self, pending: PendingTasks, usage: DecayedUsage) -> np.ndarray:
         """Each task's Fair Tree factor on its backend (0 for an unknown proposal): one
         tree per backend with pending tasks, its users those of :class:`FairTree`."""
         prop_v = np.array([self.tree.index.get(p, -1) for p in pending.proposals], dtype=np.int64)
-        user_v = np.array([self._user_code(u) for u in pending.users], dtype=np.int64)
+        codes = list(map(self._users.get, pending.users))
+        if None in codes:  # names not seen before get their codes
+            codes = [self._user_code(u) for u in pending.users]
+        user_v = np.array(codes, dtype=np.int64)
         tables = {}
         for name in pending.backends:
             keys, values = usage.columns(name)
@@ -231,28 +243,33 @@ class Engine:
             tables[name] = (held, members, np.array(values, dtype=np.float64))
         n_users = max(len(self._user_names), 1)
         ranks = self._user_ranks()
-        span = (len(self.tree.ids) + 1) * n_users  # codes of one backend: (prop + 1, user)
-        task_code = (prop_v[pending.proposal] + 1) * n_users + user_v[pending.user]
-        unique, inverse = np.unique(pending.backend * span + task_code, return_inverse=True)
-        edges = np.searchsorted(unique // span, np.arange(len(pending.backends) + 1))
+        pair_prop, pair_user, pair_of = task_pairs(pending)
+        pair_prop, pair_user = prop_v[pair_prop], user_v[pair_user]
+        pair_code = np.where(pair_prop >= 0, pair_prop * n_users + pair_user, -1)
+        n_pairs = max(pair_code.size, 1)
+        unique, inverse = unique_inverse(
+            pending.backend.astype(np.int64) * n_pairs + pair_of, len(pending.backends) * n_pairs
+        )
+        edges = np.searchsorted(unique // n_pairs, np.arange(len(pending.backends) + 1))
         per_combo = np.zeros(unique.size)
         for b, name in enumerate(pending.backends):
             lo, hi = int(edges[b]), int(edges[b + 1])
             if lo == hi:
                 continue
-            wanted = unique[lo:hi] % span - n_users  # prop * n_users + user; < 0: unknown
+            wanted = pair_code[unique[lo:hi] % n_pairs]  # prop * n_users + user; < 0: unknown
             (up, uu), (mp, mu), w_used = tables[name]
-            prop = np.array([*up, *mp], dtype=np.int64)
-            user = np.array([*uu, *mu], dtype=np.int64)
-            known = prop >= 0
-            code = np.concatenate([(prop * n_users + user)[known], wanted[wanted >= 0]])
+            prop = np.concatenate([up, mp])
+            user = np.concatenate([uu, mu])
+            known, mine = prop >= 0, wanted >= 0
+            code = np.concatenate([(prop * n_users + user)[known], wanted[mine]])
+            leaves, at = unique_inverse(code, len(self.tree.ids) * n_users)
+            # A leaf's usage: its one usage value (members and tasks add exact zeros).
             w = np.concatenate([w_used, np.zeros(len(mp))])[known]
-            leaves, first = np.unique(code, return_index=True)
-            w = np.concatenate([w, np.zeros(int((wanted >= 0).sum()))])[first]
+            n_known = w.size
+            w = np.bincount(at[:n_known], weights=w, minlength=leaves.size)
             factor = self.tree.factor_arrays(leaves // n_users, ranks[leaves % n_users], w)
-            mine = wanted >= 0
             part = np.zeros(hi - lo)
-            part[mine] = factor[np.searchsorted(leaves, wanted[mine])]
+            part[mine] = factor[at[n_known:]]
             per_combo[lo:hi] = part
         result: np.ndarray = per_combo[inverse.reshape(-1)]
         return result

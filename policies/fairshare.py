@@ -302,10 +302,17 @@ class FairTree:
         )
         lf_p = _level_fs(self.shares, gs[self.program_of], pu, gu[self.program_of])
         lf_u = _level_fs(np.ones(n), count[prop].astype(np.float64), w.astype(LD), pu[prop])
-        k1, k2, k3 = -lf_g[self.program_of[prop]], -lf_p[prop], -lf_u
-        walk = np.lexsort((k3, k2, k1))
-        a, b, c = k1[walk], k2[walk], k3[walk]
-        new = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (c[1:] != c[:-1])]
+        # Proposals in walk order (program LF, then proposal LF; few, so sorted apart), as
+        # a dense rank that equal pairs share; then users by that rank and their own LF.
+        k1, k2 = -lf_g[self.program_of[present]], -lf_p[present]
+        by = np.lexsort((k2, k1))
+        step = np.r_[True, (k1[by][1:] != k1[by][:-1]) | (k2[by][1:] != k2[by][:-1])]
+        rank = np.zeros(len(self.ids), dtype=np.int64)
+        rank[present[by]] = np.cumsum(step)
+        r, k3 = rank[prop], -lf_u
+        walk = np.lexsort((k3, r))
+        a, c = r[walk], k3[walk]
+        new = np.r_[True, (a[1:] != a[:-1]) | (c[1:] != c[:-1])]
         first = np.maximum.accumulate(np.where(new, np.arange(n), 0))
         index = np.empty(n, dtype=np.int64)
         index[walk] = first

@@ -292,7 +292,7 @@ class Executor:
             select(jobs.c.proposal, jobs.c.user, jobs.c.qos).where(jobs.c.id == row.job_id)
         ).one()
         usage = charges(policy, row.backend, job.qos, raw_usage(result))
-        for unit, amount in usage.items():
+        for unit, amount in sorted(usage.items()):  # in order: see ledger.charge
             ledger.charge(
                 conn,
                 proposal=job.proposal,

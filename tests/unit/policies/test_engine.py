@@ -312,3 +312,34 @@ def test_domains_blocks_and_capacity_hold_whatever_the_priorities(
             and r.proposal not in blocked
         ]
         assert per_backend.get(b, 0) == min(len(eligible), free.get(b, 0))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_user_waiting_under_several_proposals_gets_each_ones_factor(seed: int) -> None:
+    """Users shared between proposals (the engine's general path, not the one-proposal-
+    per-user shortcut): each task's fair share is its own (proposal, user)'s."""
+    rng = random.Random(seed)
+    policy = make_policy(6, rng)
+    users = ["ann", "bob", *(f"u{i}a" for i in range(6))]
+    rows = [
+        TaskRow(f"t{i}", rng.choice(BACKENDS), f"p{rng.randrange(7)}", rng.choice(users),
+                None, NOW - rng.random() * DAY)
+        for i in range(150)
+    ]  # fmt: skip
+    usage = random_usage(rng, 6, 40)
+    for _ in range(20):
+        usage.add(rng.choice(BACKENDS), f"p{rng.randrange(6)}", rng.choice(["ann", "bob"]),
+                  rng.random() * 100, NOW - rng.random() * DAY)  # fmt: skip
+    pending = PendingTasks.from_rows(rows)
+    scored = Engine(policy).score(pending, usage, NOW)
+    trees = {
+        b: fair_tree(
+            policy, b, usage.raw(b), [(r.proposal, r.user) for r in rows if r.backend == b]
+        )
+        for b in BACKENDS
+    }
+    shared = {(r.proposal, r.user) for r in rows if r.user in ("ann", "bob")}
+    assert len({p for p, _ in shared}) > 1  # the case holds shared users
+    for i, r in enumerate(rows):
+        expected = trees[r.backend].get((r.proposal, r.user), 0.0)
+        assert scored.fairshare[i] == pytest.approx(expected, abs=1e-12), r
