@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
@@ -31,9 +31,11 @@ FIELDS = TaskRow._fields
 
 def encode(column: Iterable[Hashable]) -> tuple[np.ndarray, list[Any]]:
     """Integer codes (int32) and the vocabulary, in order of first appearance."""
-    index: dict[Hashable, int] = {}
-    codes = np.array([index.setdefault(v, len(index)) for v in column], dtype=np.int32)
-    return codes, list(index)
+    values = column if isinstance(column, list | tuple) else list(column)
+    vocabulary = list(dict.fromkeys(values))
+    index = {v: i for i, v in enumerate(vocabulary)}
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int32, count=len(values))
+    return codes, vocabulary
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,18 +76,36 @@ class PendingTasks:
             get: list[Callable[[Any], Any]] = [itemgetter(k) for k in range(len(FIELDS))]
         else:
             get = [attrgetter(name) for name in FIELDS]
-        n = len(rows)
-        ids, backend, proposal, user, qos, created, size, hybrid = get
-        backend_codes, backends = encode(map(backend, rows))
-        proposal_codes, proposals = encode(map(proposal, rows))
-        user_codes, users = encode(map(user, rows))
-        qos_codes, qos_names = encode(map(qos, rows))
-        created_arr = np.fromiter(map(created, rows), dtype=np.float64, count=n)
-        size_arr = np.fromiter(map(size, rows), dtype=np.float64, count=n)
+        return cls.from_columns(*([*map(g, rows)] for g in get))
+
+    @classmethod
+    def from_columns(
+        cls,
+        ids: Sequence[str],
+        backend: Sequence[str],
+        proposal: Sequence[str],
+        user: Sequence[str],
+        qos: Sequence[str | None],
+        created: Sequence[float] | np.ndarray,
+        size: Sequence[float] | np.ndarray,
+        hybrid: Sequence[bool] | np.ndarray,
+    ) -> PendingTasks:
+        """Columns from columns, one sequence per :class:`TaskRow` field, of equal length."""
+        n = len(ids)
+        if not n:
+            return cls.empty()
+        backend_codes, backends = encode(backend)
+        proposal_codes, proposals = encode(proposal)
+        user_codes, users = encode(user)
+        qos_codes, qos_names = encode(qos)
+        created_arr = np.asarray(created, dtype=np.float64)
+        size_arr = np.asarray(size, dtype=np.float64)
         if not (np.isfinite(created_arr).all() and np.isfinite(size_arr).all()):
             raise ValueError("created_at and size of pending tasks must be finite numbers")
+        id_arr = np.empty(n, dtype=object)
+        id_arr[:] = ids
         return cls(
-            ids=np.fromiter(map(ids, rows), dtype=object, count=n),
+            ids=id_arr,
             backend=backend_codes,
             backends=[str(b) for b in backends],
             proposal=proposal_codes,
@@ -96,7 +116,7 @@ class PendingTasks:
             qos_names=[None if q is None else str(q) for q in qos_names],
             created=created_arr,
             size=size_arr,
-            hybrid=np.fromiter(map(hybrid, rows), dtype=bool, count=n),
+            hybrid=np.asarray(hybrid, dtype=bool),
         )
 
     @classmethod

@@ -10,19 +10,19 @@ limit), ready for :meth:`policies.engine.Engine.cycle`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, exists, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from backends.states import TaskState
+from broker.core.pending_read import read_pending
 from broker.store import ledger
 from broker.store.ledger import epoch_of
-from broker.store.schema import job_dependencies, jobs, occupancy, tasks
+from broker.store.schema import jobs, occupancy, tasks
 from policies.budgets import UsageBook, budget_states, standing
 from policies.fairshare import DecayedUsage, accrued
-from policies.pending import PendingTasks, TaskRow
+from policies.pending import PendingTasks
 from policies.schema import Policy
 
 _ACTIVE = (TaskState.QUEUED, TaskState.RUNNING)
@@ -96,32 +96,26 @@ def snapshot(
     tasks of ``backends`` (None: of every backend); ``busy``: their :func:`busy_counts`,
     if the caller read them in this transaction already."""
     now = time.time() if now is None else now
-    rows = _pending_rows(conn, backends)
-    if not rows and backends is not None:  # a scoped release with nothing to release
-        empty = PendingTasks.from_rows([])
+    read = read_pending(conn, backends)
+    if not read.ids and backends is not None:  # a scoped release with nothing to release
+        empty = PendingTasks.empty()
         return Snapshot(pending=empty, queues={}, free={}, capacity={}, usage=state.usage)
     state.refresh(conn, policy)
     busy = busy_counts(conn, backends) if busy is None else busy
-    caps = {b: capacity(b) for b in {r.backend for r in rows}}
+    caps = {b: capacity(b) for b in set(read.backend)}
     free = {b: max(cap - busy.get(b, 0), 0) for b, cap in caps.items()}
-    penalties, blocked = _standings(conn, policy, state.book, {r.proposal for r in rows}, now)
+    penalties, blocked = _standings(conn, policy, state.book, set(read.proposal), now)
     blocked.update(_qos_limits(conn, policy))
-
-    def held(r: Any) -> bool:
-        if r.job_state != TaskState.PENDING:
-            return False  # a job under way always finishes its steps
-        return r.proposal in blocked or f"{r.proposal}/{r.qos}" in blocked
-
-    kept = [r for r in rows if not held(r)]
+    pending, queues = read.columns(blocked)
     running = _running(conn, backends, now, state.usage.half_life)
     return Snapshot(
-        pending=PendingTasks.from_rows([_task_row(r) for r in kept]),
-        queues={r.id: r.queue for r in kept},
+        pending=pending,
+        queues=queues,
         free=free,
         capacity=caps,
         penalties=penalties,
         blocked=blocked,
-        held_back=len(rows) - len(kept),
+        held_back=len(read.ids) - len(pending),
         usage=state.usage.plus(running, now),
     )
 
@@ -168,49 +162,6 @@ def busy_counts(conn: Connection, backends: Collection[str] | None = None) -> di
         active = active & tasks.c.backend.in_(list(backends))
     query = select(tasks.c.backend, func.count()).where(active).group_by(tasks.c.backend)
     return {backend: int(n) for backend, n in conn.execute(query).all()}
-
-
-def _pending_rows(
-    conn: Connection, backends: Collection[str] | None
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The pending tasks (of ``backends``, if given), each with its job's proposal, user,
-    QOS, step and state."""
-    waiting = exists().where(job_dependencies.c.job_id == tasks.c.job_id)
-    where: ColumnElement[bool] = (
-        (tasks.c.state == TaskState.PENDING) & jobs.c.held_by.is_(None) & ~waiting
-    )
-    if backends is not None:
-        where = where & tasks.c.backend.in_(list(backends))
-    return conn.execute(
-        select(
-            tasks.c.id,
-            tasks.c.backend,
-            tasks.c.queue,
-            tasks.c.created_at,
-            tasks.c.size,
-            jobs.c.proposal,
-            jobs.c.user,
-            jobs.c.qos,
-            jobs.c.step,
-            jobs.c.state.label("job_state"),
-        )
-        .join(jobs, jobs.c.id == tasks.c.job_id)
-        .where(where)
-    ).all()
-
-
-def _task_row(r: Row[*tuple[Any, ...]]) -> TaskRow:
-    """A pending task as the policy engine sees it (a later step of a job is hybrid)."""
-    return TaskRow(
-        r.id,
-        r.backend,
-        r.proposal,
-        r.user,
-        r.qos,
-        epoch_of(r.created_at),
-        r.size if r.size is not None else 1.0,
-        r.step > 0,
-    )
 
 
 def _standings(
