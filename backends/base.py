@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, model_validator
 
 from backends.errors import BackendError
 from backends.identity import check_variables
@@ -62,8 +62,9 @@ class Capabilities(_Model):
     max_concurrency: int = Field(default=1, ge=1, description="Tasks it runs at once.")
     size: float | None = Field(
         default=None,
-        description="The whole backend in task-size units (a classical backend's nodes), for "
-        "the priority's size factor; None: it cannot say.",
+        description="The whole backend in task-size units, for the priority's size factor: "
+        "a classical backend's nodes; a quantum backend's qubits (``max_qubits`` when not "
+        "given). None: it cannot say.",
     )
     reattach: bool = Field(
         default=True,
@@ -74,6 +75,13 @@ class Capabilities(_Model):
     )
 
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _quantum_size(self) -> Capabilities:
+        """A quantum backend's size is its qubits unless it says otherwise."""
+        if self.size is None and self.kind == "quantum" and self.max_qubits:
+            self.size = float(self.max_qubits)
+        return self
 
 
 # --- classical ---------------------------------------------------------------------------

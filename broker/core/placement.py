@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 
 from backends import registry
 from broker.accounts import controlled_domain
 from broker.core.models import JobSpec, TaskRequest
 from broker.errors import BrokerError
+from circuits.canonical import Circuit
+from circuits.errors import CircuitError
 from policies.schema import Policy
 
 
@@ -19,13 +22,23 @@ def queue_for(kind: str, backend: str, domain: str | None = None) -> str:
 
 
 def task_size(req: TaskRequest) -> float:
-    """A task's size for the priority's size factor: nodes of a classical task, circuit
-    evaluations of a quantum batch."""
+    """A task's size for the priority's size factor, in the units its backend's size is
+    given in: nodes of a classical task, qubits of a quantum batch's widest circuit."""
     if req.classical is not None:
         return float(req.classical.nodes)
     if req.quantum is not None:
-        return float(sum(len(item.parameter_values) or 1 for item in req.quantum.items))
+        return float(max((circuit_width(item.circuit) for item in req.quantum.items), default=1))
     return 1.0
+
+
+@functools.lru_cache(maxsize=256)
+def circuit_width(text: str) -> int:
+    """The qubits of an OpenQASM circuit (1 if it does not parse: a task's size is no place
+    to refuse it). A loop's steps repeat their circuits, so each is parsed once."""
+    try:
+        return max(Circuit.from_qasm(text).num_qubits, 1)
+    except CircuitError:
+        return 1
 
 
 def backend_for(spec: JobSpec, req: TaskRequest) -> str:

@@ -16,7 +16,7 @@ from broker.core.execution import Executor
 from broker.core.models import JobSpec
 from broker.core.orchestrator import Broker
 from broker.core.queries import job_status
-from broker.core.snapshot import snapshot
+from broker.core.snapshot import AllocationState, snapshot
 from broker.jobfile import load_job
 from broker.store.db import Database
 from broker.store.schema import tasks
@@ -106,3 +106,21 @@ def test_a_crash_point_kills_its_process_only_when_named(tmp_path: Path) -> None
     env = {"QCB_CRASH_AT": "admission.after-commit", "PATH": "/usr/bin:/bin"}
     killed = subprocess.run([sys.executable, "-c", code], env=env, check=False, cwd=tmp_path)
     assert killed.returncode == -9
+
+
+def test_a_quantum_backend_is_sized_in_qubits_and_its_tasks_in_their_widest_circuit(
+    settings: Settings,
+) -> None:
+    """The size factor on aer: its qubits against the VQE's 2-qubit batch (Slurm's
+    ``(N - n) / N`` favouring small), not against the largest waiting task."""
+    broker = Broker(settings)
+    qubits = broker.backend("aer").capabilities().max_qubits
+    assert qubits is not None and qubits > 2
+    assert broker.dispatch.backend_size("aer") == float(qubits)
+    job_id = broker.submit(_small(), "alice")
+    with broker.db.read() as conn:
+        size = conn.execute(select(tasks.c.size).where(tasks.c.job_id == job_id)).scalar_one()
+        snap = snapshot(conn, broker.policy.policy, AllocationState(), broker.capacity)
+    assert size == 2.0
+    scored = broker.dispatch.engine().score(snap.pending, snap.usage, time.time())
+    assert scored.size.tolist() == [(qubits - 2) / qubits]
