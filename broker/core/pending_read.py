@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -90,7 +91,10 @@ def read_pending(conn: Connection, backends: Collection[str] | None) -> PendingR
     result.close()
     if not rows:
         return PendingRead((), (), (), (), (), (), (), (), (), ())
-    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True))
+    # One column at a time: much faster than transposing with zip(*rows).
+    columns = [
+        tuple(map(itemgetter(k), rows)) for k in range(len(PendingRead.__dataclass_fields__))
+    ]
     if not postgres:
         columns[3] = tuple(map(epoch_of, columns[3]))
     return PendingRead(*columns)
