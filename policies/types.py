@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Literal
 
@@ -43,6 +44,8 @@ def parse_duration(value: object) -> float:
             f"{value!r} is not a duration; write a number of seconds or text such as "
             "'7d', '12h', '30m', '90s', '2w'"
         )
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be a finite number of seconds or text such as '7d'")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds

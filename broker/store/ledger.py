@@ -43,12 +43,12 @@ def hold(
     revision: str,
 ) -> bool:
     """Hold ``amount`` for a job at admission; False if the job already holds it."""
-    where = {"proposal": proposal, "job_id": job_id, "backend": backend, "unit": unit}
+    line = {"proposal": proposal, "job_id": job_id, "backend": backend, "unit": unit}
     if not _insert_once(
-        conn, task_id="", kind="hold", amount=amount, policy_revision=revision, **where
+        conn, task_id="", kind="hold", amount=amount, policy_revision=revision, **line
     ):
         return False
-    totals.open_hold(conn, amount=amount, **where)
+    totals.open_hold(conn, amount=amount, **line)
     return True
 
 
@@ -68,13 +68,13 @@ def charge(
     A transaction that charges several resources charges them in (backend, unit) order, so
     that two such transactions update the running totals in the same order."""
     at = utcnow()
-    where = {"proposal": proposal, "job_id": job_id, "backend": backend, "unit": unit}
+    line = {"proposal": proposal, "job_id": job_id, "backend": backend, "unit": unit}
     if not _insert_once(
         conn, task_id=task_id, kind="charge", amount=amount, policy_revision=revision,
-        created_at=at, **where,
+        created_at=at, **line,
     ):  # fmt: skip
         return False
-    totals.add_charge(conn, amount=amount, at=at, **where)
+    totals.add_charge(conn, amount=amount, at=at, **line)
     return True
 
 

@@ -12,6 +12,7 @@ the bound.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Connection, Select, case, func, select, union_all, update
@@ -20,6 +21,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from broker.store.schema import ledger, ledger_days, ledger_open
 
 _EPOCH = datetime(1970, 1, 1)
+# Bounds beyond these are clamped to them: nothing is charged outside, and a day either side
+# of each stays within what ``datetime`` can hold.
+_FIRST, _LAST = datetime(1, 1, 2), datetime(9999, 12, 30)
 
 
 def add_charge(
@@ -79,7 +83,14 @@ def held(conn: Connection, proposal: str) -> dict[tuple[str, str], float]:
 
 def _instant(at: float) -> datetime:
     """Epoch seconds as a stored time: naive UTC, to the nearest microsecond (the store's
-    resolution)."""
+    resolution), clamped to the years a charge can have (a rolling window of a million
+    years starts before any of them)."""
+    if math.isnan(at):
+        raise ValueError("a time bound of a budget window cannot be NaN")
+    if at <= (_FIRST - _EPOCH).total_seconds():
+        return _FIRST
+    if at >= (_LAST - _EPOCH).total_seconds():
+        return _LAST
     return _EPOCH + timedelta(microseconds=round(at * 1e6))
 
 
