@@ -24,16 +24,15 @@ class LeafCodes:
     def continued_by(self, leaves: list[tuple[str, str]]) -> bool:
         """Whether ``leaves`` begins with the leaves converted so far (at once for the list
         they came from: such lists are only appended to)."""
-        n, same = len(self.seen), leaves is self.source
-        self.source = leaves
-        return n <= len(leaves) and (same or leaves[:n] == self.seen)
+        n = len(self.seen)
+        return n <= len(leaves) and (leaves is self.source or leaves[:n] == self.seen)
 
 
 def task_pairs(pending: PendingTasks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct (proposal, user) pairs of the tasks, as codes into ``pending``'s
     vocabularies, and each task's pair. Where every user waits under one proposal only (the
     usual case), the pairs are the users themselves."""
-    owner = np.empty(len(pending.users), dtype=pending.proposal.dtype)
+    owner = np.zeros(len(pending.users), dtype=pending.proposal.dtype)
     owner[pending.user] = pending.proposal
     if np.array_equal(owner[pending.user], pending.proposal):
         return owner, np.arange(len(pending.users)), pending.user
@@ -45,7 +44,7 @@ def task_pairs(pending: PendingTasks) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 DENSE = 1 << 16
-"""Below this many possible values, :func:`_unique_inverse` marks them in arrays."""
+"""Below this many possible values, :func:`unique_inverse` marks them in arrays."""
 
 
 def unique_inverse(values: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:

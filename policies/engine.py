@@ -213,6 +213,7 @@ class Engine:
         cached = self._code_cache.get(cache_key)
         if cached is None or not cached.continued_by(leaves):
             cached = self._code_cache[cache_key] = LeafCodes()
+        cached.source = leaves
         if len(cached.seen) < len(leaves):
             index = self.tree.index
             for proposal, user in leaves[len(cached.seen) :]:

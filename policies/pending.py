@@ -92,6 +92,8 @@ class PendingTasks:
     ) -> PendingTasks:
         """Columns from columns, one sequence per :class:`TaskRow` field, of equal length."""
         n = len(ids)
+        if any(len(c) != n for c in (backend, proposal, user, qos, created, size, hybrid)):
+            raise ValueError("the columns of pending tasks must be of one length")
         if not n:
             return cls.empty()
         backend_codes, backends = encode(backend)

@@ -27,6 +27,7 @@ from backends.base import Backend, ClassicalBackend, QuantumBackend, QuantumBatc
 from backends.errors import BackendError
 from broker.algorithms.taskgraph.model import DriverStep
 from broker.core.models import JobSpec, TaskRequest
+from broker.core.placement import remember_width
 from broker.errors import BrokerError, InvalidJob, JobRefused, RuntimeUnavailable
 from broker.limits import Limits, check_tasks
 from broker.store import ledger
@@ -123,6 +124,7 @@ def circuits(c: Candidate) -> Refusal | None:
             try:
                 if item.circuit not in seen:
                     seen[item.circuit] = check_circuit(item.circuit, limits).num_qubits
+                    remember_width(item.circuit, seen[item.circuit])  # for the task's size
                 width = seen[item.circuit]
             except CircuitError as exc:
                 raise InvalidJob(f"task {req.key!r} items[{index}].circuit: {exc}") from None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+import hashlib
+import threading
 from collections.abc import Callable
 
 from backends import registry
@@ -31,14 +32,39 @@ def task_size(req: TaskRequest) -> float:
     return 1.0
 
 
-@functools.lru_cache(maxsize=256)
+_WIDTHS: dict[bytes, int] = {}
+_WIDTHS_LOCK = threading.Lock()
+WIDTHS_KEPT = 1024
+"""Circuit widths remembered, by the SHA-256 of the circuit's text (not the text: a
+circuit may be a megabyte); all are forgotten when this many are."""
+
+
 def circuit_width(text: str) -> int:
     """The qubits of an OpenQASM circuit (1 if it does not parse: a task's size is no place
-    to refuse it). A loop's steps repeat their circuits, so each is parsed once."""
-    try:
-        return max(Circuit.from_qasm(text).num_qubits, 1)
-    except CircuitError:
-        return 1
+    to refuse it). A loop's steps repeat their circuits, and admission remembers the widths
+    it found (:func:`remember_width`), so each circuit is parsed once."""
+    key = hashlib.sha256(text.encode()).digest()
+    with _WIDTHS_LOCK:
+        found = _WIDTHS.get(key)
+    if found is None:
+        try:
+            found = max(Circuit.from_qasm(text).num_qubits, 1)
+        except CircuitError:
+            found = 1
+        _keep(key, found)
+    return found
+
+
+def remember_width(text: str, width: int) -> None:
+    """Remember the width of a circuit parsed elsewhere (admission's circuit check)."""
+    _keep(hashlib.sha256(text.encode()).digest(), max(width, 1))
+
+
+def _keep(key: bytes, width: int) -> None:
+    with _WIDTHS_LOCK:
+        if len(_WIDTHS) >= WIDTHS_KEPT:
+            _WIDTHS.clear()
+        _WIDTHS[key] = width
 
 
 def backend_for(spec: JobSpec, req: TaskRequest) -> str:

@@ -343,3 +343,10 @@ def test_a_user_waiting_under_several_proposals_gets_each_ones_factor(seed: int)
     for i, r in enumerate(rows):
         expected = trees[r.backend].get((r.proposal, r.user), 0.0)
         assert scored.fairshare[i] == pytest.approx(expected, abs=1e-12), r
+
+
+def test_columns_of_different_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="of one length"):
+        PendingTasks.from_columns(
+            ["t1", "t2"], ["aer"], ["p"], ["u"], [None], [0.0], [1.0], [False]
+        )

@@ -5,6 +5,7 @@ qubits unless it says otherwise."""
 from __future__ import annotations
 
 from backends.base import Capabilities, QuantumBatch, QuantumItem
+from broker.core import placement
 from broker.core.models import TaskRequest
 from broker.core.placement import task_size
 
@@ -31,3 +32,11 @@ def test_a_quantum_backend_is_as_large_as_its_qubits_unless_it_says() -> None:
     assert Capabilities(kind="quantum", version="1", max_qubits=127, size=20).size == 20.0
     assert Capabilities(kind="quantum", version="1").size is None
     assert Capabilities(kind="classical", version="1", max_qubits=None).size is None
+
+
+def test_a_width_admission_found_is_used_and_the_widths_kept_are_bounded() -> None:
+    placement.remember_width("not a circuit at all", 7)  # as admission's check records it
+    assert placement.circuit_width("not a circuit at all") == 7
+    for i in range(placement.WIDTHS_KEPT + 10):
+        placement.remember_width(f"circuit {i}", 3)
+    assert len(placement._WIDTHS) <= placement.WIDTHS_KEPT
