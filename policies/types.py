@@ -31,6 +31,11 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0, None: 1.0}
 
 
+MAX_DURATION = 100 * 365.25 * 86400.0
+"""The longest duration a policy may name (a window, a half-life, an age): 100 years, so
+that every window starts at a date a calendar can hold."""
+
+
 def parse_duration(value: object) -> float:
     """``"7d"``, ``"12h"``, ``"30m"``, ``"90s"``, ``"2w"`` or a number of seconds -> seconds."""
     if isinstance(value, bool):
@@ -48,6 +53,8 @@ def parse_duration(value: object) -> float:
         raise ValueError("a duration must be a finite number of seconds or text such as '7d'")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"a duration must be at most {MAX_DURATION / 86400:g}d (100 years)")
     return seconds
 
 

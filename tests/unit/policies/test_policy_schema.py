@@ -401,12 +401,17 @@ def test_both_yaml_parsers_agree(reader: str, monkeypatch: pytest.MonkeyPatch) -
     assert "control character U+0007 at line 2" in errors_of("a: é\nb: \x07\n")[0]
 
 
-@pytest.mark.parametrize("window", [float("inf"), float("nan")])
-def test_a_rolling_window_that_is_not_a_finite_duration_is_refused(window: float) -> None:
+@pytest.mark.parametrize(
+    ("window", "words"),
+    [(float("inf"), "finite"), (float("nan"), "finite"), ("99999999999w", "at most 36525d")],
+)
+def test_a_rolling_window_that_is_not_a_finite_duration_is_refused(
+    window: float | str, words: str
+) -> None:
     """(The budget is then also said to lack its window: a second line for the same
     mistake, as for any window that is refused.)"""
     data = copy.deepcopy(BASE)
     data["proposals"][0]["budgets"][1]["window"] = window
     errors = errors_of(data)
     found = [e for e in errors if e.startswith("proposals[0].budgets[1].window:")]
-    assert len(found) == 1 and "finite" in found[0] and "(line " in found[0], errors
+    assert len(found) == 1 and words in found[0] and "(line " in found[0], errors
