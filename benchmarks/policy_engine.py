@@ -8,7 +8,9 @@ of a 1,000,000-task trace.
 (b) A synthetic trace (1,000 proposals, 5 quantum and 5 classical backends of capacity 4,
     offered load 0.9) is generated and written as JSON Lines; then read back with full
     checks (``check_trace``), read with plain ``json.loads`` only (the baseline), and
-    replayed from the file by ``simulate``.
+    replayed from the file by ``simulate``. As a floor, the same trace is also replayed
+    with no policy at all (``fifo_replay``: first in, first out per backend), which no
+    replay of this event model can beat.
 
 Run from the repository root::
 
@@ -21,6 +23,7 @@ It writes ``benchmarks/policy_engine.json``. Timings are wall-clock seconds
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import platform
 import random
@@ -28,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +44,7 @@ from policies.engine import Engine, PendingTasks, TaskRow  # noqa: E402
 from policies.fairshare import DecayedUsage  # noqa: E402
 from policies.simulate import simulate  # noqa: E402
 from policies.synthetic import Shape, synthetic_jobs, synthetic_policy  # noqa: E402
-from policies.trace import Trace, TraceHeader, check_trace, write_trace  # noqa: E402
+from policies.trace import Job, Task, Trace, TraceHeader, check_trace, write_trace  # noqa: E402
 
 NOW = 1_767_225_600.0 + 30 * 86400
 
@@ -85,7 +89,7 @@ def cycle_benchmark(tasks: int, repeats: int, seed: int = 1) -> dict[str, Any]:
     free = dict.fromkeys(backends, 3)
     engine = Engine(policy)
     builds, cycles, sorts = [], [], []
-    released = []
+    released: list[Any] = []
     for _ in range(repeats):
         wall, _, pending = _timed(lambda: PendingTasks.from_rows(rows))
         builds.append(wall)
@@ -121,6 +125,52 @@ def cycle_benchmark(tasks: int, repeats: int, seed: int = 1) -> dict[str, Any]:
     }
 
 
+def fifo_replay(trace: Trace) -> int:
+    """The floor of a replay: the same trace read with its checks, each job's steps in
+    order, each task a queueing, a release and a completion event, but no policy (no
+    admission, no fair share, no priorities, no charges): first in, first out per backend,
+    with only the usage per (proposal, user) summed. Returns the tasks completed."""
+    capacity = dict(trace.header.backends)
+    busy = dict.fromkeys(capacity, 0)
+    queues: dict[str, deque[tuple[Job, int, Task]]] = {b: deque() for b in capacity}
+    events: list[tuple[float, int, Job, int, Task]] = []
+    usage: dict[tuple[str, str], float] = {}
+    left: dict[tuple[str, int], int] = {}
+    seq = done = 0
+
+    def enqueue(job: Job, step: int) -> None:
+        left[(job.id, step)] = len(job.steps[step])
+        for task in job.steps[step]:
+            queues[task.backend].append((job, step, task))
+
+    jobs = trace.jobs()
+    nxt = next(jobs, None)
+    while True:
+        t = min(nxt.submitted if nxt else float("inf"), events[0][0] if events else float("inf"))
+        if t == float("inf"):
+            return done
+        while events and events[0][0] == t:
+            _, _, job, step, task = heapq.heappop(events)
+            busy[task.backend] -= 1
+            key = (job.proposal, job.user)
+            usage[key] = usage.get(key, 0.0) + task.duration
+            done += 1
+            left[(job.id, step)] -= 1
+            if not left[(job.id, step)]:
+                del left[(job.id, step)]
+                if step + 1 < len(job.steps):
+                    enqueue(job, step + 1)
+        while nxt is not None and nxt.submitted == t:
+            enqueue(nxt, 0)
+            nxt = next(jobs, None)
+        for backend, queue in queues.items():
+            while queue and busy[backend] < capacity[backend]:
+                job, step, task = queue.popleft()
+                busy[backend] += 1
+                seq += 1
+                heapq.heappush(events, (t + task.duration, seq, job, step, task))
+
+
 def replay_benchmark(tasks: int, folder: Path, seed: int = 0) -> dict[str, Any]:
     """(b): generate, write, read and replay a ``tasks``-task trace."""
     shape = Shape(proposals=1000, users=3, capacity=4)
@@ -145,6 +195,7 @@ def replay_benchmark(tasks: int, folder: Path, seed: int = 0) -> dict[str, Any]:
 
     plain_wall, plain_cpu, plain_tasks = _timed(plain)
     trace = Trace.open(path)
+    floor_wall, floor_cpu, floor_tasks = _timed(lambda: fifo_replay(trace))
     sim_wall, sim_cpu, report = _timed(lambda: simulate(policy, trace))
     refused = sum(r.jobs_refused for r in report.proposals.values())
     return {
@@ -161,9 +212,14 @@ def replay_benchmark(tasks: int, folder: Path, seed: int = 0) -> dict[str, Any]:
         "baseline_json_loads_s": plain_wall,
         "baseline_json_loads_cpu_s": plain_cpu,
         "baseline_tasks": plain_tasks,
+        "floor_fifo_replay_s": floor_wall,
+        "floor_fifo_replay_cpu_s": floor_cpu,
+        "floor_fifo_replay_tasks": floor_tasks,
+        "floor_over_json_loads": floor_wall / plain_wall,
         "simulate_s": sim_wall,
         "simulate_cpu_s": sim_cpu,
         "simulate_us_per_task": 1e6 * sim_wall / max(written, 1),
+        "simulate_over_json_loads": sim_wall / plain_wall,
         "simulated_days": (report.end - report.start) / 86400,
         "tasks_run": report.tasks,
         "jobs_refused": refused,
