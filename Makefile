@@ -3,7 +3,8 @@
 #   make test   install what the tests need (every optional quantum SDK), start what they
 #               need (Redis and PostgreSQL with passwords: docker/services/start.sh; a real
 #               single-host Slurm with slurmrestd and slurmdbd in each release of
-#               SLURM_RELEASES: docker/slurm/start.sh), run ruff, mypy and pytest
+#               SLURM_RELEASES: docker/slurm/start.sh; Chromium and axe-core for the
+#               console's browser tests: docker/install-browser.sh), run ruff, mypy and pytest
 
 # Debian's Python where there is one: tasks run as other accounts must be able to run the
 # broker's Python, and one under /root (pyenv, say) is closed to them.
@@ -52,6 +53,7 @@ services:
 	docker/slurm/start.sh
 	for release in $(SLURM_RELEASES); do docker/slurm/start.sh --release $$release || exit 1; done
 	docker/install-compose.sh
+	docker/install-browser.sh
 
 slurm-stop:
 	for release in $(SLURM_RELEASES); do docker/slurm/stop.sh --release $$release; done

@@ -66,6 +66,19 @@ def _inline_files(data: dict[str, Any], node: yaml.Node | None, source: str, bas
         raise InvalidJob(f"{where}: {exc}") from None
 
 
+def _no_files(data: dict[str, Any], node: yaml.Node | None, source: str) -> None:
+    """Refuse ``algorithm.inputs.graph_file`` in a job sent from afar."""
+    algorithm = data.get("algorithm")
+    inputs = algorithm.get("inputs") if isinstance(algorithm, dict) else None
+    if isinstance(inputs, dict) and "graph_file" in inputs:
+        loc = ("algorithm", "inputs", "graph_file")
+        message = (
+            "a job sent to the service cannot name a file on it; give the graph inline as "
+            "algorithm.inputs.graph (an edge list), or submit the file with qcb submit"
+        )
+        raise _invalid(source, [Problem(format_loc(loc), message, _line_of(node, loc))])
+
+
 def _absolute_paths(data: dict[str, Any], base: Path) -> None:
     """Make a task graph's ``python_path`` folders absolute (``base``-relative), so that its
     programs are found wherever its steps run (the folder must be reachable there)."""
@@ -188,6 +201,24 @@ def parse_job(
     Files the job names (``graph_file``) are read relative to ``base_dir`` (default: the
     current directory) and inlined.
     """
+    return _parse(text, source, overrides, base_dir)
+
+
+def parse_job_text(text: str, source: str = "the job file") -> JobSpec:
+    """Validate job text that a remote user sent (the web console): as :func:`parse_job`,
+    but a file the job names is refused at its line, since the service's own files are not
+    the user's to read; ``python_path`` folders are taken as written, as the API takes
+    them."""
+    return _parse(text, source, None, None, remote=True)
+
+
+def _parse(
+    text: str,
+    source: str,
+    overrides: dict[str, Any] | None,
+    base_dir: Path | None,
+    remote: bool = False,
+) -> JobSpec:
     node, data = _load_yaml(text, source)
     if not isinstance(data, dict):
         holds = "the file is empty" if data is None else f"it holds {type(data).__name__}"
@@ -201,9 +232,12 @@ def parse_job(
         raise _invalid(source, twice)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     _check_limits(data, node, source)
-    base = base_dir if base_dir is not None else Path.cwd()
-    _inline_files(data, node, source, base)
-    _absolute_paths(data, base)
+    if remote:
+        _no_files(data, node, source)
+    else:
+        base = base_dir if base_dir is not None else Path.cwd()
+        _inline_files(data, node, source, base)
+        _absolute_paths(data, base)
     spec, found = spec_problems(data, lambda loc: _line_of(node, loc))
     if spec is None:
         raise _invalid(source, found)

@@ -14,12 +14,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backends.errors import BackendError
+from broker import console
 from broker.api import admin, driver, jobs
 from broker.api.guard import BodyGuard
 from broker.api.schema import http_error, openapi_document
 from broker.api.service import Service
 from broker.api.wire import API_PREFIX, encode, status_of
 from broker.config import Settings
+from broker.console.web import LoginNeeded
 from broker.errors import BrokerError, TooManyRequests, Unauthenticated
 from circuits.errors import CircuitError
 from policies.errors import PolicyError, format_loc
@@ -27,7 +29,26 @@ from policies.errors import PolicyError, format_loc
 log = logging.getLogger(__name__)
 
 
-PUBLIC = ("/healthz", f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/docs")
+PUBLIC = ("/healthz", f"{API_PREFIX}/openapi.json", f"{API_PREFIX}/docs", console.PREFIX)
+"""Paths without a bearer token: the console's pages check their session cookie."""
+
+
+EXPECTED = (BrokerError, PolicyError, LoginNeeded, HTTPException, RequestValidationError)
+"""Errors that are answers, not failures (the rest are logged with their traceback)."""
+
+
+def _console(handler: Callable[[Request, Exception], Any]) -> Callable[[Request, Exception], Any]:
+    """``handler`` for the API's paths; the console's paths get the error as a page."""
+
+    async def handle(request: Request, exc: Exception) -> Any:
+        if request.url.path.startswith(console.PREFIX):
+            if not isinstance(exc, EXPECTED):
+                log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+            return console.html_error(request, exc)
+        found = handler(request, exc)
+        return await found if hasattr(found, "__await__") else found
+
+    return handle
 
 
 def _error(_: Request, exc: Exception) -> JSONResponse:
@@ -102,11 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = Service(settings or Settings())
-    for cls in (BrokerError, PolicyError, CircuitError, BackendError):
-        app.add_exception_handler(cls, _error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(Exception, _internal)
-    app.add_exception_handler(HTTPException, http_error)
+    for cls in (BrokerError, PolicyError, CircuitError, BackendError, LoginNeeded):
+        app.add_exception_handler(cls, _console(_error))
+    app.add_exception_handler(RequestValidationError, _console(_invalid_request))
+    app.add_exception_handler(Exception, _console(_internal))
+    app.add_exception_handler(HTTPException, _console(http_error))
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.add_middleware(BodyGuard, limits=lambda: app.state.service.settings.limits)
 
@@ -115,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(driver.router, prefix=API_PREFIX)
     app.include_router(admin.router, prefix=API_PREFIX)
+    console.mount(app)
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, Any]:

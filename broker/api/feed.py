@@ -10,17 +10,20 @@ poll period, and only while some stream is open.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
+from broker.core.models import JobStatus
 from broker.errors import TooManyRequests
 from broker.store.db import Database
 from broker.store.schema import jobs, tasks
@@ -59,6 +62,11 @@ class ChangeFeed:
     def open(self, user: str, job_id: str) -> Watch:
         """A watch on ``job_id`` for one stream of ``user``; ``TooManyRequests`` beyond
         :attr:`streams_per_user` open streams. Close it when the stream ends."""
+        return self.open_many(user, [job_id])
+
+    def open_many(self, user: str, job_ids: Iterable[str]) -> Watch:
+        """One stream's watch on several jobs (a page listing them): it counts as one
+        stream, and its event is set when any of them changes."""
         if self._open[user] >= self.streams_per_user:
             raise TooManyRequests(
                 f"you have {self._open[user]} event streams open, the most one user may",
@@ -66,20 +74,22 @@ class ChangeFeed:
                 "(the limit is the setting QCB_MAX_STREAMS_PER_USER)",
             )
         self._start()
-        watch = Watch(self, user, job_id)
+        watch = Watch(self, user, tuple(dict.fromkeys(job_ids)))
         self._open[user] += 1
         with self._lock:
-            self._waiters.setdefault(job_id, set()).add(watch.event)
+            for job_id in watch.job_ids:
+                self._waiters.setdefault(job_id, set()).add(watch.event)
         return watch
 
     def _close(self, watch: Watch) -> None:
         with self._lock:
-            watchers = self._waiters.get(watch.job_id, set())
-            watchers.discard(watch.event)
-            if not watchers:
-                self._waiters.pop(watch.job_id, None)
-                self._reads.pop(watch.job_id, None)
-                self._generation.pop(watch.job_id, None)
+            for job_id in watch.job_ids:
+                watchers = self._waiters.get(job_id, set())
+                watchers.discard(watch.event)
+                if not watchers:
+                    self._waiters.pop(job_id, None)
+                    self._reads.pop(job_id, None)
+                    self._generation.pop(job_id, None)
         self._open[watch.user] -= 1
         if self._open[watch.user] <= 0:
             del self._open[watch.user]
@@ -182,12 +192,12 @@ class ChangeFeed:
 
 
 class Watch:
-    """One stream's interest in one job: :attr:`event` is set when the job changes."""
+    """One stream's interest in some jobs: :attr:`event` is set when one of them changes."""
 
-    def __init__(self, feed: ChangeFeed, user: str, job_id: str) -> None:
+    def __init__(self, feed: ChangeFeed, user: str, job_ids: tuple[str, ...]) -> None:
         self.feed = feed
         self.user = user
-        self.job_id = job_id
+        self.job_ids = job_ids
         self.event = asyncio.Event()
         self.closed = False
 
@@ -196,6 +206,39 @@ class Watch:
         if not self.closed:
             self.closed = True
             self.feed._close(self)
+
+
+async def status_events(
+    feed: ChangeFeed, watch: Watch, read: Callable[[str], JobStatus], keepalive: float
+) -> AsyncIterator[str]:
+    """Server-sent events for a watch's jobs: a ``status`` event (a JobStatus) whenever one
+    changes, then ``end`` once all are final (its data: the state of a lone job, else the
+    ids); comments every ``keepalive`` seconds keep an idle connection open. Closes the
+    watch when it ends."""
+    try:
+        last: dict[str, str] = {}
+        left = list(watch.job_ids)
+        while True:
+            for job_id in list(left):
+                now = await feed.read(job_id, functools.partial(read, job_id))
+                data = now.model_dump_json()
+                if data != last.get(job_id):
+                    yield f"event: status\ndata: {data}\n\n"
+                    last[job_id] = data
+                if now.state.final:
+                    left.remove(job_id)
+            if not left:
+                ids = list(watch.job_ids)
+                end = {"state": now.state.value} if len(ids) == 1 else {"jobs": ids}
+                yield f"event: end\ndata: {json.dumps(end)}\n\n"
+                return
+            try:
+                await asyncio.wait_for(watch.event.wait(), keepalive)
+            except TimeoutError:
+                yield ": keepalive\n\n"
+            watch.event.clear()
+    finally:
+        watch.close()
 
 
 def _failed(future: asyncio.Future[Any]) -> bool:

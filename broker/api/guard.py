@@ -1,5 +1,6 @@
 """The API's outer wall: every request body is read at most to the size limit and, when it is
-JSON, parsed strictly and checked against :mod:`broker.limits` before any route sees it.
+JSON (every path but the console's forms), parsed strictly and checked against
+:mod:`broker.limits` before any route sees it.
 
 Python's JSON reader takes ``Infinity`` and ``NaN``, integers of any length and nesting as
 deep as its stack allows; none of that reaches the broker. A refusal is an ordinary error
@@ -24,6 +25,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+FORM_PATHS = ("/ui/",)
+"""Paths whose bodies are forms, not JSON (the web console): bounded in size here, parsed
+by their routes."""
 
 
 def _refuse_constant(name: str) -> float:
@@ -85,7 +90,8 @@ class BodyGuard:
         limits = self.limits()
         try:
             body = await self._read(scope, receive, limits.body_bytes)
-            if body.strip():  # a few MB of JSON take a while: not on the event loop
+            if body.strip() and not scope["path"].startswith(FORM_PATHS):
+                # a few MB of JSON take a while: not on the event loop
                 await run_sync(parse_strict, body, limits)
         except BrokerError as exc:
             await respond(send, exc, {"connection": "close"} if isinstance(exc, TooLarge) else {})

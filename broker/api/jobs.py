@@ -3,9 +3,7 @@ server-sent events."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from broker.accounting.explain import explain
 from broker.api.deps import Svc, Who
+from broker.api.feed import status_events
 from broker.api.service import Service
 from broker.core import holds, queries, resume
 from broker.core.models import JobResult, JobSpec, JobStatus, TaskLog
@@ -231,27 +230,9 @@ async def events(request: Request, svc: Svc, who: Who, job_id: str) -> Streaming
     may hold a few streams at once (429 with ``Retry-After`` beyond)."""
     await run_in_threadpool(svc.job_owner, request, who, job_id)
     watch = svc.feed.open(who.user, job_id)
-
-    async def stream() -> AsyncIterator[str]:
-        try:
-            last = ""
-            while True:
-                now = await svc.feed.read(job_id, lambda: queries.job_status(svc.broker.db, job_id))
-                data = now.model_dump_json()
-                if data != last:
-                    yield f"event: status\ndata: {data}\n\n"
-                    last = data
-                if now.state.final:
-                    yield f"event: end\ndata: {json.dumps({'state': now.state.value})}\n\n"
-                    return
-                try:
-                    await asyncio.wait_for(watch.event.wait(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield ": keepalive\n\n"
-                watch.event.clear()
-        finally:
-            watch.close()
-
+    events = status_events(
+        svc.feed, watch, lambda j: queries.job_status(svc.broker.db, j), KEEPALIVE_SECONDS
+    )
     return StreamingResponse(
-        stream(), media_type="text/event-stream", background=BackgroundTask(watch.close)
+        events, media_type="text/event-stream", background=BackgroundTask(watch.close)
     )

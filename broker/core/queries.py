@@ -187,16 +187,7 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
                 f"job {job_id} is {row.state}, it has no result yet",
                 hint=f"`qcb status {job_id}` shows its progress; `qcb run` follows a job",
             )
-        lines = ledger.job_lines(conn, job_id)
-        task_rows = conn.execute(
-            select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.step, tasks.c.key)
-        ).all()
-    charges = [_charge(line) for line in lines]
-    per_task: dict[str, dict[str, float]] = {}
-    for c in charges:
-        if c.kind == "charge" and c.task_id:
-            per_task.setdefault(c.task_id, {})[c.unit] = c.amount
-    records = [_task_record(r, per_task.get(r.id, {})) for r in task_rows]
+        charges, records = _records(conn, job_id)
     return JobResult(
         id=row.id,
         state=TaskState(row.state),
@@ -205,6 +196,27 @@ def job_result(db: Database, job_id: str, user: str | None = None) -> JobResult:
         charges=charges,
         lineage=_lineage(row, records),
     )
+
+
+def _records(conn: Connection, job_id: str) -> tuple[list[Charge], list[TaskRecord]]:
+    """A job's ledger lines, and its tasks with what each was charged."""
+    lines = ledger.job_lines(conn, job_id)
+    task_rows = conn.execute(
+        select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.step, tasks.c.key)
+    ).all()
+    charges = [_charge(line) for line in lines]
+    per_task: dict[str, dict[str, float]] = {}
+    for c in charges:
+        if c.kind == "charge" and c.task_id:
+            per_task.setdefault(c.task_id, {})[c.unit] = c.amount
+    return charges, [_task_record(r, per_task.get(r.id, {})) for r in task_rows]
+
+
+def job_tasks(db: Database, job_id: str) -> tuple[list[Charge], list[TaskRecord]]:
+    """A job's ledger lines and tasks so far, finished or not (the console's job page)."""
+    with db.read() as conn:
+        _job_row(conn, job_id, None)
+        return _records(conn, job_id)
 
 
 def _charge(line: dict[str, object]) -> Charge:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from broker.store.schema import metadata
 
-HEAD = "0008_ledger_totals"
+HEAD = "0009_console_sessions"
 """The newest revision: the schema of ``broker.store.schema``."""
 
 INITIAL = "0001_initial"

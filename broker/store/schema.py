@@ -192,6 +192,20 @@ tokens = Table(
     Column("job_id", String(32), index=True, comment="A driver token acts only within this job."),
 )
 
+# Sessions of the web console (/ui): a token presented once at login becomes a session
+# cookie; the store keeps the cookie's sha256 only, with the token it stands for (revoking
+# the token ends its sessions) and the secret that every form of the session carries.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True, comment="sha256 of the session cookie."),
+    Column("token_id", String(32), ForeignKey("tokens.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("expires_at", DateTime(), nullable=False, index=True),
+    Column("closed_at", DateTime()),
+)
+
 # Fair-share usage: how long each finished task occupied its backend (seconds, x nodes for
 # classical tasks). One line per task, so a task counts once towards fair share.
 occupancy = Table(

@@ -1,0 +1,197 @@
+"""What every console page shares: templates, the session behind a request, its CSRF
+check, form bodies, and errors shown as pages.
+
+Pages are rendered on the server (Jinja2, autoescaped) and carry a strict Content Security
+Policy: scripts and styles only from the console's own files, no inline script, no other
+origin, no framing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from broker.api.service import Service
+from broker.api.wire import status_of
+from broker.console import sessions
+from broker.console.sessions import COOKIE, Session
+from broker.errors import BrokerError, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from policies.errors import format_loc
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+PREFIX = "/ui"
+
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+"""Headers on every page."""
+
+MAX_FIELDS = 20
+"""The most fields a console form may send."""
+
+_env = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _when(value: datetime | None) -> str:
+    """A stored time as ``2026-12-08 14:03:05 UTC`` (blank for none)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_env.filters["when"] = _when
+
+
+class LoginNeeded(Exception):
+    """The request has no live session: the page sends the browser to the login form."""
+
+    def __init__(self, expired: bool) -> None:
+        super().__init__("login needed")
+        self.expired = expired
+
+
+def page(
+    request: Request,
+    template: str,
+    session: Session | None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A rendered page (``session`` gives the user, the role and the forms' CSRF secret)."""
+    html = _env.get_template(template).render(
+        request=request, session=session, prefix=PREFIX, **context
+    )
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def fragment(template: str, **context: Any) -> HTMLResponse:
+    """A part of a page, for the console's script to put in place."""
+    html = _env.get_template(template).render(prefix=PREFIX, **context)
+    return HTMLResponse(html, headers=HEADERS)
+
+
+def service(request: Request) -> Service:
+    """The process's service."""
+    found: Service = request.app.state.service
+    return found
+
+
+async def current(request: Request) -> Session:
+    """The request's live session; :class:`LoginNeeded` when it has none (an old or
+    ended cookie says the session expired)."""
+    cookie = request.cookies.get(COOKIE, "")
+    db = service(request).broker.db
+
+    def find() -> Session | None:
+        with db.read() as conn:
+            return sessions.lookup(conn, cookie)
+
+    found = await run_in_threadpool(find) if cookie else None
+    if found is None:
+        raise LoginNeeded(expired=bool(cookie))
+    return found
+
+
+async def form(request: Request) -> dict[str, str]:
+    """A URL-encoded form's fields (the body size is bounded by the service's guard);
+    each field's first value."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise InvalidRequest("a console form is sent URL-encoded", hint="use the page's form")
+    body = (await request.body()).decode("utf-8", errors="replace")
+    fields = parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    return {name: values[0] for name, values in fields.items()}
+
+
+async def checked_form(request: Request, session: Session) -> dict[str, str]:
+    """A form of ``session`` whose CSRF secret matches; ``Forbidden`` (recorded in the
+    audit log) otherwise."""
+    fields = await form(request)
+    if not sessions.csrf_ok(session, fields.get("csrf") or request.headers.get("x-csrf-token")):
+        message = "the form did not carry this session's CSRF token"
+        svc = service(request)
+        raise await run_in_threadpool(svc.forbid, request, session.principal, message)
+    return fields
+
+
+def login_redirect(request: Request, expired: bool) -> RedirectResponse:
+    """To the login form, coming back here afterwards (a GET's own page, else the start)."""
+    back = request.url.path if request.method == "GET" else f"{PREFIX}/"
+    query = f"?next={quote(back, safe='/')}" + ("&expired=1" if expired else "")
+    response = RedirectResponse(f"{PREFIX}/login{query}", status_code=303)
+    if expired:
+        response.delete_cookie(COOKIE, path=PREFIX)
+    return response
+
+
+def html_error(request: Request, exc: Exception) -> Response:
+    """An error on a console path, as a page: the same words as the API's error, its hint,
+    and a way back. Someone else's job is a plain "not found", as one that does not exist."""
+    if isinstance(exc, LoginNeeded):
+        return login_redirect(request, exc.expired)
+    if isinstance(exc, Unauthenticated):
+        return login_redirect(request, False)
+    status = 500
+    if isinstance(exc, BrokerError):
+        status = status_of(exc)
+    elif isinstance(exc, HTTPException):
+        status = exc.status_code
+    elif isinstance(exc, RequestValidationError):
+        status = 422
+        lines = "; ".join(f"{format_loc(e['loc'])}: {e['msg']}" for e in exc.errors())
+        exc = InvalidRequest(f"the request is not valid: {lines}", hint="use the page's links")
+    title = {404: "Not found", 403: "Not allowed", 409: "Refused", 429: "Too many requests"}
+    message = getattr(exc, "message", "the console failed on this request; it was logged")
+    hint = getattr(exc, "hint", None)
+    if isinstance(exc, NotFound) or status == 404:
+        message, hint = "There is nothing here, or it is not yours to see.", None
+    if isinstance(exc, Forbidden):
+        hint = hint or "reload the page and try again; if it persists, log in again"
+    return page(
+        request,
+        "error.html",
+        None,
+        status=status,
+        title=title.get(status, "Error" if status < 500 else "Something failed"),
+        message=message,
+        hint=hint,
+    )
+
+
+__all__ = [
+    "HEADERS",
+    "PREFIX",
+    "STATIC",
+    "LoginNeeded",
+    "checked_form",
+    "current",
+    "form",
+    "fragment",
+    "html_error",
+    "login_redirect",
+    "page",
+    "service",
+]
