@@ -24,7 +24,7 @@ from broker.api.service import Service
 from broker.api.wire import status_of
 from broker.console import sessions
 from broker.console.sessions import COOKIE, Session
-from broker.errors import BrokerError, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from broker.errors import BrokerError, InvalidRequest, NotFound, Unauthenticated
 from policies.errors import format_loc
 
 HERE = Path(__file__).parent
@@ -129,9 +129,12 @@ async def form(request: Request) -> dict[str, str]:
 async def checked_form(request: Request, session: Session) -> dict[str, str]:
     """A form of ``session`` whose CSRF secret matches; ``Forbidden`` (recorded in the
     audit log) otherwise."""
-    fields = await form(request)
+    try:
+        fields = await form(request)
+    except InvalidRequest:
+        fields = {}  # not a form at all: refused below, as one without the token
     if not sessions.csrf_ok(session, fields.get("csrf") or request.headers.get("x-csrf-token")):
-        message = "the form did not carry this session's CSRF token"
+        message = "the form did not carry this session's CSRF token; reload the page and try again"
         svc = service(request)
         raise await run_in_threadpool(svc.forbid, request, session.principal, message)
     return fields
@@ -168,8 +171,6 @@ def html_error(request: Request, exc: Exception) -> Response:
     hint = getattr(exc, "hint", None)
     if isinstance(exc, NotFound) or status == 404:
         message, hint = "There is nothing here, or it is not yours to see.", None
-    if isinstance(exc, Forbidden):
-        hint = hint or "reload the page and try again; if it persists, log in again"
     return page(
         request,
         "error.html",
