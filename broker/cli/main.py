@@ -16,6 +16,7 @@ from broker.cli.allocation_cmds import explain, usage
 from broker.cli.common import client as _client
 from broker.cli.common import dump as _dump
 from broker.cli.common import show_error, user_errors
+from broker.cli.console_cmds import COMMANDS as CONSOLE
 from broker.cli.control_cmds import COMMANDS as CONTROL
 from broker.cli.control_cmds import backend_option
 from broker.cli.crash import internal_error
@@ -60,7 +61,8 @@ def cli() -> None:
 
     Against a qcbroker service, set QCB_URL and QCB_TOKEN: the same commands then go
     through its REST API. Running a service: qcb up (one host), or qcb serve, qcb
-    scheduler and qcb worker on several; qcb token create USER for each user.
+    scheduler and qcb worker on several; qcb token create USER for each user. The web
+    console: /ui on the service, or qcb ui on this machine's store.
     """
 
 
@@ -350,7 +352,7 @@ cli.add_command(policy)
 cli.add_command(accounts)
 for _command in CONTROL:
     cli.add_command(_command)
-for _command in SERVICE:
+for _command in SERVICE + CONSOLE:
     cli.add_command(_command)
 
 
