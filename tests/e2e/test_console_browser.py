@@ -254,3 +254,57 @@ def test_every_page_passes_axe(stack: LocalStack, browser: Browser, shots: Path)
     found["not-found"] = serious_violations(page)
     context.close()
     assert found == {name: [] for name in found}
+
+
+def test_committee_edits_checks_replays_and_applies_a_policy(
+    stack: LocalStack, browser: Browser, shots: Path
+) -> None:
+    """erin (committee) edits the policy with two mistakes, sees both at their lines,
+    fixes them, replays the recent workload under it, applies it with a reason, and finds
+    the revision and its diff in the history; alice (researcher) cannot open the page."""
+    done = stack.client("alice").submit(yaml.safe_load(small_job("chem", 2)))
+    stack.client("alice").wait(done, timeout=WAIT_MS / 1000)  # a workload to replay
+    page = login(browser, stack, "erin", bypass_csp=True)
+    page.get_by_role("link", name="Policy").click()
+    editor = page.get_by_label("Policy (YAML)")
+    text = editor.input_value()
+    fixed = text.replace('revision: "1"', 'revision: "2"').replace("amount: 2}", "amount: 5}")
+    broken = fixed.replace("pi: dave", "pi: dave\n    colour: red").replace(
+        "  - id: tiny", "  - id: tiny\n    shares: -1"
+    )
+    lines = broken.splitlines()
+    expected = {i + 1 for i, x in enumerate(lines) if "colour" in x or "shares: -1" in x}
+    assert len(expected) == 2
+    editor.fill(broken)
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_role("alert")).to_contain_text("2 errors")
+    marked = page.locator("li.bad").evaluate_all("items => items.map(i => +i.id.split('-')[1])")
+    assert set(marked) == expected
+    assert serious_violations(page) == []
+    shot(page, shots, "policy-errors")
+
+    page.get_by_label("Policy (YAML)").fill(fixed)
+    page.get_by_role("button", name="What if").click()
+    expect(page.locator("#policy-valid")).to_contain_text("Valid: revision api-test@2+")
+    expect(page.locator("#policy-valid")).to_contain_text("amount 2 -> 5")
+    expect(page.get_by_role("heading", name=re.compile("What if"))).to_be_visible()
+    expect(page.locator("#what-if tbody").get_by_role("rowheader", name="chem")).to_be_visible()
+    assert serious_violations(page) == []
+    shot(page, shots, "policy-what-if")
+
+    page.get_by_label("Reason (for apply)").fill("tiny gets 5 evaluations")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("status")).to_contain_text("Revision 2 is in force now")
+    newest = page.locator("#history tbody tr").first
+    expect(newest).to_contain_text("tiny gets 5 evaluations")
+    newest.get_by_text("Diff").click()
+    expect(newest.locator("pre")).to_contain_text("amount 2 -> 5")
+    assert stack.client("erin").policy().revision.startswith("api-test@2+")
+    shot(page, shots, "policy")
+    page.context.close()
+
+    page = login(browser, stack, "alice")
+    assert page.get_by_role("link", name="Policy").count() == 0
+    response = page.goto("/ui/policy")
+    assert response is not None and response.status == 403
+    page.context.close()
