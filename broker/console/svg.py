@@ -54,7 +54,7 @@ def convergence(
         f'class="plot" aria-labelledby="conv-title">',
         f'<title id="conv-title">{escape(label)} per iteration: {len(points)} iterations, '
         f"last {_num(points[-1][1])}</title>",
-        _axes(lo, hi, len(points), label, "iteration"),
+        _axes(lo, hi, ("1", str(len(points))), label, "iteration"),
         '<polyline class="series" fill="none" points="'
         + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
         + '"/>',
@@ -71,15 +71,16 @@ def convergence(
     return "".join(parts)
 
 
-def _axes(lo: float, hi: float, n: int, ylabel: str, xlabel: str) -> str:
+def _axes(lo: float, hi: float, xticks: tuple[str, str], ylabel: str, xlabel: str) -> str:
     bottom, right = H - BOTTOM, W - RIGHT
     return (
         f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}"/>'
         f'<line class="axis" x1="{LEFT}" y1="{bottom}" x2="{right}" y2="{bottom}"/>'
         f'<text class="tick" x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end">{_num(hi)}</text>'
         f'<text class="tick" x="{LEFT - 6}" y="{bottom}" text-anchor="end">{_num(lo)}</text>'
-        f'<text class="tick" x="{LEFT}" y="{bottom + 16}">1</text>'
-        f'<text class="tick" x="{right}" y="{bottom + 16}" text-anchor="end">{n}</text>'
+        f'<text class="tick" x="{LEFT}" y="{bottom + 16}">{escape(xticks[0])}</text>'
+        f'<text class="tick" x="{right}" y="{bottom + 16}" text-anchor="end">'
+        f"{escape(xticks[1])}</text>"
         f'<text class="label" x="{(LEFT + right) / 2}" y="{H - 6}" text-anchor="middle">'
         f"{escape(xlabel)}</text>"
         f'<text class="label" x="14" y="{(TOP + bottom) / 2}" text-anchor="middle" '
@@ -159,4 +160,32 @@ def _bars(s: Span, t0: datetime, gx: float, x0: float, y: float, now: datetime) 
     return out
 
 
-__all__ = ["Span", "convergence", "timeline"]
+def burn_down(
+    points: Sequence[tuple[datetime, float]], limit: float, start: datetime, end: datetime
+) -> str:
+    """A budget's cumulative use over its period (a step line), its limit dashed."""
+    total = max((end - start).total_seconds(), 1.0)
+    top = max([limit, *(v for _, v in points)]) or 1.0
+    gx = (W - RIGHT - LEFT) / total
+    gy, oy = _scale(0.0, top * 1.05, H - BOTTOM, TOP)
+    xy: list[tuple[float, float]] = [(float(LEFT), oy)]
+    for at, used in points:
+        x = LEFT + gx * min(max((at - start).total_seconds(), 0.0), total)
+        xy += [(x, xy[-1][1]), (x, oy + gy * used)]
+    used_now = points[-1][1] if points else 0.0
+    y_limit = oy + gy * limit
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" '
+        f'class="plot"><title>Used {_num(used_now)} of {_num(limit)} from '
+        f"{start:%Y-%m-%d} to {end:%Y-%m-%d}</title>"
+        + _axes(0.0, top * 1.05, (f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"), "used", "")
+        + '<polyline class="series" fill="none" points="'
+        + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+        + '"/>'
+        f'<line class="reference" x1="{LEFT}" x2="{W - RIGHT}" y1="{y_limit:.1f}" '
+        f'y2="{y_limit:.1f}"/><text class="label" x="{W - RIGHT - 4}" y="{y_limit - 4:.1f}" '
+        f'text-anchor="end">limit {_num(limit)}</text></svg>'
+    )
+
+
+__all__ = ["Span", "burn_down", "convergence", "timeline"]

@@ -245,11 +245,21 @@ def test_every_page_passes_axe(stack: LocalStack, browser: Browser, shots: Path)
     shot(page, shots, "login")
     page.get_by_label("Your token").fill(stack.tokens["carol"])
     page.get_by_role("button", name="Log in").click()
-    for name, path in [("jobs", "/ui/"), ("job-done", f"/ui/jobs/{job}"), ("form", "/ui/submit")]:
+    pages = {
+        "jobs": "/ui/",
+        "job-done": f"/ui/jobs/{job}",
+        "form": "/ui/submit",
+        "usage": "/ui/usage",
+        "fairshare": "/ui/fairshare",
+        "queue": "/ui/queue",
+    }
+    for name, path in pages.items():
         page.goto(path)
         found[name] = serious_violations(page)
-        if name == "jobs":
-            shot(page, shots, "jobs")
+        if name in ("jobs", "usage", "fairshare", "queue"):
+            if name == "usage":
+                page.get_by_text("Burn-down plots").first.click()
+            shot(page, shots, name)
     page.goto("/ui/jobs/j-000000000000")
     found["not-found"] = serious_violations(page)
     context.close()
