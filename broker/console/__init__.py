@@ -11,7 +11,14 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from broker.console import allocation_pages, job_pages, login, policy_pages, streams
+from broker.console import (
+    allocation_pages,
+    audit_page,
+    job_pages,
+    login,
+    policy_pages,
+    streams,
+)
 from broker.console.web import PREFIX, STATIC, html_error
 
 
@@ -22,6 +29,7 @@ def mount(app: FastAPI) -> None:
     router.include_router(job_pages.router)
     router.include_router(policy_pages.router)
     router.include_router(allocation_pages.router)
+    router.include_router(audit_page.router)
     router.include_router(streams.router)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")

@@ -63,7 +63,8 @@ def job_view(svc: Service, job_id: str) -> dict[str, Any]:
     """Everything the job page shows: status, tasks, charges, plots and the result."""
     status = queries.job_status(svc.broker.db, job_id)
     charges, records = queries.job_tasks(svc.broker.db, job_id)
-    result = queries.job_result(svc.broker.db, job_id).result if status.state.final else None
+    final = queries.job_result(svc.broker.db, job_id) if status.state.final else None
+    result = final.result if final is not None else None
     spans = [
         svg.Span(f"{r.key} ({r.kind})", r.backend, r.created_at, r.started_at, r.finished_at)
         for r in records
@@ -89,6 +90,7 @@ def job_view(svc: Service, job_id: str) -> dict[str, Any]:
         "plot": plot,
         "timeline": svg.timeline(spans, utcnow()),
         "measure": PLOTTED.get(status.algorithm),
+        "lineage": final.lineage if final is not None else None,
     }
 
 

@@ -161,8 +161,10 @@ def test_submit_and_follow_to_completed_without_reload(
 
 
 def test_cancel_from_the_page(stack: LocalStack, browser: Browser) -> None:
-    """A long job is cancelled with the page's button (after the confirmation)."""
+    """A job is cancelled with the page's button (after the confirmation); it is held
+    first, so that it cannot end by itself before the click."""
     job = stack.client("alice").submit(yaml.safe_load(small_job("chem", 300)))
+    stack.client("alice").hold(job)
     page = login(browser, stack, "alice")
     page.goto(f"/ui/jobs/{job}")
     page.on("dialog", lambda dialog: dialog.accept())
@@ -172,8 +174,10 @@ def test_cancel_from_the_page(stack: LocalStack, browser: Browser) -> None:
 
 
 def test_post_without_csrf_token_is_refused(stack: LocalStack, browser: Browser) -> None:
-    """The session's cookie alone does not make a change: 403, and the job runs on."""
+    """The session's cookie alone does not make a change: 403, and the (held) job is not
+    cancelled."""
     job = stack.client("alice").submit(yaml.safe_load(small_job("chem", 300)))
+    stack.client("alice").hold(job)
     page = login(browser, stack, "alice")
     refused = page.request.post(f"/ui/jobs/{job}/cancel", form={"csrf": "forged"})
     bare = page.request.post(f"/ui/jobs/{job}/cancel", form={})
@@ -263,6 +267,11 @@ def test_every_page_passes_axe(stack: LocalStack, browser: Browser, shots: Path)
     page.goto("/ui/jobs/j-000000000000")
     found["not-found"] = serious_violations(page)
     context.close()
+    page = login(browser, stack, "root", bypass_csp=True)
+    page.goto("/ui/audit?action=console-login")
+    found["audit"] = serious_violations(page)
+    shot(page, shots, "audit")
+    page.context.close()
     assert found == {name: [] for name in found}
 
 
