@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from broker.errors import Unauthenticated
 from broker.service import tokens as token_store
@@ -26,6 +26,9 @@ from broker.store.schema import console_sessions, tokens
 
 SESSION_HOURS = 8.0
 """A session's longest life after login (a working day)."""
+
+KEEP_ENDED = timedelta(days=1)
+"""How long an expired session's row stays before a later login drops it."""
 
 COOKIE = "qcb_session"
 """The session cookie's name."""
@@ -66,6 +69,9 @@ def login(db: Database, secret: str) -> tuple[str, Session]:
         expires = now + timedelta(hours=SESSION_HOURS)
         if token_expires is not None:
             expires = min(expires, token_expires)
+        conn.execute(  # ended sessions are kept a day (for the audit), then dropped
+            delete(console_sessions).where(console_sessions.c.expires_at < now - KEEP_ENDED)
+        )
         cookie = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         conn.execute(

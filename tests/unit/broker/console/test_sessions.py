@@ -93,3 +93,13 @@ def test_csrf_check(api: Api) -> None:
     assert not sessions.csrf_ok(session, "")
     assert not sessions.csrf_ok(session, session.csrf[:-1])
     assert not sessions.csrf_ok(session, session.csrf + "x")
+
+
+def test_expired_sessions_are_dropped_by_a_later_login(api: Api) -> None:
+    sessions.login(api.db, api.secrets["alice"])
+    with api.db.write() as conn:
+        conn.execute(update(console_sessions).values(expires_at=utcnow() - sessions.KEEP_ENDED * 2))
+    sessions.login(api.db, api.secrets["bob"])
+    with api.db.read() as conn:
+        left = conn.execute(select(console_sessions.c.token_id)).scalars().all()
+    assert left == [api.token_ids["bob"]]
