@@ -18,6 +18,7 @@ from broker.accounting.explain import explain
 from broker.api.service import Service
 from broker.console import svg
 from broker.console.web import current, page, service
+from broker.errors import BrokerError
 from broker.service.access import Principal, may_see_job, may_see_usage, visible_proposals
 
 router = APIRouter()
@@ -102,7 +103,13 @@ async def explain_page(request: Request, ident: str) -> Response:
     session = await current(request)
     svc = service(request)
     await run_in_threadpool(svc.job_owner, request, session.principal, ident)
-    found = await run_in_threadpool(explain, svc.broker, ident, None)
+    try:
+        found = await run_in_threadpool(explain, svc.broker, ident, None)
+    except BrokerError as exc:  # held, waiting for a dependency, not pending: the answer
+        return page(
+            request, "explain.html", session, section="queue", ident=ident, found=[],
+            said=exc.message, hint=exc.hint,
+        )  # fmt: skip
     return page(request, "explain.html", session, section="queue", ident=ident, found=found)
 
 

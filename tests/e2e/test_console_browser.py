@@ -240,8 +240,14 @@ def test_revoked_token_ends_its_session_and_logout(stack: LocalStack, browser: B
 def test_every_page_passes_axe(stack: LocalStack, browser: Browser, shots: Path) -> None:
     """No serious or critical axe-core violation on any page (CSP bypassed only to load
     axe itself), logged out and logged in."""
-    job = stack.client("carol").submit(yaml.safe_load(small_job("chem", 2)))
-    stack.client("carol").wait(job, timeout=WAIT_MS / 1000)
+    carol = stack.client("carol")
+    job = carol.submit(yaml.safe_load(small_job("chem", 2)))
+    carol.wait(job, timeout=WAIT_MS / 1000)
+    first = carol.submit(yaml.safe_load(small_job("chem", 300)))
+    carol.hold(first)
+    waiting = carol.submit(
+        {**yaml.safe_load(small_job("chem", 2)), "dependency": f"afterok:{first}"}
+    )
     context = browser.new_context(base_url=stack.url, bypass_csp=True)
     page = context.new_page()
     page.goto("/ui/login")
@@ -256,17 +262,22 @@ def test_every_page_passes_axe(stack: LocalStack, browser: Browser, shots: Path)
         "usage": "/ui/usage",
         "fairshare": "/ui/fairshare",
         "queue": "/ui/queue",
+        "explain": f"/ui/explain/{waiting}",
     }
     for name, path in pages.items():
         page.goto(path)
         found[name] = serious_violations(page)
-        if name in ("jobs", "usage", "fairshare", "queue"):
+        if name == "explain":
+            expect(page.get_by_role("heading", name=re.compile("Reasons"))).to_be_visible()
+        if name in ("jobs", "usage", "fairshare", "queue", "explain"):
             if name == "usage":
                 page.get_by_text("Burn-down plots").first.click()
             shot(page, shots, name)
     page.goto("/ui/jobs/j-000000000000")
     found["not-found"] = serious_violations(page)
     context.close()
+    carol.cancel(waiting)
+    carol.cancel(first)
     page = login(browser, stack, "root", bypass_csp=True)
     page.goto("/ui/audit?action=console-login")
     found["audit"] = serious_violations(page)
@@ -276,9 +287,9 @@ def test_every_page_passes_axe(stack: LocalStack, browser: Browser, shots: Path)
 
 
 def test_committee_edits_checks_replays_and_applies_a_policy(
-    stack: LocalStack, browser: Browser, shots: Path
+    stack: LocalStack, browser: Browser, shots: Path, tmp_path: Path
 ) -> None:
-    """erin (committee) edits the policy with two mistakes, sees both at their lines,
+    """erin (committee) uploads a policy with two mistakes, sees both at their lines,
     fixes them, replays the recent workload under it, applies it with a reason, and finds
     the revision and its diff in the history; alice (researcher) cannot open the page."""
     done = stack.client("alice").submit(yaml.safe_load(small_job("chem", 2)))
@@ -294,7 +305,10 @@ def test_committee_edits_checks_replays_and_applies_a_policy(
     lines = broken.splitlines()
     expected = {i + 1 for i, x in enumerate(lines) if "colour" in x or "shares: -1" in x}
     assert len(expected) == 2
-    editor.fill(broken)
+    upload = tmp_path / "edited.yaml"
+    upload.write_text(broken)
+    page.get_by_label("Or load a policy file into the box").set_input_files(str(upload))
+    expect(editor).to_have_value(broken)
     page.get_by_role("button", name="Check").click()
     expect(page.get_by_role("alert")).to_contain_text("2 errors")
     marked = page.locator("li.bad").evaluate_all("items => items.map(i => +i.id.split('-')[1])")

@@ -96,12 +96,11 @@
     stream.addEventListener("end", () => { stream.close(); update(); });
   }
 
-  // The submit page: a chosen file is loaded into the text box.
-  const file = document.getElementById("job-file");
-  if (file) {
+  // A chosen file is loaded into its text box (a job file, a policy).
+  for (const file of document.querySelectorAll("input[type=file][data-into]")) {
     file.addEventListener("change", async () => {
       if (file.files.length) {
-        document.getElementById("job").value = await file.files[0].text();
+        document.getElementById(file.dataset.into).value = await file.files[0].text();
       }
     });
   }

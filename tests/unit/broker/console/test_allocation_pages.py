@@ -7,7 +7,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.unit.broker.console.conftest import Api, log_in
+from tests.unit.broker.console.conftest import Api, job_body, log_in
 
 
 def test_usage_and_fairshare_show_what_the_api_shows(api: Api) -> None:
@@ -38,3 +38,18 @@ def test_usage_and_fairshare_show_what_the_api_shows(api: Api) -> None:
     chem = TestClient(api.client.app)
     log_in(chem, api.secrets["alice"])
     assert "<svg" in chem.get("/ui/usage").text  # a burn-down per budget
+
+
+def test_explain_says_why_a_task_waits_and_only_to_whom_it_may(api: Api) -> None:
+    first = api.submit("alice", "chem")
+    body = {**job_body("chem"), "dependency": f"afterok:{first}"}
+    answer = api.client.post("/v1/jobs", json=body, headers=api.auth("alice"))
+    waiting = answer.json()["id"]
+    mine = TestClient(api.client.app)
+    log_in(mine, api.secrets["alice"])
+    page = mine.get(f"/ui/explain/{waiting}")
+    assert page.status_code == 200
+    assert f"waits for afterok:{first}" in page.text
+    other = TestClient(api.client.app)
+    log_in(other, api.secrets["bob"])
+    assert other.get(f"/ui/explain/{waiting}").status_code == 404
