@@ -62,7 +62,7 @@ slurm-stop:
 # and shares nothing) on two; then the tiers that start processes and share clusters, one
 # test at a time (the slowest named, so a CI log says where the time goes).
 test: lint typecheck services
-	$(BIN)/pytest -q -n 2 -m "not integration and not e2e"
+	$(BIN)/pytest -q -n 2 --dist worksteal -m "not integration and not e2e"
 	$(BIN)/pytest -q -n 2 tests/integration/circuits
 	$(BIN)/pytest -q --durations=25 -m "integration or e2e" --ignore=tests/integration/circuits
 
@@ -70,7 +70,7 @@ test: lint typecheck services
 # markers: not integration, not e2e); the store tests run again on PostgreSQL in
 # tests/integration/store.
 unit: $(VENV)/.dev-installed
-	$(BIN)/pytest -q -n 2 -m "not integration and not e2e"
+	$(BIN)/pytest -q -n 2 --dist worksteal -m "not integration and not e2e"
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/vqe_overhead.py
