@@ -137,7 +137,7 @@ async def submit_form(request: Request) -> Response:
 async def submit(request: Request) -> Response:
     """Validate the job file (every problem at its line) and submit it; then its page."""
     session = await current(request)
-    fields = await checked_form(request, session)
+    fields = await checked_form(request, session, documents=("job",))
     text = fields.get("job", "")
     svc = service(request)
     who = session.principal

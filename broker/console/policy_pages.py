@@ -131,7 +131,7 @@ def _act(svc: Service, session: Session, fields: dict[str, str]) -> dict[str, An
 async def policy_action(request: Request) -> Response:
     """Validate, what-if or apply the edited text (the page again, with what was found)."""
     session = await current(request)
-    fields = await checked_form(request, session)
+    fields = await checked_form(request, session, documents=("text",))
     svc = service(request)
     await run_in_threadpool(_committee, request, svc, session)
     found = await run_in_threadpool(_act, svc, session, fields)

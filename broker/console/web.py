@@ -25,6 +25,7 @@ from broker.api.wire import status_of
 from broker.console import sessions
 from broker.console.sessions import COOKIE, Session
 from broker.errors import BrokerError, InvalidRequest, NotFound, Unauthenticated
+from broker.limits import has_control
 from policies.errors import format_loc
 
 HERE = Path(__file__).parent
@@ -115,28 +116,61 @@ async def current(request: Request) -> Session:
     return found
 
 
-async def form(request: Request) -> dict[str, str]:
-    """A URL-encoded form's fields (the body size is bounded by the service's guard);
-    each field's first value."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        raise InvalidRequest("a console form is sent URL-encoded", hint="use the page's form")
+FORM = "application/x-www-form-urlencoded"
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    """A URL-encoded form's fields, each its first value; ``InvalidRequest`` for more than
+    :data:`MAX_FIELDS` (the body's size is bounded by the service's guard)."""
     body = (await request.body()).decode("utf-8", errors="replace")
-    fields = parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    try:
+        fields = parse_qs(body, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise InvalidRequest(f"a console form has at most {MAX_FIELDS} fields") from None
     return {name: values[0] for name, values in fields.items()}
 
 
-async def checked_form(request: Request, session: Session) -> dict[str, str]:
-    """A form of ``session`` whose CSRF secret matches; ``Forbidden`` (recorded in the
-    audit log) otherwise."""
-    try:
-        fields = await form(request)
-    except InvalidRequest:
-        fields = {}  # not a form at all: refused below, as one without the token
+def _refuse_control(fields: dict[str, str]) -> None:
+    """What the API's guard refuses in a JSON body, refused in a form: a field holding a
+    control character (tab, newline and CR are text), named with its line."""
+    for name, value in fields.items():
+        if has_control(value):
+            at = next(i for i, c in enumerate(value) if has_control(c))
+            line = value.count("\n", 0, at) + 1
+            raise InvalidRequest(
+                f"{name[:40]}: line {line} holds a control character "
+                f"(U+{ord(value[at]):04X}); text may hold only tab, newline and printable "
+                "characters"
+            )
+
+
+def _is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM
+
+
+async def form(request: Request) -> dict[str, str]:
+    """A URL-encoded form's fields; ``InvalidRequest`` for any other body, too many
+    fields, or a control character in a field."""
+    if not _is_form(request):
+        raise InvalidRequest("a console form is sent URL-encoded", hint="use the page's form")
+    fields = await _fields(request)
+    _refuse_control(fields)
+    return fields
+
+
+async def checked_form(
+    request: Request, session: Session, documents: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """A form of ``session`` whose CSRF secret matches (``Forbidden``, recorded in the
+    audit log, otherwise: a body that is not a form carries none), then checked as
+    :func:`form` checks it, but for the ``documents``: fields whose own parser refuses
+    control characters at their line, and whose page keeps the text to fix."""
+    fields = await _fields(request) if _is_form(request) else {}
     if not sessions.csrf_ok(session, fields.get("csrf") or request.headers.get("x-csrf-token")):
         message = "the form did not carry this session's CSRF token; reload the page and try again"
         svc = service(request)
         raise await run_in_threadpool(svc.forbid, request, session.principal, message)
+    _refuse_control({k: v for k, v in fields.items() if k not in documents})
     return fields
 
 

@@ -186,3 +186,22 @@ def test_forms_are_url_encoded_and_bounded(api: Api) -> None:
     assert huge.status_code == 413
     assert client.get("/ui/no-such-page").status_code == 404
     assert client.get("/ui/events?jobs=bad%20id").status_code == 422
+
+
+def test_hostile_forms_get_a_clear_refusal(api: Api) -> None:
+    client = _client(api)
+    csrf = log_in(client, api.secrets["erin"])
+    many = "&".join([f"csrf={csrf}", *(f"f{i}=x" for i in range(500))])
+    flood = client.post(
+        "/ui/submit",
+        content=many.encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert flood.status_code == 422 and "at most 20 fields" in flood.text
+    nul = client.post(
+        "/ui/policy", data={"csrf": csrf, "text": "x", "action": "apply", "reason": "a\nb\x00"}
+    )
+    assert nul.status_code == 422 and "reason: line 2 holds a control character" in nul.text
+    in_job = client.post("/ui/submit", data={"csrf": csrf, "job": "proposal: chem\nname: a\x00"})
+    assert in_job.status_code == 422 and "name: a" in in_job.text  # the text stays in the box
+    assert api.job_rows() == 0
