@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from broker.api.service import Service
 from broker.api.wire import status_of
 from broker.console import svg
+from broker.console.sessions import Session
 from broker.console.web import PREFIX, checked_form, current, fragment, page, service
 from broker.core import queries
 from broker.core.models import JobStatus
@@ -62,8 +63,11 @@ async def jobs_rows(request: Request) -> Response:
 def job_view(svc: Service, job_id: str) -> dict[str, Any]:
     """Everything the job page shows: status, tasks, charges, plots and the result."""
     status = queries.job_status(svc.broker.db, job_id)
-    charges, records = queries.job_tasks(svc.broker.db, job_id)
     final = queries.job_result(svc.broker.db, job_id) if status.state.final else None
+    if final is not None:  # it holds the charges and the tasks already
+        charges, records = final.charges, final.lineage.tasks
+    else:
+        charges, records = queries.job_tasks(svc.broker.db, job_id)
     result = final.result if final is not None else None
     spans = [
         svg.Span(f"{r.key} ({r.kind})", r.backend, r.created_at, r.started_at, r.finished_at)
@@ -94,23 +98,25 @@ def job_view(svc: Service, job_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/jobs/{job_id}")
-async def job_page(request: Request, job_id: str) -> Response:
-    """One job: its progress (live), tasks, timeline, charges, result and cancel."""
+async def _job(request: Request, job_id: str) -> tuple[Session, dict[str, Any]]:
+    """The session, and what the job page shows of a job it may see (404 otherwise)."""
     session = await current(request)
     svc = service(request)
     await run_in_threadpool(svc.job_owner, request, session.principal, job_id)
-    view = await run_in_threadpool(job_view, svc, job_id)
+    return session, await run_in_threadpool(job_view, svc, job_id)
+
+
+@router.get("/jobs/{job_id}")
+async def job_page(request: Request, job_id: str) -> Response:
+    """One job: its progress (live), tasks, timeline, charges, result and cancel."""
+    session, view = await _job(request, job_id)
     return page(request, "job.html", session, **view)
 
 
 @router.get("/jobs/{job_id}/panel")
 async def job_panel(request: Request, job_id: str) -> Response:
     """The changing part of the job page (its script fetches it on each change)."""
-    session = await current(request)
-    svc = service(request)
-    await run_in_threadpool(svc.job_owner, request, session.principal, job_id)
-    view = await run_in_threadpool(job_view, svc, job_id)
+    session, view = await _job(request, job_id)
     return fragment("job_panel.html", csrf=session.csrf, **view)
 
 
