@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import threading
 
 import click
@@ -36,11 +35,11 @@ def _keep_runtime(settings: Settings, stop: threading.Event) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, help="Port to listen on.")
-@click.option("--user", default=getpass.getuser(), show_default=True, help="Who logs in.")
+@click.option("--user", help="Who logs in (default: you, as qcb names you: QCB_USER).")
 @click.option("--role", default="researcher", show_default=True,
               help="The token's role: researcher, committee or admin.")  # fmt: skip
 @user_errors
-def ui(host: str, port: int, user: str, role: str) -> None:
+def ui(host: str, port: int, user: str | None, role: str) -> None:
     """Open the web console on this machine's store (the embedded default, or the store
     of the QCB_* settings), until Ctrl-C.
 
@@ -66,6 +65,7 @@ def ui(host: str, port: int, user: str, role: str) -> None:
     from broker.store.db import Database
 
     settings = Settings()
+    user = user or settings.user
     db = Database(settings.store_url)
     _, secret = tokens.create(
         db, user=user, role=role, created_by=user, note="qcb ui", expires_days=1.0
